@@ -1,0 +1,163 @@
+//! The one error type of `outreach-core`. Variants are named for what the caller can do
+//! about them: fix the input, fix a key, top up credits, wait and retry.
+
+use std::time::Duration;
+
+/// Why an input file could not be used. Each kind is a clear message for a person.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InputError {
+    #[error("the file is empty (0 bytes)")]
+    Empty,
+    #[error("the file has a header row but no data rows")]
+    HeaderOnly,
+    #[error("the file has no header row")]
+    NoHeader,
+    #[error("unsupported file type `{0}`: use .csv or .xlsx")]
+    UnsupportedExtension(String),
+    #[error("the file is not a valid XLSX workbook: {0}")]
+    CorruptXlsx(String),
+    #[error("the workbook has no sheet with data")]
+    NoData,
+    #[error("could not read the CSV: {0}")]
+    Csv(String),
+    #[error("no email column: {0}")]
+    MissingEmailColumn(String),
+    #[error("the file is too large: {size} bytes (limit {limit})")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("row {row}: {message}")]
+    BadRow { row: u64, message: String },
+    #[error("unknown output column `{0}`")]
+    UnknownColumn(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Which provider an error came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    Search,
+    Llm,
+}
+
+impl std::fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ProviderKind::Search => "search provider",
+            ProviderKind::Llm => "LLM provider",
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input file is unusable; nothing was charged or called.
+    #[error("invalid input: {0}")]
+    InvalidInput(#[from] InputError),
+
+    /// A provider rejected our key (401/403). Not a per-row problem: the run stops.
+    #[error("{provider} rejected the API key (HTTP {status}); check the key")]
+    ProviderAuth { provider: ProviderKind, status: u16 },
+
+    /// A provider says the account is out of balance (402). The run stops.
+    #[error("{provider} account is out of credit (HTTP 402)")]
+    ProviderOutOfCredit { provider: ProviderKind },
+
+    /// Still rate limited after the retries ran out.
+    #[error("{provider} rate limited the request")]
+    RateLimited {
+        provider: ProviderKind,
+        retry_after: Option<Duration>,
+    },
+
+    /// The provider answered with an error status (after retries, where retryable).
+    #[error("{provider} returned HTTP {status}: {body}")]
+    Upstream {
+        provider: ProviderKind,
+        status: u16,
+        body: String,
+    },
+
+    /// The request did not complete in time (after retries).
+    #[error("{provider} timed out")]
+    Timeout { provider: ProviderKind },
+
+    /// The connection failed (DNS, refused, TLS) after retries.
+    #[error("{provider} is unreachable: {message}")]
+    Network {
+        provider: ProviderKind,
+        message: String,
+    },
+
+    /// The provider answered 2xx with a body we could not understand.
+    #[error("{provider} sent an unreadable response: {message}")]
+    BadResponse {
+        provider: ProviderKind,
+        message: String,
+    },
+
+    /// The user does not have enough credits for the job.
+    #[error("insufficient credits: {needed} needed, {available} available")]
+    InsufficientCredits { needed: i64, available: i64 },
+
+    #[error("not found: {0}")]
+    NotFound(String),
+
+    /// The run was cancelled by the caller.
+    #[error("cancelled")]
+    Cancelled,
+
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+
+    #[error("could not write the output: {0}")]
+    Output(String),
+
+    #[error("configuration error: {0}")]
+    Config(String),
+}
+
+impl Error {
+    /// True when the error means the whole run must stop (bad key, no balance):
+    /// failing every row one by one would only waste time and calls.
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            Error::ProviderAuth { .. } | Error::ProviderOutOfCredit { .. } | Error::Cancelled
+        )
+    }
+
+    /// True for transient failures a retry may cure: 429, 5xx, timeouts, connection errors.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::RateLimited { .. } | Error::Timeout { .. } | Error::Network { .. } => true,
+            Error::Upstream { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+
+    /// The delay the provider asked for, if any (from `Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// A short reason suitable for a fallback cell (no bodies, no secrets).
+    pub fn short_reason(&self) -> String {
+        match self {
+            Error::RateLimited { .. } => "rate limited".into(),
+            Error::Upstream { status, .. } => format!("provider error {status}"),
+            Error::Timeout { .. } => "timeout".into(),
+            Error::Network { .. } => "provider unreachable".into(),
+            Error::BadResponse { .. } => "bad provider response".into(),
+            Error::ProviderAuth { .. } => "provider rejected the API key".into(),
+            Error::ProviderOutOfCredit { .. } => "provider out of credit".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

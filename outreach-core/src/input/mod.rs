@@ -1,0 +1,1 @@
+//! Reading prospect files (placeholder, being written).

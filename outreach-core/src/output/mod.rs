@@ -1,0 +1,1 @@
+//! Writing enriched files (placeholder, being written).
