@@ -16,3 +16,10 @@ pub mod service;
 
 pub use error::{Error, InputError, ProviderKind, Result};
 pub use service::ServiceContext;
+pub mod combined;
+pub mod enricher;
+pub mod fallback;
+pub mod personalize;
+pub mod research;
+
+pub use enricher::{Enricher, EnricherConfig, Mode, RowOutcome, RowStatus};

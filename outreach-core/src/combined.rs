@@ -1,0 +1,47 @@
+//! Combined mode: one JSON-mode call returns both the research and the opener, so a row
+//! costs one LLM call instead of two (a second only when the opener breaks the rules).
+
+use serde::Deserialize;
+
+use crate::personalize::OPENER_RULES;
+use crate::providers::{ChatMessage, ChatRequest};
+use crate::research::prompt::{Findings, RESEARCH_SCHEMA};
+use crate::research::Research;
+use crate::ServiceContext;
+
+const COMBINED_SYSTEM: &str = "You are a B2B sales researcher and copywriter. First, from the web search \
+findings, extract what is known about the person and their company, using only facts stated in the findings \
+(never invent; write \"unknown\" for a name or the moat and leave a list empty where the findings do not say; \
+`sources` lists the URLs of the findings you used). Then write the opener. ";
+
+#[derive(Debug, Deserialize)]
+pub struct CombinedReply {
+    pub research: Research,
+    #[serde(default)]
+    pub opener: String,
+}
+
+pub fn combined_request(findings: &Findings, service: &ServiceContext, reminder: bool) -> ChatRequest {
+    let mut messages = vec![
+        ChatMessage::system(format!(
+            "{COMBINED_SYSTEM}{OPENER_RULES} Reply with one JSON object and nothing else, in exactly this shape: \
+{{\"research\": {RESEARCH_SCHEMA}, \"opener\": string}}"
+        )),
+        ChatMessage::user(format!(
+            "{}\nOur service:\n{}",
+            findings.text,
+            service.to_prompt_block()
+        )),
+    ];
+    if reminder {
+        messages.push(ChatMessage::user(
+            "Your previous reply was not valid JSON in the required shape. Reply again with only the JSON object.",
+        ));
+    }
+    ChatRequest {
+        messages,
+        temperature: Some(crate::personalize::TEMPERATURE),
+        json_mode: true,
+        max_tokens: Some(900),
+    }
+}

@@ -1,0 +1,34 @@
+//! The fallback strings written into cells when a row cannot be enriched. They are the
+//! seed's strings, kept byte-for-byte so existing users' sheets still parse.
+
+pub const RESEARCH_PREFIX: &str = "Research unavailable: ";
+pub const PERSONALIZED_PREFIX: &str = "SIF personalized line unavailable: ";
+
+pub fn research_missing_search_key() -> String {
+    format!("{RESEARCH_PREFIX}missing SERPER_API_KEY.")
+}
+
+pub fn research_missing_llm_key() -> String {
+    format!("{RESEARCH_PREFIX}missing GROQ_API_KEY.")
+}
+
+pub fn research_invalid_email() -> String {
+    format!("{RESEARCH_PREFIX}invalid email.")
+}
+
+pub fn research_invalid_json() -> String {
+    format!("{RESEARCH_PREFIX}invalid research JSON.")
+}
+
+pub fn research(reason: &str) -> String {
+    format!("{RESEARCH_PREFIX}{reason}")
+}
+
+pub fn personalized(reason: &str) -> String {
+    format!("{PERSONALIZED_PREFIX}{reason}")
+}
+
+/// True when a research cell holds a fallback rather than research JSON.
+pub fn is_research_fallback(cell: &str) -> bool {
+    cell.starts_with(RESEARCH_PREFIX)
+}
