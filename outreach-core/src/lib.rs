@@ -23,3 +23,10 @@ pub mod personalize;
 pub mod research;
 
 pub use enricher::{Enricher, EnricherConfig, Mode, RowOutcome, RowStatus};
+pub mod chunk;
+pub mod progress;
+
+pub use progress::{NoProgress, Progress, ProgressSink};
+pub mod engine;
+
+pub use engine::{enrich_file, EnrichOptions, RunSummary};
