@@ -1,0 +1,89 @@
+//! Command-line parsing and dispatch. Each subcommand lives in its own file.
+
+mod enrich;
+mod headers;
+mod progress_bar;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "outreach", version, about = "Research-backed, personalized opening lines for prospect lists")]
+pub struct Cli {
+    /// More logging on stderr (RUST_LOG overrides).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Enrich a CSV/XLSX file with research and an opener per row.
+    Enrich(EnrichArgs),
+    /// Print the headers, row count and guessed email column as JSON.
+    Headers {
+        /// The CSV or XLSX file.
+        input: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct EnrichArgs {
+    /// The CSV or XLSX prospect list.
+    pub input: PathBuf,
+    /// Output file (default: `<input stem>.enriched.xlsx`, or `.csv` with `--format csv`).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// The email column's header (guessed when absent).
+    #[arg(long = "email-col")]
+    pub email_col: Option<String>,
+    /// JSON file with the service context (core_offer, key_differentiator, cta, timeline, goal, fallback_action).
+    #[arg(long)]
+    pub service: Option<PathBuf>,
+    /// Output columns, comma-separated, in order (may include sif_research, sif_personalized).
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+    /// Output format: xlsx or csv (default: from the output name, else xlsx).
+    #[arg(long)]
+    pub format: Option<outreach_core::output::OutputFormat>,
+    /// Rows in flight at once.
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Rows per chunk (the unit of progress and resume).
+    #[arg(long = "chunk-size")]
+    pub chunk_size: Option<usize>,
+    /// Process only the first N rows.
+    #[arg(long)]
+    pub limit: Option<u64>,
+    /// One LLM call per row for research and opener together.
+    #[arg(long)]
+    pub combined: bool,
+    /// Search endpoint (overrides SERPER_URL).
+    #[arg(long = "serper-url")]
+    pub serper_url: Option<String>,
+    /// OpenAI-compatible base URL (overrides LLM_BASE_URL).
+    #[arg(long = "llm-base-url")]
+    pub llm_base_url: Option<String>,
+    /// Model name (overrides LLM_MODEL).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Search requests per second (0 = unlimited).
+    #[arg(long = "search-rps")]
+    pub search_rps: Option<f64>,
+    /// LLM requests per second (0 = unlimited).
+    #[arg(long = "llm-rps")]
+    pub llm_rps: Option<f64>,
+    /// No progress bar, even on a terminal.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Enrich(args) => enrich::run(args).await,
+        Command::Headers { input } => headers::run(&input).await,
+    }
+}
