@@ -4,29 +4,33 @@
 //! - [`input`] streams rows out of CSV/XLSX files and guesses the email column;
 //! - [`providers`] defines the `SearchProvider` and `Llm` ports, their HTTP adapters and
 //!   the policies (retry, rate limit, concurrency, metering) that wrap them;
+//! - [`research`], [`personalize`] and [`combined`] hold the prompts and the strict
+//!   parsing/validation of what the model returns;
+//! - [`enricher`] runs one row through all of it, with caches and fallbacks;
+//! - [`chunk`] runs many rows concurrently, [`engine`] a whole file;
 //! - [`output`] writes enriched rows as XLSX or CSV, safely;
-//! - the engine drives rows through research and personalization concurrently.
+//! - [`config`] builds everything from the DESIGN.md environment names.
 
+pub mod chunk;
+pub mod combined;
+pub mod config;
+pub mod engine;
+pub mod enricher;
 pub mod error;
+pub mod fallback;
 pub mod input;
 pub mod metrics;
 pub mod output;
+pub mod personalize;
+pub mod progress;
 pub mod providers;
+pub mod research;
 pub mod service;
 
-pub use error::{Error, InputError, ProviderKind, Result};
-pub use service::ServiceContext;
-pub mod combined;
-pub mod enricher;
-pub mod fallback;
-pub mod personalize;
-pub mod research;
-
-pub use enricher::{Enricher, EnricherConfig, Mode, RowOutcome, RowStatus};
-pub mod chunk;
-pub mod progress;
-
-pub use progress::{NoProgress, Progress, ProgressSink};
-pub mod engine;
-
+pub use config::PipelineConfig;
 pub use engine::{enrich_file, EnrichOptions, RunSummary};
+pub use enricher::{Enricher, EnricherConfig, Mode, RowOutcome, RowStatus};
+pub use error::{Error, InputError, ProviderKind, Result};
+pub use metrics::{Metrics, MetricsSnapshot};
+pub use progress::{NoProgress, Progress, ProgressSink};
+pub use service::ServiceContext;

@@ -1,0 +1,89 @@
+//! Building an [`Enricher`] from configuration: the DESIGN.md environment names, with
+//! every field overridable by the front end (flags, Python arguments).
+
+use std::sync::Arc;
+
+use crate::enricher::{Enricher, EnricherConfig};
+use crate::error::Result;
+use crate::metrics::Metrics;
+use crate::providers::openai::{LlmConfig, OpenAiClient};
+use crate::providers::policy::{wrap_llm, wrap_search, ProviderPolicy};
+use crate::providers::serper::{SerperClient, SerperConfig};
+
+/// Everything needed to enrich rows. `None` providers mean "key missing": rows get the
+/// fallbacks and the run still completes.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    pub serper: Option<SerperConfig>,
+    pub llm: Option<LlmConfig>,
+    pub search_policy: ProviderPolicy,
+    pub llm_policy: ProviderPolicy,
+    pub enricher: EnricherConfig,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            serper: None,
+            llm: None,
+            search_policy: ProviderPolicy::search(),
+            llm_policy: ProviderPolicy::llm(),
+            enricher: EnricherConfig::default(),
+        }
+    }
+}
+
+impl PipelineConfig {
+    /// `SERPER_API_KEY`, `SERPER_URL`, `GROQ_API_KEY`/`LLM_API_KEY`, `LLM_BASE_URL`,
+    /// `LLM_MODEL`; plus the optional tuning names `OUTREACH_SEARCH_RPS`,
+    /// `OUTREACH_LLM_RPS`, `OUTREACH_SEARCH_CONCURRENCY`, `OUTREACH_LLM_CONCURRENCY`
+    /// (`0` rps = unlimited).
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let mut config = Self {
+            serper: SerperConfig::from_lookup(&lookup),
+            llm: LlmConfig::from_lookup(&lookup),
+            ..Self::default()
+        };
+        let number = |name: &str| lookup(name).and_then(|v| v.trim().parse::<f64>().ok());
+        if let Some(rps) = number("OUTREACH_SEARCH_RPS") {
+            config.search_policy.requests_per_second = (rps > 0.0).then_some(rps);
+        }
+        if let Some(rps) = number("OUTREACH_LLM_RPS") {
+            config.llm_policy.requests_per_second = (rps > 0.0).then_some(rps);
+        }
+        if let Some(n) = number("OUTREACH_SEARCH_CONCURRENCY") {
+            config.search_policy.concurrency = (n as usize).max(1);
+        }
+        if let Some(n) = number("OUTREACH_LLM_CONCURRENCY") {
+            config.llm_policy.concurrency = (n as usize).max(1);
+        }
+        config
+    }
+
+    /// Build the HTTP adapters, wrap them in their policies, and return the enricher.
+    pub fn build(&self) -> Result<Enricher> {
+        self.build_with_metrics(Arc::new(Metrics::default()))
+    }
+
+    pub fn build_with_metrics(&self, metrics: Arc<Metrics>) -> Result<Enricher> {
+        let search = match &self.serper {
+            Some(c) => {
+                let client = SerperClient::new(c.clone().with_timeouts(&self.search_policy))?;
+                Some(wrap_search(client, &self.search_policy, metrics.clone()))
+            }
+            None => None,
+        };
+        let llm = match &self.llm {
+            Some(c) => {
+                let client = OpenAiClient::new(c.clone().with_timeouts(&self.llm_policy))?;
+                Some(wrap_llm(client, &self.llm_policy, metrics.clone()))
+            }
+            None => None,
+        };
+        Ok(Enricher::new(search, llm, self.enricher.clone(), metrics))
+    }
+}
