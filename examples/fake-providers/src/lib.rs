@@ -32,8 +32,9 @@ pub struct FakeProviders {
 
 impl FakeProviders {
     pub async fn start(options: FakeOptions) -> Self {
-        let search = MockServer::start().await;
-        let llm = MockServer::start().await;
+        // Request recording off: a benchmark sends hundreds of thousands of requests.
+        let search = MockServer::builder().disable_request_recording().start().await;
+        let llm = MockServer::builder().disable_request_recording().start().await;
         let search_requests = Arc::new(AtomicU64::new(0));
         let llm_requests = Arc::new(AtomicU64::new(0));
         Mock::given(method("POST"))

@@ -1,0 +1,187 @@
+//! In-process fake providers for engine tests: closures behind the real ports, with
+//! call counters and optional latency.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use outreach_core::providers::{
+    ChatRequest, ChatResponse, Llm, SearchHit, SearchProvider, SearchQuery, SearchResults, Usage,
+};
+use outreach_core::{Enricher, EnricherConfig, Metrics, Result};
+
+type SearchFn = dyn Fn(&SearchQuery) -> Result<SearchResults> + Send + Sync;
+type LlmFn = dyn Fn(&ChatRequest) -> Result<String> + Send + Sync;
+
+pub struct FnSearch {
+    pub f: Box<SearchFn>,
+    pub delay: Duration,
+    pub calls: AtomicU64,
+    pub queries: std::sync::Mutex<Vec<String>>,
+}
+
+impl std::fmt::Debug for FnSearch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FnSearch")
+    }
+}
+
+#[async_trait]
+impl SearchProvider for FnSearch {
+    async fn search(&self, query: &SearchQuery) -> Result<SearchResults> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.queries.lock().unwrap().push(query.q.clone());
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        (self.f)(query)
+    }
+}
+
+pub struct FnLlm {
+    pub f: Box<LlmFn>,
+    pub delay: Duration,
+    pub calls: AtomicU64,
+}
+
+impl std::fmt::Debug for FnLlm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FnLlm")
+    }
+}
+
+#[async_trait]
+impl Llm for FnLlm {
+    async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        let content = (self.f)(request)?;
+        Ok(ChatResponse {
+            usage: Usage {
+                prompt_tokens: request.messages.iter().map(|m| m.content.len() as u64 / 4).sum(),
+                completion_tokens: content.len() as u64 / 4,
+            },
+            content,
+        })
+    }
+}
+
+pub fn search_fn(
+    f: impl Fn(&SearchQuery) -> Result<SearchResults> + Send + Sync + 'static,
+) -> Arc<FnSearch> {
+    Arc::new(FnSearch {
+        f: Box::new(f),
+        delay: Duration::ZERO,
+        calls: AtomicU64::new(0),
+        queries: Default::default(),
+    })
+}
+
+pub fn llm_fn(f: impl Fn(&ChatRequest) -> Result<String> + Send + Sync + 'static) -> Arc<FnLlm> {
+    Arc::new(FnLlm {
+        f: Box::new(f),
+        delay: Duration::ZERO,
+        calls: AtomicU64::new(0),
+    })
+}
+
+/// Search results naming the query, with one link per query.
+pub fn echo_search() -> Arc<FnSearch> {
+    search_fn(|q| {
+        Ok(SearchResults {
+            organic: vec![SearchHit {
+                title: format!("About {}", q.q),
+                link: format!("https://example.com/{}", q.q.replace(' ', "/")),
+                snippet: format!("{} is growing fast.", q.q),
+            }],
+            knowledge_graph: None,
+        })
+    })
+}
+
+/// Research JSON for JSON-mode requests (naming the prospect email it saw), a valid
+/// opener otherwise; the combined shape when the system prompt asks for both.
+pub fn good_llm() -> Arc<FnLlm> {
+    llm_fn(|req| Ok(good_answer(req)))
+}
+
+pub fn good_answer(req: &ChatRequest) -> String {
+    let user = &req.messages[1].content;
+    let email = user
+        .lines()
+        .find_map(|l| l.strip_prefix("Prospect email: "))
+        .unwrap_or("unknown");
+    let link = user
+        .lines()
+        .find_map(|l| l.rsplit_once('[').and_then(|(_, r)| r.strip_suffix(']')))
+        .unwrap_or("")
+        .to_string();
+    let research = serde_json::json!({
+        "person": {"name": email, "info": ["Leads sales"]},
+        "company": {"name": "Acme", "info": ["Raised a Series A"], "moat": "unknown"},
+        "sources": [link, "https://invented.example/not-shown"]
+    });
+    if req.json_mode && req.messages[0].content.contains("copywriter") {
+        serde_json::json!({"research": research, "opener": "Scaling outbound after a raise is hard. We help keep quality up."}).to_string()
+    } else if req.json_mode {
+        research.to_string()
+    } else {
+        let research_line = user.lines().nth(1).unwrap_or("");
+        let email = research_line
+            .split("\"name\":\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or("you");
+        format!("Noticed {email} is hiring. We make outreach easier.")
+    }
+}
+
+pub fn enricher(search: Option<Arc<FnSearch>>, llm: Option<Arc<FnLlm>>, config: EnricherConfig) -> Enricher {
+    Enricher::new(
+        search.map(|s| s as Arc<dyn SearchProvider>),
+        llm.map(|l| l as Arc<dyn Llm>),
+        config,
+        Arc::new(Metrics::default()),
+    )
+}
+
+/// Write a CSV with the given header and rows into `dir`.
+pub fn write_csv(dir: &Path, name: &str, header: &[&str], rows: &[Vec<String>]) -> PathBuf {
+    let path = dir.join(name);
+    let mut w = csv::Writer::from_path(&path).unwrap();
+    w.write_record(header).unwrap();
+    for r in rows {
+        w.write_record(r).unwrap();
+    }
+    w.flush().unwrap();
+    path
+}
+
+/// Read a CSV back as (headers, rows).
+pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut r = csv::ReaderBuilder::new().from_path(path).unwrap();
+    let headers = r.headers().unwrap().iter().map(str::to_string).collect();
+    let rows = r
+        .records()
+        .map(|rec| rec.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    (headers, rows)
+}
+
+/// `n` prospects, `per_company` at each company: (id, name, email).
+pub fn prospects(n: usize, per_company: usize) -> Vec<Vec<String>> {
+    (0..n)
+        .map(|i| {
+            vec![
+                i.to_string(),
+                format!("Person {i}"),
+                format!("person{i}@company{}.com", i / per_company),
+            ]
+        })
+        .collect()
+}
