@@ -1,8 +1,23 @@
 //! Provider ports (`SearchProvider`, `Llm`), their HTTP adapters, and the policies
 //! (retry, limits, metering) that wrap them.
+//!
+//! | file | job |
+//! |---|---|
+//! | `search.rs`, `llm.rs` | the ports and their normalised types |
+//! | `serper.rs` | Serper → [`SearchProvider`] |
+//! | `openai.rs` | any OpenAI-compatible chat API → [`Llm`] |
+//! | `http.rs` | what both adapters share: client, status → [`crate::Error`], `Retry-After` |
+//! | `policy/` | [`Retry`], [`Limit`], [`Metered`], [`ProviderPolicy`], [`wrap_search`], [`wrap_llm`] |
 
+mod http;
 pub mod llm;
+pub mod openai;
+pub mod policy;
 pub mod search;
+pub mod serper;
 
 pub use llm::{ChatMessage, ChatRequest, ChatResponse, Llm, Role, Usage};
+pub use openai::{LlmConfig, OpenAiClient, DEFAULT_LLM_BASE_URL, DEFAULT_LLM_MODEL};
+pub use policy::{wrap_llm, wrap_search, Limit, Metered, ProviderPolicy, Retry};
 pub use search::{KnowledgeGraph, SearchHit, SearchProvider, SearchQuery, SearchResults};
+pub use serper::{SerperClient, SerperConfig, DEFAULT_SERPER_URL};

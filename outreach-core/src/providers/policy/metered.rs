@@ -1,0 +1,56 @@
+//! [`Metered`]: counts requests and tokens into the shared [`Metrics`].
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::metrics::Metrics;
+use crate::providers::{
+    ChatRequest, ChatResponse, Llm, SearchProvider, SearchQuery, SearchResults,
+};
+
+/// Counts every call that reaches the inner provider, failed ones included
+/// ([`Metrics::search_calls`] / [`Metrics::llm_calls`]), and the tokens of successful
+/// completions. Put it innermost to count attempts rather than logical calls.
+#[derive(Debug)]
+pub struct Metered<P> {
+    inner: P,
+    metrics: Arc<Metrics>,
+}
+
+impl<P> Metered<P> {
+    pub fn new(inner: P, metrics: Arc<Metrics>) -> Self {
+        Self { inner, metrics }
+    }
+
+    pub fn inner(&self) -> &P {
+        &self.inner
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+}
+
+#[async_trait]
+impl<P: SearchProvider> SearchProvider for Metered<P> {
+    async fn search(&self, query: &SearchQuery) -> Result<SearchResults> {
+        Metrics::add(&self.metrics.search_calls, 1);
+        self.inner.search(query).await
+    }
+}
+
+#[async_trait]
+impl<P: Llm> Llm for Metered<P> {
+    async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse> {
+        Metrics::add(&self.metrics.llm_calls, 1);
+        let response = self.inner.complete(request).await?;
+        Metrics::add(&self.metrics.prompt_tokens, response.usage.prompt_tokens);
+        Metrics::add(
+            &self.metrics.completion_tokens,
+            response.usage.completion_tokens,
+        );
+        Ok(response)
+    }
+}
