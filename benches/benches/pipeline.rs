@@ -20,12 +20,17 @@ use outreach_core::providers::serper::SerperConfig;
 use outreach_core::providers::{
     ChatRequest, ChatResponse, Llm, SearchHit, SearchProvider, SearchQuery, SearchResults, Usage,
 };
-use outreach_core::{enrich_file, EnrichOptions, Enricher, EnricherConfig, Metrics, Mode, NoProgress, RunSummary};
+use outreach_core::{
+    enrich_file, EnrichOptions, Enricher, EnricherConfig, Metrics, Mode, NoProgress, RunSummary,
+};
 use outreach_fake_providers::{FakeOptions, FakeProviders};
 
 fn main() {
     let quick = std::env::args().any(|a| a == "quick");
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
 
     // Throughput first, so the peak RSS reading is this section's alone.
@@ -41,12 +46,23 @@ fn main() {
             EnricherConfig::default(),
             Arc::new(Metrics::default()),
         );
-        let options = EnrichOptions { concurrency: 256, chunk_size: 500, ..Default::default() };
-        enrich_file(&e, &input, &out, &options, &NoProgress).await.unwrap()
+        let options = EnrichOptions {
+            concurrency: 256,
+            chunk_size: 500,
+            ..Default::default()
+        };
+        enrich_file(&e, &input, &out, &options, &NoProgress)
+            .await
+            .unwrap()
     });
     let secs = started.elapsed().as_secs_f64();
     println!("## instant providers, {rows} rows → XLSX");
-    println!("wall {secs:.2} s, {:.0} rows/s, peak RSS {} MB, output {} MB", rows as f64 / secs, peak_rss_mb(), std::fs::metadata(&out).unwrap().len() / 1_000_000);
+    println!(
+        "wall {secs:.2} s, {:.0} rows/s, peak RSS {} MB, output {} MB",
+        rows as f64 / secs,
+        peak_rss_mb(),
+        std::fs::metadata(&out).unwrap().len() / 1_000_000
+    );
     assert_eq!(summary.rows, rows as u64);
 
     // Latency-bound, over HTTP.
@@ -56,8 +72,14 @@ fn main() {
         fail_every: 0,
     }));
     let config = PipelineConfig {
-        serper: Some(SerperConfig { url: fakes.serper_url(), ..SerperConfig::new("bench") }),
-        llm: Some(LlmConfig { base_url: fakes.llm_base_url(), ..LlmConfig::new("bench") }),
+        serper: Some(SerperConfig {
+            url: fakes.serper_url(),
+            ..SerperConfig::new("bench")
+        }),
+        llm: Some(LlmConfig {
+            base_url: fakes.llm_base_url(),
+            ..LlmConfig::new("bench")
+        }),
         ..PipelineConfig::default()
     };
     let baseline_rows = if quick { 10 } else { 20 };
@@ -65,13 +87,38 @@ fn main() {
     let small = dir.path().join("latency.csv");
     // Unique companies: no cache help, the hardest case for throughput.
     write_prospects(&small, pipeline_rows, 1);
-    let sequential = EnrichOptions { concurrency: 1, limit: Some(baseline_rows as u64), ..Default::default() };
-    let base = run(&rt, &config, &small, &dir.path().join("seq.xlsx"), &sequential);
-    let fast = run(&rt, &config, &small, &dir.path().join("par.xlsx"), &EnrichOptions::default());
+    let sequential = EnrichOptions {
+        concurrency: 1,
+        limit: Some(baseline_rows as u64),
+        ..Default::default()
+    };
+    let base = run(
+        &rt,
+        &config,
+        &small,
+        &dir.path().join("seq.xlsx"),
+        &sequential,
+    );
+    let fast = run(
+        &rt,
+        &config,
+        &small,
+        &dir.path().join("par.xlsx"),
+        &EnrichOptions::default(),
+    );
     println!("\n## 100 ms search / 300 ms LLM over HTTP, default settings");
-    println!("baseline (one row at a time): {baseline_rows} rows, {:.2} rows/s", base.rows_per_second());
-    println!("pipeline (defaults):          {pipeline_rows} rows, {:.2} rows/s", fast.rows_per_second());
-    println!("speed-up: {:.1}×", fast.rows_per_second() / base.rows_per_second());
+    println!(
+        "baseline (one row at a time): {baseline_rows} rows, {:.2} rows/s",
+        base.rows_per_second()
+    );
+    println!(
+        "pipeline (defaults):          {pipeline_rows} rows, {:.2} rows/s",
+        fast.rows_per_second()
+    );
+    println!(
+        "speed-up: {:.1}×",
+        fast.rows_per_second() / base.rows_per_second()
+    );
 
     // Cost per row, both modes, five prospects per company.
     let list = dir.path().join("cost.csv");
@@ -82,7 +129,13 @@ fn main() {
     for mode in [Mode::TwoCall, Mode::Combined] {
         let mut c = config.clone();
         c.enricher.mode = mode;
-        let s = run(&rt, &c, &list, &dir.path().join("cost.xlsx"), &EnrichOptions::default());
+        let s = run(
+            &rt,
+            &c,
+            &list,
+            &dir.path().join("cost.xlsx"),
+            &EnrichOptions::default(),
+        );
         let per = |n: u64| n as f64 / s.rows as f64;
         println!(
             "| {mode:?} | {:.2} | {:.2} | {:.2} | {:.0} | {:.0} |",
@@ -95,16 +148,25 @@ fn main() {
     }
 }
 
-fn run(rt: &tokio::runtime::Runtime, config: &PipelineConfig, input: &Path, out: &Path, options: &EnrichOptions) -> RunSummary {
+fn run(
+    rt: &tokio::runtime::Runtime,
+    config: &PipelineConfig,
+    input: &Path,
+    out: &Path,
+    options: &EnrichOptions,
+) -> RunSummary {
     rt.block_on(async {
         let e = config.build().unwrap();
-        enrich_file(&e, input, out, options, &NoProgress).await.unwrap()
+        enrich_file(&e, input, out, options, &NoProgress)
+            .await
+            .unwrap()
     })
 }
 
 fn write_prospects(path: &Path, rows: usize, per_company: usize) {
     let mut w = csv::Writer::from_path(path).unwrap();
-    w.write_record(["first_name", "last_name", "title", "company", "email"]).unwrap();
+    w.write_record(["first_name", "last_name", "title", "company", "email"])
+        .unwrap();
     for i in 0..rows {
         let c = i / per_company;
         w.write_record([
@@ -156,8 +218,13 @@ struct InstantLlm;
 #[async_trait::async_trait]
 impl Llm for InstantLlm {
     async fn complete(&self, request: &ChatRequest) -> outreach_core::Result<ChatResponse> {
-        let content = outreach_fake_providers::llm_answer(&serde_json::to_value(WireRequest(request)).unwrap());
-        Ok(ChatResponse { content, usage: Usage::default() })
+        let content = outreach_fake_providers::llm_answer(
+            &serde_json::to_value(WireRequest(request)).unwrap(),
+        );
+        Ok(ChatResponse {
+            content,
+            usage: Usage::default(),
+        })
     }
 }
 

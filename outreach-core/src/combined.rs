@@ -21,7 +21,11 @@ pub struct CombinedReply {
     pub opener: String,
 }
 
-pub fn combined_request(findings: &Findings, service: &ServiceContext, reminder: bool) -> ChatRequest {
+pub fn combined_request(
+    findings: &Findings,
+    service: &ServiceContext,
+    reminder: bool,
+) -> ChatRequest {
     let mut messages = vec![
         ChatMessage::system(format!(
             "{COMBINED_SYSTEM}{OPENER_RULES} Reply with one JSON object and nothing else, in exactly this shape: \

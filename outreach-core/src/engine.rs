@@ -187,7 +187,9 @@ pub async fn enrich_file(
 
     let written = join_blocking(writer).await;
     let read = join_blocking(reader).await;
-    let finished = run.and(written).and_then(|report| read.map(|ragged| (report, ragged)));
+    let finished = run
+        .and(written)
+        .and_then(|report| read.map(|ragged| (report, ragged)));
     let (report, ragged_rows) = match finished {
         Ok(v) => v,
         Err(e) => {
@@ -259,7 +261,9 @@ fn spawn_reader(
     tx: mpsc::Sender<Result<Vec<Vec<String>>>>,
 ) -> tokio::task::JoinHandle<Result<u64>> {
     tokio::task::spawn_blocking(move || {
-        let OpenedInput { mut reader, sample, .. } = opened;
+        let OpenedInput {
+            mut reader, sample, ..
+        } = opened;
         let limit = limit.unwrap_or(u64::MAX);
         let mut sent = 0u64;
         let mut chunk = Vec::with_capacity(chunk_size);
@@ -319,7 +323,9 @@ fn partial_path(output: &Path) -> PathBuf {
 }
 
 /// Run blocking file work off the async threads.
-pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     join_blocking(tokio::task::spawn_blocking(f)).await
 }
 

@@ -188,7 +188,11 @@ impl Enricher {
             } else {
                 "research unavailable."
             };
-            return Ok(RowOutcome::fallback(research, reason, RowStatus::MissingKey));
+            return Ok(RowOutcome::fallback(
+                research,
+                reason,
+                RowStatus::MissingKey,
+            ));
         };
         let found = match self.search_both(search.as_ref(), email).await {
             Ok(f) => f,
@@ -202,16 +206,30 @@ impl Enricher {
     }
 
     /// Both queries, concurrently, through the cache.
-    async fn search_both(&self, search: &dyn SearchProvider, email: &EmailParts) -> Result<Findings> {
+    async fn search_both(
+        &self,
+        search: &dyn SearchProvider,
+        email: &EmailParts,
+    ) -> Result<Findings> {
         let (person_q, company_q) = research::queries(email);
         let (person, company) = futures::try_join!(
             self.cached_search(search, &person_q),
             self.cached_search(search, &company_q)
         )?;
-        Ok(findings(&email.address(), &person_q, &person, &company_q, &company))
+        Ok(findings(
+            &email.address(),
+            &person_q,
+            &person,
+            &company_q,
+            &company,
+        ))
     }
 
-    async fn cached_search(&self, search: &dyn SearchProvider, q: &str) -> Result<Arc<SearchResults>> {
+    async fn cached_search(
+        &self,
+        search: &dyn SearchProvider,
+        q: &str,
+    ) -> Result<Arc<SearchResults>> {
         let key = q.trim().to_lowercase();
         match self.search_cache.get_value_or_guard_async(&key).await {
             Ok(hit) => {
@@ -294,7 +312,10 @@ impl Enricher {
         let service = &self.config.service;
         let mut parsed = None;
         for attempt in 0..2 {
-            let reply = match llm.complete(&combined_request(&found, service, attempt > 0)).await {
+            let reply = match llm
+                .complete(&combined_request(&found, service, attempt > 0))
+                .await
+            {
                 Ok(r) => r,
                 Err(e) if e.is_fatal() => return Err(e),
                 Err(e) => return Ok(provider_fallback(&e)),
@@ -311,7 +332,10 @@ impl Enricher {
         let research_json = research.sanitize(&found.urls).to_json();
         let personalized = match validate_opener(&opener) {
             Ok(line) => Ok(line),
-            Err(problem) => self.write_opener(llm, &research_json, Some((opener, problem))).await?,
+            Err(problem) => {
+                self.write_opener(llm, &research_json, Some((opener, problem)))
+                    .await?
+            }
         };
         Ok(finish(research_json, personalized))
     }

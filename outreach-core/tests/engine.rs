@@ -29,19 +29,34 @@ async fn every_row_in_order_with_research_and_opener() {
     let rows = prospects(120, 1);
     let input = write_csv(dir.path(), "in.csv", &HEADER, &rows);
     let out = dir.path().join("out.csv");
-    let e = enricher(Some(echo_search()), Some(good_llm()), EnricherConfig::default());
-    let summary = enrich_file(&e, &input, &out, &csv_options(), &NoProgress).await.unwrap();
+    let e = enricher(
+        Some(echo_search()),
+        Some(good_llm()),
+        EnricherConfig::default(),
+    );
+    let summary = enrich_file(&e, &input, &out, &csv_options(), &NoProgress)
+        .await
+        .unwrap();
 
     let (headers, got) = read_csv(&out);
-    assert_eq!(headers, ["id", "name", "email", "sif_research", "sif_personalized"]);
+    assert_eq!(
+        headers,
+        ["id", "name", "email", "sif_research", "sif_personalized"]
+    );
     assert_eq!(got.len(), 120);
     for (i, row) in got.iter().enumerate() {
         assert_eq!(row[..3], rows[i][..], "row {i} moved");
         let research: serde_json::Value = serde_json::from_str(&row[3]).unwrap();
-        assert_eq!(research["person"]["name"], rows[i][2], "row {i} got another row's research");
+        assert_eq!(
+            research["person"]["name"], rows[i][2],
+            "row {i} got another row's research"
+        );
         // The invented source was dropped; the shown one kept.
         assert_eq!(research["sources"].as_array().unwrap().len(), 1);
-        assert_eq!(row[4], format!("Noticed {} is hiring. We make outreach easier.", rows[i][2]));
+        assert_eq!(
+            row[4],
+            format!("Noticed {} is hiring. We make outreach easier.", rows[i][2])
+        );
     }
     assert_eq!(summary.rows, 120);
     assert_eq!(summary.enriched, 120);
@@ -60,17 +75,34 @@ async fn invalid_emails_fall_back_without_calls() {
     let out = dir.path().join("out.csv");
     let search = echo_search();
     let llm = good_llm();
-    let e = enricher(Some(search.clone()), Some(llm.clone()), EnricherConfig::default());
-    let summary = enrich_file(&e, &input, &out, &csv_options(), &NoProgress).await.unwrap();
+    let e = enricher(
+        Some(search.clone()),
+        Some(llm.clone()),
+        EnricherConfig::default(),
+    );
+    let summary = enrich_file(&e, &input, &out, &csv_options(), &NoProgress)
+        .await
+        .unwrap();
 
     let (_, got) = read_csv(&out);
     for i in [1, 3, 5] {
         assert_eq!(got[i][3], "Research unavailable: invalid email.");
-        assert_eq!(got[i][4], "SIF personalized line unavailable: invalid email.");
+        assert_eq!(
+            got[i][4],
+            "SIF personalized line unavailable: invalid email."
+        );
     }
     assert!(got[0][3].starts_with('{'));
-    assert_eq!(search.calls.load(Ordering::SeqCst), 6, "3 valid rows × 2 queries");
-    assert_eq!(llm.calls.load(Ordering::SeqCst), 6, "3 valid rows × 2 LLM calls");
+    assert_eq!(
+        search.calls.load(Ordering::SeqCst),
+        6,
+        "3 valid rows × 2 queries"
+    );
+    assert_eq!(
+        llm.calls.load(Ordering::SeqCst),
+        6,
+        "3 valid rows × 2 LLM calls"
+    );
     assert_eq!(summary.invalid_emails, 3);
     assert_eq!(summary.refundable, 0, "invalid input is not refunded");
 }
@@ -79,24 +111,42 @@ async fn invalid_emails_fall_back_without_calls() {
 /// query brings it to 3.2, combined mode to 2.2.
 #[tokio::test]
 async fn shared_domain_queries_cut_calls_per_row() {
-    for (mode, max_calls_per_row, llm_calls) in [(Mode::TwoCall, 3.2, 100), (Mode::Combined, 2.3, 50)] {
+    for (mode, max_calls_per_row, llm_calls) in
+        [(Mode::TwoCall, 3.2, 100), (Mode::Combined, 2.3, 50)]
+    {
         let dir = tempfile::tempdir().unwrap();
         let input = write_csv(dir.path(), "in.csv", &HEADER, &prospects(50, 5));
         let out = dir.path().join("out.csv");
         let search = echo_search();
         let llm = good_llm();
-        let config = EnricherConfig { mode, ..EnricherConfig::default() };
+        let config = EnricherConfig {
+            mode,
+            ..EnricherConfig::default()
+        };
         let e = enricher(Some(search.clone()), Some(llm.clone()), config);
-        let summary = enrich_file(&e, &input, &out, &csv_options(), &NoProgress).await.unwrap();
+        let summary = enrich_file(&e, &input, &out, &csv_options(), &NoProgress)
+            .await
+            .unwrap();
 
         assert_eq!(summary.enriched, 50, "{mode:?}");
-        assert_eq!(search.calls.load(Ordering::SeqCst), 60, "{mode:?}: 50 person + 10 company queries");
+        assert_eq!(
+            search.calls.load(Ordering::SeqCst),
+            60,
+            "{mode:?}: 50 person + 10 company queries"
+        );
         assert_eq!(llm.calls.load(Ordering::SeqCst), llm_calls, "{mode:?}");
         let calls = search.calls.load(Ordering::SeqCst) + llm.calls.load(Ordering::SeqCst);
-        assert!(calls as f64 / 50.0 <= max_calls_per_row, "{mode:?}: {calls} calls");
+        assert!(
+            calls as f64 / 50.0 <= max_calls_per_row,
+            "{mode:?}: {calls} calls"
+        );
         assert_eq!(summary.metrics.search_cache_hits, 40, "{mode:?}");
         let (_, got) = read_csv(&out);
-        assert!(got.iter().all(|r| r[4].ends_with('.') && !r[4].starts_with("SIF")), "{mode:?}");
+        assert!(
+            got.iter()
+                .all(|r| r[4].ends_with('.') && !r[4].starts_with("SIF")),
+            "{mode:?}"
+        );
     }
 }
 
@@ -111,12 +161,19 @@ async fn duplicate_emails_are_researched_once() {
     let input = write_csv(dir.path(), "in.csv", &HEADER, &rows);
     let out = dir.path().join("out.csv");
     let llm = good_llm();
-    let e = enricher(Some(echo_search()), Some(llm.clone()), EnricherConfig::default());
+    let e = enricher(
+        Some(echo_search()),
+        Some(llm.clone()),
+        EnricherConfig::default(),
+    );
     let summary = enrich_file(
         &e,
         &input,
         &out,
-        &EnrichOptions { concurrency: 1, ..csv_options() },
+        &EnrichOptions {
+            concurrency: 1,
+            ..csv_options()
+        },
         &NoProgress,
     )
     .await
@@ -134,19 +191,29 @@ async fn missing_keys_complete_with_fallbacks() {
     let input = write_csv(dir.path(), "in.csv", &HEADER, &prospects(7, 1));
     let out = dir.path().join("out.csv");
     let e = enricher(None, None, EnricherConfig::default());
-    let summary = enrich_file(&e, &input, &out, &csv_options(), &NoProgress).await.unwrap();
+    let summary = enrich_file(&e, &input, &out, &csv_options(), &NoProgress)
+        .await
+        .unwrap();
     let (_, got) = read_csv(&out);
     assert_eq!(got.len(), 7);
-    assert!(got.iter().all(|r| r[3] == "Research unavailable: missing SERPER_API_KEY."));
-    assert!(got.iter().all(|r| r[4] == "SIF personalized line unavailable: missing GROQ_API_KEY."));
+    assert!(got
+        .iter()
+        .all(|r| r[3] == "Research unavailable: missing SERPER_API_KEY."));
+    assert!(got
+        .iter()
+        .all(|r| r[4] == "SIF personalized line unavailable: missing GROQ_API_KEY."));
     assert_eq!(summary.refundable, 7);
 
     // Search configured, LLM not: no search call is wasted.
     let search = echo_search();
     let e = enricher(Some(search.clone()), None, EnricherConfig::default());
-    enrich_file(&e, &input, &out, &csv_options(), &NoProgress).await.unwrap();
+    enrich_file(&e, &input, &out, &csv_options(), &NoProgress)
+        .await
+        .unwrap();
     let (_, got) = read_csv(&out);
-    assert!(got.iter().all(|r| r[3] == "Research unavailable: missing GROQ_API_KEY."));
+    assert!(got
+        .iter()
+        .all(|r| r[3] == "Research unavailable: missing GROQ_API_KEY."));
     assert_eq!(search.calls.load(Ordering::SeqCst), 0);
 }
 
@@ -155,13 +222,33 @@ async fn a_rejected_key_stops_the_run_with_one_error() {
     let dir = tempfile::tempdir().unwrap();
     let input = write_csv(dir.path(), "in.csv", &HEADER, &prospects(500, 1));
     let out = dir.path().join("out.csv");
-    let llm = llm_fn(|_| Err(Error::ProviderAuth { provider: ProviderKind::Llm, status: 401 }));
-    let e = enricher(Some(echo_search()), Some(llm.clone()), EnricherConfig::default());
-    let err = enrich_file(&e, &input, &out, &csv_options(), &NoProgress).await.unwrap_err();
-    assert!(matches!(err, Error::ProviderAuth { status: 401, .. }), "{err:?}");
-    assert!(llm.calls.load(Ordering::SeqCst) < 200, "the run went on after a bad key");
+    let llm = llm_fn(|_| {
+        Err(Error::ProviderAuth {
+            provider: ProviderKind::Llm,
+            status: 401,
+        })
+    });
+    let e = enricher(
+        Some(echo_search()),
+        Some(llm.clone()),
+        EnricherConfig::default(),
+    );
+    let err = enrich_file(&e, &input, &out, &csv_options(), &NoProgress)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::ProviderAuth { status: 401, .. }),
+        "{err:?}"
+    );
+    assert!(
+        llm.calls.load(Ordering::SeqCst) < 200,
+        "the run went on after a bad key"
+    );
     assert!(!out.exists(), "no output file for a failed run");
-    assert!(std::fs::read_dir(dir.path()).unwrap().count() == 1, "partial file left behind");
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().count() == 1,
+        "partial file left behind"
+    );
 }
 
 #[tokio::test]
@@ -172,21 +259,34 @@ async fn provider_failures_and_bad_json_become_refundable_fallbacks() {
     // Row 0's person search fails; others' research replies are never valid JSON.
     let search = search_fn(|q| {
         if q.q.starts_with("person0 ") {
-            Err(Error::Upstream { provider: ProviderKind::Search, status: 503, body: "down".into() })
+            Err(Error::Upstream {
+                provider: ProviderKind::Search,
+                status: 503,
+                body: "down".into(),
+            })
         } else {
             Ok(Default::default())
         }
     });
     let llm = llm_fn(|_: &ChatRequest| Ok("I could not find anything, sorry!".into()));
     let e = enricher(Some(search), Some(llm.clone()), EnricherConfig::default());
-    let summary = enrich_file(&e, &input, &out, &csv_options(), &NoProgress).await.unwrap();
+    let summary = enrich_file(&e, &input, &out, &csv_options(), &NoProgress)
+        .await
+        .unwrap();
     let (_, got) = read_csv(&out);
     assert_eq!(got[0][3], "Research unavailable: provider error 503.");
     for row in &got[1..] {
         assert_eq!(row[3], "Research unavailable: invalid research JSON.");
-        assert_eq!(row[4], "SIF personalized line unavailable: research unavailable.");
+        assert_eq!(
+            row[4],
+            "SIF personalized line unavailable: research unavailable."
+        );
     }
-    assert_eq!(llm.calls.load(Ordering::SeqCst), 6, "one retry per invalid reply");
+    assert_eq!(
+        llm.calls.load(Ordering::SeqCst),
+        6,
+        "one retry per invalid reply"
+    );
     assert_eq!(summary.refundable, 4);
 }
 
@@ -205,15 +305,31 @@ async fn long_openers_are_retried_once_then_fall_back() {
             // Row 0 recovers on the retry; row 1 never does.
             let is_retry = req.messages.len() > 2;
             let row0 = req.messages[1].content.contains("person0@");
-            Ok(if is_retry && row0 { "Short and sweet.".into() } else { long.clone() })
+            Ok(if is_retry && row0 {
+                "Short and sweet.".into()
+            } else {
+                long.clone()
+            })
         })
     };
-    let e = enricher(Some(echo_search()), Some(first_fails.clone()), EnricherConfig::default());
-    let summary = enrich_file(&e, &input, &out, &csv_options(), &NoProgress).await.unwrap();
+    let e = enricher(
+        Some(echo_search()),
+        Some(first_fails.clone()),
+        EnricherConfig::default(),
+    );
+    let summary = enrich_file(&e, &input, &out, &csv_options(), &NoProgress)
+        .await
+        .unwrap();
     let (_, got) = read_csv(&out);
     assert_eq!(got[0][4], "Short and sweet.");
-    assert_eq!(got[1][4], "SIF personalized line unavailable: a sentence of 30 words (max 25).");
-    assert!(got[1][3].starts_with('{'), "research is kept when only the opener failed");
+    assert_eq!(
+        got[1][4],
+        "SIF personalized line unavailable: a sentence of 30 words (max 25)."
+    );
+    assert!(
+        got[1][3].starts_with('{'),
+        "research is kept when only the opener failed"
+    );
     assert_eq!(first_fails.calls.load(Ordering::SeqCst), 2 * 3);
     assert_eq!(summary.enriched, 1);
 }
@@ -223,21 +339,32 @@ async fn output_columns_and_limit() {
     let dir = tempfile::tempdir().unwrap();
     let input = write_csv(dir.path(), "in.csv", &HEADER, &prospects(30, 1));
     let out = dir.path().join("out.csv");
-    let e = enricher(Some(echo_search()), Some(good_llm()), EnricherConfig::default());
+    let e = enricher(
+        Some(echo_search()),
+        Some(good_llm()),
+        EnricherConfig::default(),
+    );
     let options = EnrichOptions {
         output_columns: Some(vec!["email".into(), "sif_personalized".into(), "id".into()]),
         limit: Some(7),
         ..csv_options()
     };
-    let summary = enrich_file(&e, &input, &out, &options, &NoProgress).await.unwrap();
+    let summary = enrich_file(&e, &input, &out, &options, &NoProgress)
+        .await
+        .unwrap();
     let (headers, got) = read_csv(&out);
     assert_eq!(headers, ["email", "sif_personalized", "id"]);
     assert_eq!(got.len(), 7);
     assert_eq!(got[6][2], "6");
     assert_eq!(summary.rows, 7);
 
-    let bad = EnrichOptions { output_columns: Some(vec!["nope".into()]), ..csv_options() };
-    let err = enrich_file(&e, &input, &out, &bad, &NoProgress).await.unwrap_err();
+    let bad = EnrichOptions {
+        output_columns: Some(vec!["nope".into()]),
+        ..csv_options()
+    };
+    let err = enrich_file(&e, &input, &out, &bad, &NoProgress)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("nope"), "{err}");
 }
 
@@ -247,9 +374,15 @@ async fn missing_email_column_is_a_clear_error() {
     let rows: Vec<Vec<String>> = (0..3).map(|i| vec![i.to_string(), "x".into()]).collect();
     let input = write_csv(dir.path(), "in.csv", &["id", "name"], &rows);
     let e = enricher(None, None, EnricherConfig::default());
-    let err = enrich_file(&e, &input, &dir.path().join("o.csv"), &csv_options(), &NoProgress)
-        .await
-        .unwrap_err();
+    let err = enrich_file(
+        &e,
+        &input,
+        &dir.path().join("o.csv"),
+        &csv_options(),
+        &NoProgress,
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
     let _ = Arc::new(0);
 }

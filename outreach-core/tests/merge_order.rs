@@ -20,7 +20,9 @@ struct Jittery;
 #[async_trait::async_trait]
 impl SearchProvider for Jittery {
     async fn search(&self, q: &SearchQuery) -> outreach_core::Result<SearchResults> {
-        let h = q.q.bytes().fold(7u64, |a, b| a.wrapping_mul(31).wrapping_add(b as u64));
+        let h =
+            q.q.bytes()
+                .fold(7u64, |a, b| a.wrapping_mul(31).wrapping_add(b as u64));
         tokio::time::sleep(Duration::from_micros(h % 3000)).await;
         Ok(SearchResults::default())
     }

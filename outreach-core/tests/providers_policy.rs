@@ -450,11 +450,11 @@ fn policy_defaults() {
     assert_eq!(search.base_delay, Duration::from_millis(250));
     assert_eq!(search.max_delay, Duration::from_secs(8));
     assert_eq!(search.concurrency, 64);
-    assert_eq!(search.requests_per_second, Some(100.0));
+    assert_eq!(search.requests_per_second, Some(200.0));
     assert_eq!(search.connect_timeout, Duration::from_secs(10));
     assert_eq!(search.request_timeout, Duration::from_secs(30));
     let llm = ProviderPolicy::llm();
     assert_eq!(llm.request_timeout, Duration::from_secs(60));
     assert_eq!(llm.concurrency, 64);
-    assert_eq!(llm.requests_per_second, Some(100.0));
+    assert_eq!(llm.requests_per_second, Some(200.0));
 }

@@ -9,7 +9,10 @@ use clap::Parser;
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     init_tracing(args.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: could not start the async runtime: {e}");
@@ -27,7 +30,11 @@ fn main() -> ExitCode {
 
 /// Logs go to stderr so stdout stays clean for JSON and tokens. `RUST_LOG` overrides.
 fn init_tracing(verbose: bool) {
-    let default = if verbose { "info,outreach_core=debug" } else { "warn" };
+    let default = if verbose {
+        "info,outreach_core=debug"
+    } else {
+        "warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()

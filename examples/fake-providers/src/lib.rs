@@ -33,8 +33,14 @@ pub struct FakeProviders {
 impl FakeProviders {
     pub async fn start(options: FakeOptions) -> Self {
         // Request recording off: a benchmark sends hundreds of thousands of requests.
-        let search = MockServer::builder().disable_request_recording().start().await;
-        let llm = MockServer::builder().disable_request_recording().start().await;
+        let search = MockServer::builder()
+            .disable_request_recording()
+            .start()
+            .await;
+        let llm = MockServer::builder()
+            .disable_request_recording()
+            .start()
+            .await;
         let search_requests = Arc::new(AtomicU64::new(0));
         let llm_requests = Arc::new(AtomicU64::new(0));
         Mock::given(method("POST"))
@@ -91,7 +97,11 @@ impl Respond for FakeSerper {
             return ResponseTemplate::new(500).set_body_string("upstream hiccup");
         }
         let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
-        let q = body.get("q").and_then(Value::as_str).unwrap_or("").to_string();
+        let q = body
+            .get("q")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         ResponseTemplate::new(200)
             .set_body_json(serper_answer(&q))
             .set_delay(self.latency)
@@ -144,7 +154,10 @@ fn person_name(user: &str) -> String {
 
 fn company_name(domain: &str) -> String {
     let base = domain.split('.').next().unwrap_or(domain);
-    base.split('-').map(capitalise).collect::<Vec<_>>().join(" ")
+    base.split('-')
+        .map(capitalise)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn capitalise(s: &str) -> String {
@@ -164,7 +177,8 @@ struct FakeLlm {
 impl Respond for FakeLlm {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         if should_fail(&self.count, self.fail_every) {
-            return ResponseTemplate::new(500).set_body_json(json!({"error": {"message": "overloaded"}}));
+            return ResponseTemplate::new(500)
+                .set_body_json(json!({"error": {"message": "overloaded"}}));
         }
         let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
         let content = llm_answer(&body);
@@ -184,7 +198,11 @@ impl Respond for FakeLlm {
 
 /// The assistant's content for a chat request: research JSON, an opener, or both.
 pub fn llm_answer(body: &Value) -> String {
-    let messages = body.get("messages").and_then(Value::as_array).cloned().unwrap_or_default();
+    let messages = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let text = |role: &str| {
         messages
             .iter()
@@ -197,7 +215,10 @@ pub fn llm_answer(body: &Value) -> String {
     let user = text("user");
     let json_mode = body.get("response_format").is_some();
     let research = research_from_findings(&user);
-    let company = research["company"]["name"].as_str().unwrap_or("your company").to_string();
+    let company = research["company"]["name"]
+        .as_str()
+        .unwrap_or("your company")
+        .to_string();
     let opener = format!(
         "Doubling the sales team after a Series B usually strains pipeline quality at {company}. We keep every first line grounded in real research, so replies keep pace."
     );
@@ -218,7 +239,10 @@ fn research_from_findings(user: &str) -> Value {
     let (name, domain) = email.split_once('@').unwrap_or(("someone", "example.com"));
     let sources: Vec<String> = user
         .lines()
-        .filter_map(|l| l.rsplit_once('[').and_then(|(_, rest)| rest.strip_suffix(']')))
+        .filter_map(|l| {
+            l.rsplit_once('[')
+                .and_then(|(_, rest)| rest.strip_suffix(']'))
+        })
         .take(3)
         .map(str::to_string)
         .collect();

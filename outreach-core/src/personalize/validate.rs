@@ -75,7 +75,11 @@ pub fn salvage(raw: &str) -> Option<String> {
 /// Strip what models wrap around the line: a preface ending in a colon, labels,
 /// markdown emphasis, wrapping quotes, line breaks.
 fn clean(raw: &str) -> String {
-    let mut lines: Vec<&str> = raw.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let mut lines: Vec<&str> = raw
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     // "Here's a personalized opening line:" on its own line.
     if lines.len() > 1 && lines.first().is_some_and(|l| l.ends_with(':')) {
         lines.remove(0);
@@ -123,7 +127,9 @@ fn find_placeholder(text: &str) -> Option<String> {
 /// Split into sentences at `.`, `!` or `?` followed by whitespace, not after a common
 /// abbreviation (so "e.g. faster" or "Dr. Smith" stay one sentence).
 fn sentences(text: &str) -> Vec<String> {
-    const ABBREVIATIONS: [&str; 10] = ["e.g.", "i.e.", "dr.", "mr.", "mrs.", "ms.", "vs.", "inc.", "etc.", "st."];
+    const ABBREVIATIONS: [&str; 10] = [
+        "e.g.", "i.e.", "dr.", "mr.", "mrs.", "ms.", "vs.", "inc.", "etc.", "st.",
+    ];
     let mut out = Vec::new();
     let mut current = String::new();
     let words: Vec<&str> = text.split_whitespace().collect();
@@ -152,10 +158,22 @@ mod tests {
     #[test]
     fn cleans_wrapping() {
         let cases = [
-            ("\"Saw Acme just opened a Berlin office.\"", "Saw Acme just opened a Berlin office."),
-            ("Here's a personalized opening line:\n\n“Saw Acme just opened a Berlin office.”", "Saw Acme just opened a Berlin office."),
-            ("**Opener:** Saw Acme just opened\na Berlin office.", "Saw Acme just opened a Berlin office."),
-            ("Congrats on the Series B, e.g. more hiring ahead. How is onboarding going?", "Congrats on the Series B, e.g. more hiring ahead. How is onboarding going?"),
+            (
+                "\"Saw Acme just opened a Berlin office.\"",
+                "Saw Acme just opened a Berlin office.",
+            ),
+            (
+                "Here's a personalized opening line:\n\n“Saw Acme just opened a Berlin office.”",
+                "Saw Acme just opened a Berlin office.",
+            ),
+            (
+                "**Opener:** Saw Acme just opened\na Berlin office.",
+                "Saw Acme just opened a Berlin office.",
+            ),
+            (
+                "Congrats on the Series B, e.g. more hiring ahead. How is onboarding going?",
+                "Congrats on the Series B, e.g. more hiring ahead. How is onboarding going?",
+            ),
         ];
         for (raw, want) in cases {
             assert_eq!(validate_opener(raw).as_deref(), Ok(want), "{raw:?}");
@@ -173,16 +191,25 @@ mod tests {
             validate_opener("Hi {first_name}, loved the launch."),
             Err(OpenerProblem::Placeholder("{first_name}".into()))
         );
-        assert_eq!(validate_opener("One. Two. Three."), Err(OpenerProblem::TooManySentences(3)));
+        assert_eq!(
+            validate_opener("One. Two. Three."),
+            Err(OpenerProblem::TooManySentences(3))
+        );
         let long = vec!["word"; 26].join(" ") + ".";
-        assert_eq!(validate_opener(&long), Err(OpenerProblem::SentenceTooLong(26)));
+        assert_eq!(
+            validate_opener(&long),
+            Err(OpenerProblem::SentenceTooLong(26))
+        );
         let ok = vec!["word"; 25].join(" ") + ".";
         assert!(validate_opener(&ok).is_ok());
     }
 
     #[test]
     fn salvage_keeps_two_valid_sentences() {
-        assert_eq!(salvage("One here. Two here. Three here.").as_deref(), Some("One here. Two here."));
+        assert_eq!(
+            salvage("One here. Two here. Three here.").as_deref(),
+            Some("One here. Two here.")
+        );
         let long = vec!["word"; 30].join(" ");
         assert_eq!(salvage(&format!("{long}. Two. Three.")), None);
     }

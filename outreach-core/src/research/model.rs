@@ -41,7 +41,8 @@ impl Research {
 
     /// Drop sources the model did not get from us, empty facts, and duplicate facts.
     pub fn sanitize(mut self, allowed_sources: &[String]) -> Self {
-        self.sources.retain(|s| allowed_sources.iter().any(|a| a == s));
+        self.sources
+            .retain(|s| allowed_sources.iter().any(|a| a == s));
         self.sources.dedup();
         for list in [&mut self.person.info, &mut self.company.info] {
             list.retain(|f| {

@@ -21,7 +21,10 @@ pub fn parse_json_object<T: DeserializeOwned>(text: &str) -> Option<T> {
 fn strip_fence(text: &str) -> Option<&str> {
     let start = text.find("```")?;
     let after = &text[start + 3..];
-    let after = after.strip_prefix("json").or_else(|| after.strip_prefix("JSON")).unwrap_or(after);
+    let after = after
+        .strip_prefix("json")
+        .or_else(|| after.strip_prefix("JSON"))
+        .unwrap_or(after);
     let end = after.find("```")?;
     Some(&after[..end])
 }
@@ -70,8 +73,14 @@ mod tests {
     fn plain_fenced_and_prefaced_objects_parse() {
         let want: Value = serde_json::json!({"a": {"b": "}"}});
         assert_eq!(parse(r#"{"a":{"b":"}"}}"#), Some(want.clone()));
-        assert_eq!(parse("```json\n{\"a\":{\"b\":\"}\"}}\n```"), Some(want.clone()));
-        assert_eq!(parse("Here is the JSON:\n```\n{\"a\":{\"b\":\"}\"}}\n```\nHope it helps"), Some(want.clone()));
+        assert_eq!(
+            parse("```json\n{\"a\":{\"b\":\"}\"}}\n```"),
+            Some(want.clone())
+        );
+        assert_eq!(
+            parse("Here is the JSON:\n```\n{\"a\":{\"b\":\"}\"}}\n```\nHope it helps"),
+            Some(want.clone())
+        );
         assert_eq!(parse("Sure! {\"a\":{\"b\":\"}\"}} -- done"), Some(want));
     }
 

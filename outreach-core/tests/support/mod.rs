@@ -63,7 +63,11 @@ impl Llm for FnLlm {
         let content = (self.f)(request)?;
         Ok(ChatResponse {
             usage: Usage {
-                prompt_tokens: request.messages.iter().map(|m| m.content.len() as u64 / 4).sum(),
+                prompt_tokens: request
+                    .messages
+                    .iter()
+                    .map(|m| m.content.len() as u64 / 4)
+                    .sum(),
                 completion_tokens: content.len() as u64 / 4,
             },
             content,
@@ -141,7 +145,11 @@ pub fn good_answer(req: &ChatRequest) -> String {
     }
 }
 
-pub fn enricher(search: Option<Arc<FnSearch>>, llm: Option<Arc<FnLlm>>, config: EnricherConfig) -> Enricher {
+pub fn enricher(
+    search: Option<Arc<FnSearch>>,
+    llm: Option<Arc<FnLlm>>,
+    config: EnricherConfig,
+) -> Enricher {
     Enricher::new(
         search.map(|s| s as Arc<dyn SearchProvider>),
         llm.map(|l| l as Arc<dyn Llm>),

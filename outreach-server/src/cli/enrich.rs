@@ -17,7 +17,9 @@ pub async fn run(args: EnrichArgs) -> anyhow::Result<ExitCode> {
     apply_overrides(&mut config, &args)?;
     let enricher = config.build()?;
 
-    let format = args.format.or_else(|| args.output.as_deref().and_then(OutputFormat::from_path));
+    let format = args
+        .format
+        .or_else(|| args.output.as_deref().and_then(OutputFormat::from_path));
     let output = args
         .output
         .clone()
@@ -37,7 +39,8 @@ pub async fn run(args: EnrichArgs) -> anyhow::Result<ExitCode> {
     } else {
         Box::new(NoProgress)
     };
-    let run = outreach_core::enrich_file(&enricher, &args.input, &output, &options, progress.as_ref());
+    let run =
+        outreach_core::enrich_file(&enricher, &args.input, &output, &options, progress.as_ref());
     let summary = tokio::select! {
         result = run => result?,
         _ = tokio::signal::ctrl_c() => {
@@ -115,7 +118,10 @@ fn summary_line(s: &RunSummary, output: &Path) -> String {
         output.display()
     );
     if s.truncated_cells > 0 {
-        line.push_str(&format!(" ({} cells truncated to Excel's limit)", s.truncated_cells));
+        line.push_str(&format!(
+            " ({} cells truncated to Excel's limit)",
+            s.truncated_cells
+        ));
     }
     line
 }

@@ -10,7 +10,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "outreach", version, about = "Research-backed, personalized opening lines for prospect lists")]
+#[command(
+    name = "outreach",
+    version,
+    about = "Research-backed, personalized opening lines for prospect lists"
+)]
 pub struct Cli {
     /// More logging on stderr (RUST_LOG overrides).
     #[arg(short, long, global = true)]
