@@ -1,0 +1,181 @@
+//! The `JobStore` port: jobs, their chunks, their logs, and file metadata.
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::output::OutputFormat;
+use crate::ServiceContext;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Queued,
+    InProgress,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::InProgress => "in_progress",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobStatus> {
+        Some(match s {
+            "queued" => JobStatus::Queued,
+            "in_progress" => JobStatus::InProgress,
+            "succeeded" => JobStatus::Succeeded,
+            "failed" => JobStatus::Failed,
+            "cancelled" => JobStatus::Cancelled,
+            _ => return None,
+        })
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled)
+    }
+}
+
+/// What a job was asked to do (the seed's `meta_json`, plus what resuming needs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobMeta {
+    /// Storage key of the input file.
+    pub file_path: String,
+    pub email_col: String,
+    pub service: ServiceContext,
+    pub credit_cost: i64,
+    pub output_columns: Option<Vec<String>>,
+    pub format: OutputFormat,
+    pub chunk_size: u32,
+    pub limit: Option<u64>,
+    pub combined: bool,
+}
+
+/// A job as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: String,
+    pub user_id: String,
+    pub status: JobStatus,
+    pub filename: String,
+    pub rows: u64,
+    /// Set once the input is split; until then 0.
+    pub chunks_total: u32,
+    pub rows_processed: u64,
+    pub progress_percent: f64,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub result_path: Option<String>,
+    pub error: Option<String>,
+    pub meta: JobMeta,
+    pub timing: Option<serde_json::Value>,
+    /// 1 for the first run; a retry of a failed job increments it.
+    pub attempt: u32,
+    pub credits_charged: i64,
+    pub credits_refunded: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewJob {
+    pub id: String,
+    pub user_id: String,
+    pub filename: String,
+    pub rows: u64,
+    pub meta: JobMeta,
+    pub credits_charged: i64,
+}
+
+/// A finished chunk's numbers, stored once per (job, attempt-independent) chunk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkStats {
+    pub rows: u64,
+    pub fallbacks: u64,
+    /// Rows to refund (provider failures, missing keys).
+    pub refundable: u64,
+    pub search_calls: u64,
+    pub llm_calls: u64,
+    pub cache_hits: u64,
+    pub retries: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub millis: u64,
+}
+
+/// Progress derived from the recorded chunks (never from a counter that concurrent
+/// chunks could overwrite).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChunkProgress {
+    pub chunks_done: u32,
+    pub chunks_total: u32,
+    pub rows_processed: u64,
+    pub totals: ChunkStats,
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobFinish {
+    pub status: JobStatus,
+    pub result_path: Option<String>,
+    pub error: Option<String>,
+    pub timing: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobLog {
+    pub id: i64,
+    pub job_id: String,
+    pub step: i64,
+    pub total: i64,
+    pub message: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Jobs.
+///
+/// # Contract
+/// - `get_job(Some(user), id)` returns the job only if it belongs to `user`, else
+///   [`crate::Error::NotFound`]; `None` is for workers (no scoping).
+/// - `transition(id, from, to)` is a compare-and-set on the status: it returns `true`
+///   for exactly one of any number of concurrent callers. Moving to `in_progress` sets
+///   `started_at` (if unset); moving to a terminal status sets `finished_at`.
+/// - `record_chunk` is idempotent per (job, chunk): the first record wins, later ones
+///   change nothing. It returns the progress derived from all recorded chunks and
+///   updates the job's `rows_processed` / `progress_percent` from it.
+/// - `finish` is `transition` from `in_progress` plus the result fields, in one
+///   statement: exactly one finisher wins.
+/// - `retry` moves a `failed` job back to `queued`, increments `attempt`, clears
+///   `error`/`finished_at`; returns the new attempt, or `None` if it was not failed.
+#[async_trait]
+pub trait JobStore: Send + Sync + Debug + 'static {
+    async fn create_job(&self, job: NewJob) -> Result<Job>;
+    async fn get_job(&self, user_id: Option<&str>, id: &str) -> Result<Job>;
+    /// Newest first, with the total count.
+    async fn list_jobs(&self, user_id: &str, offset: u64, limit: u64) -> Result<(Vec<Job>, u64)>;
+    async fn transition(&self, id: &str, from: JobStatus, to: JobStatus) -> Result<bool>;
+    async fn set_chunks_total(&self, id: &str, chunks_total: u32) -> Result<()>;
+    async fn record_chunk(&self, id: &str, chunk: u32, stats: ChunkStats) -> Result<ChunkProgress>;
+    async fn chunk_progress(&self, id: &str) -> Result<ChunkProgress>;
+    /// Indices of recorded chunks, ascending.
+    async fn done_chunks(&self, id: &str) -> Result<Vec<u32>>;
+    async fn finish(&self, id: &str, finish: JobFinish) -> Result<bool>;
+    async fn retry(&self, id: &str) -> Result<Option<u32>>;
+    async fn add_credits_refunded(&self, id: &str, credits: i64) -> Result<()>;
+    async fn add_log(&self, id: &str, step: i64, total: i64, message: &str) -> Result<()>;
+    async fn logs(&self, id: &str) -> Result<Vec<JobLog>>;
+    /// Jobs in these statuses (any user), oldest first: recovery after a restart.
+    async fn jobs_with_status(&self, statuses: &[JobStatus]) -> Result<Vec<Job>>;
+    /// File metadata (the seed's `files` table).
+    async fn record_file(&self, user_id: &str, job_id: Option<&str>, original_name: &str, storage_path: &str, file_type: &str) -> Result<()>;
+}

@@ -1,0 +1,20 @@
+//! Ports for jobs and credits: where files live ([`Storage`]), who owns what credits
+//! ([`CreditLedger`]), what jobs exist ([`JobStore`]) and what work is pending
+//! ([`JobQueue`]). Embedded defaults: local directory, SQLite, in-process queue.
+//! At scale (cargo features): S3, PostgreSQL, Redis.
+//!
+//! Why four ports rather than one "backend": they scale independently (a team may keep
+//! SQLite but want S3, or PostgreSQL with the in-process queue), and each has a small
+//! contract that one shared test suite checks against every implementation.
+
+pub mod job_store;
+pub mod ledger;
+pub mod queue;
+pub mod storage;
+
+pub use job_store::{
+    ChunkProgress, ChunkStats, Job, JobFinish, JobLog, JobMeta, JobStatus, JobStore, NewJob,
+};
+pub use ledger::{Account, Applied, CreditLedger, LedgerEntry, NewEntry, PlanUpdate};
+pub use queue::{Delivery, JobQueue, Task};
+pub use storage::Storage;

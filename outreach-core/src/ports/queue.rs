@@ -1,0 +1,58 @@
+//! The `JobQueue` port: pending work, delivered at least once.
+
+use std::fmt::Debug;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+
+/// A unit of work. Every handler is idempotent, so a redelivery is harmless.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Task {
+    /// Claim a queued job, split its input into chunks, enqueue the chunk tasks.
+    Start { job_id: String },
+    /// Enrich one chunk of a job.
+    Chunk { job_id: String, chunk: u32 },
+    /// Merge a finished job's chunks into the result file.
+    Finalize { job_id: String },
+}
+
+impl Task {
+    pub fn job_id(&self) -> &str {
+        match self {
+            Task::Start { job_id } | Task::Chunk { job_id, .. } | Task::Finalize { job_id } => job_id,
+        }
+    }
+}
+
+/// A received task. Until acked it is invisible to others; after the visibility
+/// timeout it is delivered again (the worker is presumed dead).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Opaque handle for `ack`/`retry`.
+    pub id: String,
+    pub task: Task,
+    /// 1 on the first delivery, 2 on the next, …
+    pub attempt: u32,
+}
+
+/// Work distribution.
+///
+/// # Contract
+/// - At-least-once: a task enqueued is delivered until acked. A delivery not acked
+///   within the visibility timeout is delivered again (to any receiver).
+/// - `receive` waits up to `wait` for a task and returns `None` when there is none.
+/// - `retry` hands a task back to run again after `delay` (backoff), counting an
+///   attempt; `ack` removes it for good. Both are harmless on an unknown/expired id.
+/// - `attempt` counts deliveries of the same enqueued task (redeliveries and retries),
+///   so a worker can dead-letter a task that keeps failing.
+#[async_trait]
+pub trait JobQueue: Send + Sync + Debug + 'static {
+    async fn enqueue(&self, task: Task) -> Result<()>;
+    async fn receive(&self, wait: Duration) -> Result<Option<Delivery>>;
+    async fn ack(&self, delivery: &Delivery) -> Result<()>;
+    async fn retry(&self, delivery: &Delivery, delay: Duration) -> Result<()>;
+}
