@@ -1,0 +1,126 @@
+//! Guessing the CSV delimiter from the first lines of a file.
+//!
+//! Exports from European Excel use `;`, "Unicode text" uses tabs, some CRMs use `|`.
+//! For each candidate we count occurrences outside quotes on every line and keep the one
+//! whose (non-zero) count is the same on the most lines; a higher count breaks ties, then
+//! the order `,` `;` tab `|`. Counting outside quotes matters: `"Müller, Hans";h@x.de`
+//! has a comma, but it is data.
+
+/// Candidates in order of preference when the evidence is equal.
+const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
+/// Lines looked at; the header and a few dozen rows are plenty.
+const MAX_LINES: usize = 50;
+
+/// The delimiter for `text` (a prefix of the file). `truncated` says the prefix was cut,
+/// so its last line may be partial and is ignored. Falls back to `,` (single-column file).
+pub(crate) fn sniff_delimiter(text: &str, truncated: bool) -> u8 {
+    let lines = count_per_line(text, truncated);
+    let mut best: Option<(u8, usize, usize)> = None; // (delimiter, lines agreeing, count)
+    for (k, &delim) in CANDIDATES.iter().enumerate() {
+        let counts: Vec<usize> = lines.iter().map(|c| c[k]).collect();
+        let Some((mode, agreeing)) = nonzero_mode(&counts) else {
+            continue;
+        };
+        let better = match best {
+            None => true,
+            Some((_, best_agree, best_mode)) => {
+                agreeing > best_agree || (agreeing == best_agree && mode > best_mode)
+            }
+        };
+        if better {
+            best = Some((delim, agreeing, mode));
+        }
+    }
+    best.map_or(b',', |(delim, _, _)| delim)
+}
+
+/// Per non-blank line, how often each candidate occurs outside double quotes.
+/// Newlines inside quotes do not end a line, matching how the CSV parser will read it.
+fn count_per_line(text: &str, truncated: bool) -> Vec<[usize; 4]> {
+    let mut lines = Vec::new();
+    let mut counts = [0usize; 4];
+    let mut in_quotes = false;
+    let mut has_content = false;
+    for &b in text.as_bytes() {
+        if lines.len() >= MAX_LINES {
+            return lines;
+        }
+        match b {
+            b'"' => {
+                in_quotes = !in_quotes;
+                has_content = true;
+            }
+            b'\n' | b'\r' if !in_quotes => {
+                if has_content {
+                    lines.push(counts);
+                }
+                counts = [0; 4];
+                has_content = false;
+            }
+            _ if in_quotes => {}
+            _ => {
+                if let Some(k) = CANDIDATES.iter().position(|&c| c == b) {
+                    counts[k] += 1;
+                }
+                if !b.is_ascii_whitespace() || b == b'\t' {
+                    has_content = true;
+                }
+            }
+        }
+    }
+    if has_content && !truncated && lines.len() < MAX_LINES {
+        lines.push(counts);
+    }
+    lines
+}
+
+/// The most frequent non-zero value and on how many lines it occurs (ties → larger value).
+fn nonzero_mode(counts: &[usize]) -> Option<(usize, usize)> {
+    let mut best: Option<(usize, usize)> = None;
+    for &c in counts.iter().filter(|&&c| c > 0) {
+        let agreeing = counts.iter().filter(|&&x| x == c).count();
+        let better = match best {
+            None => true,
+            Some((mode, n)) => agreeing > n || (agreeing == n && c > mode),
+        };
+        if better {
+            best = Some((c, agreeing));
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_delimiter_is_found() {
+        assert_eq!(sniff_delimiter("a,b,c\n1,2,3\n", false), b',');
+        assert_eq!(sniff_delimiter("a;b;c\n1;2;3\n", false), b';');
+        assert_eq!(sniff_delimiter("a\tb\tc\n1\t2\t3\n", false), b'\t');
+        assert_eq!(sniff_delimiter("a|b|c\r\n1|2|3\r\n", false), b'|');
+    }
+
+    #[test]
+    fn delimiters_inside_quotes_do_not_count() {
+        let text = "name;email\n\"Müller, Hans\";h@x.de\n\"Lee, Ann\";a@y.com\n";
+        assert_eq!(sniff_delimiter(text, false), b';');
+        let text = "name,notes\nAnn,\"a;b;c\nd;e;f\"\nBob,x\n";
+        assert_eq!(sniff_delimiter(text, false), b',');
+    }
+
+    #[test]
+    fn consistency_beats_frequency() {
+        // Commas are frequent but vary per line; semicolons are one per line every time.
+        let text = "name;notes\nAnn;a,b,c,d\nBob;e\nCy;f,g\n";
+        assert_eq!(sniff_delimiter(text, false), b';');
+    }
+
+    #[test]
+    fn a_cut_last_line_is_ignored_and_single_columns_default_to_comma() {
+        assert_eq!(sniff_delimiter("a;b\n1;2\n3;4\n5,6,7,8,9", true), b';');
+        assert_eq!(sniff_delimiter("email\na@b.co\n", false), b',');
+        assert_eq!(sniff_delimiter("", false), b',');
+    }
+}
