@@ -18,7 +18,8 @@ impl Default for ServiceContext {
     fn default() -> Self {
         Self {
             core_offer: "research-backed, personalized outbound at scale".into(),
-            key_differentiator: "every line is grounded in fresh research on the prospect and their company".into(),
+            key_differentiator:
+                "every line is grounded in fresh research on the prospect and their company".into(),
             cta: "a 15-minute call".into(),
             timeline: "this quarter".into(),
             goal: "book more qualified meetings".into(),
