@@ -40,8 +40,13 @@ impl PartialFile {
         })?;
         let dir = output_dir(destination);
         if !dir.is_dir() {
+            let problem = if dir.exists() {
+                "is not a directory"
+            } else {
+                "does not exist"
+            };
             return Err(Error::Output(format!(
-                "cannot write the output to `{shown}`: the directory `{}` does not exist",
+                "cannot write the output to `{shown}`: `{}` {problem}",
                 dir.display()
             )));
         }
