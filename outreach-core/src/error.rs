@@ -29,6 +29,8 @@ pub enum InputError {
     BadRow { row: u64, message: String },
     #[error("unknown output column `{0}`")]
     UnknownColumn(String),
+    #[error("output column `{0}` is listed more than once")]
+    DuplicateColumn(String),
     #[error("{0}")]
     Other(String),
 }

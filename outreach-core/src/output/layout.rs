@@ -1,0 +1,183 @@
+//! Which output columns come from where: the input's columns, then the two new ones.
+
+use std::collections::HashSet;
+
+use crate::error::InputError;
+
+use super::{PERSONALIZED_COLUMN, RESEARCH_COLUMN};
+
+/// Where one output column takes its value from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// The input column at this index.
+    Input(usize),
+    Research,
+    Personalized,
+}
+
+/// Which output columns come from where.
+///
+/// Built once per run from the input headers; [`OutputLayout::project`] then turns each
+/// input row and its two new values into an output row with exactly
+/// `headers().len()` cells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputLayout {
+    headers: Vec<String>,
+    sources: Vec<Source>,
+}
+
+impl OutputLayout {
+    /// Output = every input column except any named `sif_research` / `sif_personalized`
+    /// (they are replaced), then `sif_research`, `sif_personalized`.
+    ///
+    /// With `output_columns = Some(list)`, exactly those columns in that order. The list may
+    /// name the two sif columns; every other name must be an input header (matched exactly;
+    /// when the input repeats a header, the first such column is used), else
+    /// `InputError::UnknownColumn`. A name listed twice is `InputError::DuplicateColumn`, and
+    /// an empty list is an error too: it would export nothing.
+    ///
+    /// Input headers are compared after trimming surrounding whitespace when deciding
+    /// whether an input column is a sif column, so ` sif_research` is replaced as well.
+    pub fn new(
+        input_headers: &[String],
+        output_columns: Option<&[String]>,
+    ) -> crate::Result<OutputLayout> {
+        match output_columns {
+            None => Ok(Self::default_layout(input_headers)),
+            Some(list) => Self::selected(input_headers, list),
+        }
+    }
+
+    fn default_layout(input_headers: &[String]) -> OutputLayout {
+        let mut headers = Vec::with_capacity(input_headers.len() + 2);
+        let mut sources = Vec::with_capacity(input_headers.len() + 2);
+        for (index, header) in input_headers.iter().enumerate() {
+            if is_sif_column(header) {
+                continue;
+            }
+            headers.push(header.clone());
+            sources.push(Source::Input(index));
+        }
+        headers.push(RESEARCH_COLUMN.to_string());
+        sources.push(Source::Research);
+        headers.push(PERSONALIZED_COLUMN.to_string());
+        sources.push(Source::Personalized);
+        OutputLayout { headers, sources }
+    }
+
+    fn selected(input_headers: &[String], list: &[String]) -> crate::Result<OutputLayout> {
+        if list.is_empty() {
+            return Err(InputError::Other(
+                "the list of output columns is empty: name at least one column, or omit the list to export all"
+                    .to_string(),
+            )
+            .into());
+        }
+        let mut seen = HashSet::with_capacity(list.len());
+        let mut sources = Vec::with_capacity(list.len());
+        for name in list {
+            if !seen.insert(name.as_str()) {
+                return Err(InputError::DuplicateColumn(name.clone()).into());
+            }
+            let source = if name == RESEARCH_COLUMN {
+                Source::Research
+            } else if name == PERSONALIZED_COLUMN {
+                Source::Personalized
+            } else {
+                match input_headers.iter().position(|h| h == name) {
+                    Some(index) => Source::Input(index),
+                    None => return Err(InputError::UnknownColumn(name.clone()).into()),
+                }
+            };
+            sources.push(source);
+        }
+        Ok(OutputLayout {
+            headers: list.to_vec(),
+            sources,
+        })
+    }
+
+    /// The output header row.
+    pub fn headers(&self) -> &[String] {
+        &self.headers
+    }
+
+    /// Build one output row from an input row and the two new values.
+    ///
+    /// A short (ragged) input row yields empty cells for its missing columns; cells beyond
+    /// the input headers are ignored.
+    pub fn project(&self, input_row: &[String], research: &str, personalized: &str) -> Vec<String> {
+        self.sources
+            .iter()
+            .map(|source| match *source {
+                Source::Input(index) => input_row.get(index).cloned().unwrap_or_default(),
+                Source::Research => research.to_string(),
+                Source::Personalized => personalized.to_string(),
+            })
+            .collect()
+    }
+}
+
+/// True for an input header that names one of the columns this crate writes.
+fn is_sif_column(header: &str) -> bool {
+    let header = header.trim();
+    header == RESEARCH_COLUMN || header == PERSONALIZED_COLUMN
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn ragged_rows_are_padded_and_extra_cells_dropped() {
+        let layout = OutputLayout::new(&strings(&["a", "b"]), None).unwrap();
+        assert_eq!(
+            layout.project(&strings(&["1"]), "r", "p"),
+            strings(&["1", "", "r", "p"])
+        );
+        assert_eq!(
+            layout.project(&strings(&["1", "2", "3"]), "r", "p"),
+            strings(&["1", "2", "r", "p"])
+        );
+    }
+
+    #[test]
+    fn padded_sif_header_is_replaced() {
+        let layout = OutputLayout::new(&strings(&[" sif_research ", "x"]), None).unwrap();
+        assert_eq!(
+            layout.headers(),
+            strings(&["x", RESEARCH_COLUMN, PERSONALIZED_COLUMN]).as_slice()
+        );
+        assert_eq!(
+            layout.project(&strings(&["old", "1"]), "new", "p"),
+            strings(&["1", "new", "p"])
+        );
+    }
+
+    #[test]
+    fn repeated_input_header_selects_the_first() {
+        let headers = strings(&["Name", "Name"]);
+        let list = strings(&["Name"]);
+        let layout = OutputLayout::new(&headers, Some(&list)).unwrap();
+        assert_eq!(
+            layout.project(&strings(&["first", "second"]), "r", "p"),
+            strings(&["first"])
+        );
+    }
+
+    #[test]
+    fn empty_selection_is_an_error() {
+        let err = OutputLayout::new(&strings(&["a"]), Some(&[]))
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("invalid input: the list of output columns is empty: name at least one column, or omit the list to export all")
+        );
+    }
+}
