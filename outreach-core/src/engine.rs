@@ -147,7 +147,7 @@ pub async fn enrich_file(
     let chunks = futures::stream::unfold(chunk_rx, |mut rx| async move {
         rx.recv().await.map(|c| (c, rx))
     });
-    let mut results = chunks
+    let results = chunks
         .map(|chunk| {
             let in_flight = &in_flight;
             async move {
@@ -157,6 +157,9 @@ pub async fn enrich_file(
             }
         })
         .buffered(chunks_in_flight);
+    // Boxed (not stack-pinned) so it can be dropped before joining the reader: the
+    // reader may be blocked sending into the channel this stream owns.
+    let mut results = Box::pin(results);
 
     let mut tally = Tally::default();
     let run: Result<()> = async {

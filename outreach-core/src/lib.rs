@@ -22,6 +22,7 @@ pub mod input;
 pub mod metrics;
 pub mod output;
 pub mod personalize;
+pub mod ports;
 pub mod progress;
 pub mod providers;
 pub mod research;

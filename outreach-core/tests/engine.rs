@@ -178,8 +178,8 @@ async fn duplicate_emails_are_researched_once() {
     )
     .await
     .unwrap();
-    assert_eq!(llm.calls.load(Ordering::SeqCst), 2 * 6, "6 distinct people");
-    assert_eq!(summary.metrics.research_cache_hits, 4);
+    assert_eq!(llm.calls.load(Ordering::SeqCst), 2 * 5, "5 distinct people");
+    assert_eq!(summary.metrics.research_cache_hits, 5);
     let (_, got) = read_csv(&out);
     assert_eq!(got[0][3], got[9][3]);
     assert_eq!(got[6][4], got[0][4]);

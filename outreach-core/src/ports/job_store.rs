@@ -43,7 +43,10 @@ impl JobStatus {
     }
 
     pub fn is_terminal(self) -> bool {
-        matches!(self, JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled)
+        matches!(
+            self,
+            JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled
+        )
     }
 }
 
@@ -177,5 +180,12 @@ pub trait JobStore: Send + Sync + Debug + 'static {
     /// Jobs in these statuses (any user), oldest first: recovery after a restart.
     async fn jobs_with_status(&self, statuses: &[JobStatus]) -> Result<Vec<Job>>;
     /// File metadata (the seed's `files` table).
-    async fn record_file(&self, user_id: &str, job_id: Option<&str>, original_name: &str, storage_path: &str, file_type: &str) -> Result<()>;
+    async fn record_file(
+        &self,
+        user_id: &str,
+        job_id: Option<&str>,
+        original_name: &str,
+        storage_path: &str,
+        file_type: &str,
+    ) -> Result<()>;
 }

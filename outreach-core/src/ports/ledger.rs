@@ -87,11 +87,21 @@ impl Applied {
 /// - `apply` on an unknown user is [`crate::Error::NotFound`].
 #[async_trait]
 pub trait CreditLedger: Send + Sync + Debug + 'static {
-    async fn ensure_account(&self, user_id: &str, email: &str, initial_credits: i64) -> Result<Account>;
+    async fn ensure_account(
+        &self,
+        user_id: &str,
+        email: &str,
+        initial_credits: i64,
+    ) -> Result<Account>;
     async fn account(&self, user_id: &str) -> Result<Account>;
     async fn apply(&self, entry: NewEntry) -> Result<Applied>;
     /// Newest first, with the total count.
-    async fn entries(&self, user_id: &str, offset: u64, limit: u64) -> Result<(Vec<LedgerEntry>, u64)>;
+    async fn entries(
+        &self,
+        user_id: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<LedgerEntry>, u64)>;
     /// Plan and subscription fields (Stripe webhooks). `None` leaves a field unchanged.
     async fn update_plan(&self, user_id: &str, update: PlanUpdate) -> Result<Account>;
     async fn find_by_email(&self, email: &str) -> Result<Option<Account>>;

@@ -23,7 +23,9 @@ pub enum Task {
 impl Task {
     pub fn job_id(&self) -> &str {
         match self {
-            Task::Start { job_id } | Task::Chunk { job_id, .. } | Task::Finalize { job_id } => job_id,
+            Task::Start { job_id } | Task::Chunk { job_id, .. } | Task::Finalize { job_id } => {
+                job_id
+            }
         }
     }
 }
