@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::combined::{combined_request, CombinedReply};
 use crate::error::Result;
 use crate::fallback;
-use crate::metrics::Metrics;
+use crate::metrics::{Counter, Metrics};
 use crate::personalize::{self, personalize_request, retry_request, salvage, validate_opener};
 use crate::providers::{Llm, SearchProvider, SearchQuery, SearchResults};
 use crate::research::prompt::{findings, research_request, Findings};
@@ -164,7 +164,7 @@ impl Enricher {
         let key = email.address();
         let guard = match self.row_cache.get_value_or_guard_async(&key).await {
             Ok(hit) => {
-                Metrics::add(&self.metrics.research_cache_hits, 1);
+                self.metrics.count(Counter::ResearchCacheHits, 1);
                 return Ok(hit);
             }
             Err(guard) => guard,
@@ -233,7 +233,7 @@ impl Enricher {
         let key = q.trim().to_lowercase();
         match self.search_cache.get_value_or_guard_async(&key).await {
             Ok(hit) => {
-                Metrics::add(&self.metrics.search_cache_hits, 1);
+                self.metrics.count(Counter::SearchCacheHits, 1);
                 Ok(hit)
             }
             Err(guard) => {

@@ -1,7 +1,14 @@
 //! Counters shared by the provider policies and the engine. Atomics, so many rows in
 //! flight can count without a lock.
+//!
+//! Besides the process-wide [`Metrics`] a run owns, a future can be run under a
+//! *scope* ([`scoped`]): every count made while polling it is also added to the scope's
+//! own `Metrics`. Jobs use this for per-chunk figures while chunks run concurrently
+//! through the same providers.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -37,9 +44,48 @@ impl MetricsSnapshot {
     }
 }
 
+/// What is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    SearchCalls,
+    LlmCalls,
+    SearchCacheHits,
+    ResearchCacheHits,
+    Retries,
+    PromptTokens,
+    CompletionTokens,
+}
+
+tokio::task_local! {
+    static SCOPE: Arc<Metrics>;
+}
+
+/// Run `f`, adding every count it makes to `metrics` as well.
+pub async fn scoped<F: Future>(metrics: Arc<Metrics>, f: F) -> F::Output {
+    SCOPE.scope(metrics, f).await
+}
+
 impl Metrics {
-    pub fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
+    fn counter(&self, c: Counter) -> &AtomicU64 {
+        match c {
+            Counter::SearchCalls => &self.search_calls,
+            Counter::LlmCalls => &self.llm_calls,
+            Counter::SearchCacheHits => &self.search_cache_hits,
+            Counter::ResearchCacheHits => &self.research_cache_hits,
+            Counter::Retries => &self.retries,
+            Counter::PromptTokens => &self.prompt_tokens,
+            Counter::CompletionTokens => &self.completion_tokens,
+        }
+    }
+
+    /// Add `n` here and to the current scope, if any.
+    pub fn count(&self, c: Counter, n: u64) {
+        self.counter(c).fetch_add(n, Ordering::Relaxed);
+        let _ = SCOPE.try_with(|scope| {
+            if !std::ptr::eq(scope.as_ref(), self) {
+                scope.counter(c).fetch_add(n, Ordering::Relaxed);
+            }
+        });
     }
 
     pub fn snapshot(&self) -> MetricsSnapshot {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::error::Result;
-use crate::metrics::Metrics;
+use crate::metrics::{Counter, Metrics};
 use crate::providers::{
     ChatRequest, ChatResponse, Llm, SearchProvider, SearchQuery, SearchResults,
 };
@@ -36,7 +36,7 @@ impl<P> Metered<P> {
 #[async_trait]
 impl<P: SearchProvider> SearchProvider for Metered<P> {
     async fn search(&self, query: &SearchQuery) -> Result<SearchResults> {
-        Metrics::add(&self.metrics.search_calls, 1);
+        self.metrics.count(Counter::SearchCalls, 1);
         self.inner.search(query).await
     }
 }
@@ -44,13 +44,12 @@ impl<P: SearchProvider> SearchProvider for Metered<P> {
 #[async_trait]
 impl<P: Llm> Llm for Metered<P> {
     async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse> {
-        Metrics::add(&self.metrics.llm_calls, 1);
+        self.metrics.count(Counter::LlmCalls, 1);
         let response = self.inner.complete(request).await?;
-        Metrics::add(&self.metrics.prompt_tokens, response.usage.prompt_tokens);
-        Metrics::add(
-            &self.metrics.completion_tokens,
-            response.usage.completion_tokens,
-        );
+        self.metrics
+            .count(Counter::PromptTokens, response.usage.prompt_tokens);
+        self.metrics
+            .count(Counter::CompletionTokens, response.usage.completion_tokens);
         Ok(response)
     }
 }

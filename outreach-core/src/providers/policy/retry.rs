@@ -15,7 +15,7 @@ use backon::{ExponentialBuilder, Retryable};
 
 use super::ProviderPolicy;
 use crate::error::{Error, Result};
-use crate::metrics::Metrics;
+use crate::metrics::{Counter, Metrics};
 use crate::providers::{
     ChatRequest, ChatResponse, Llm, SearchProvider, SearchQuery, SearchResults,
 };
@@ -69,7 +69,7 @@ impl<P> Retry<P> {
             .adjust(|error, step| self.delay(error, step))
             .notify(|error, delay| {
                 retries += 1;
-                Metrics::add(&self.metrics.retries, 1);
+                self.metrics.count(Counter::Retries, 1);
                 tracing::debug!(%error, ?delay, retry = retries, "retrying provider call");
             })
             .await;
