@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::enricher::{Enricher, EnricherConfig};
+use crate::enricher::{Enricher, EnricherConfig, Providers};
 use crate::error::Result;
 use crate::metrics::Metrics;
 use crate::providers::openai::{LlmConfig, OpenAiClient};
@@ -70,6 +70,15 @@ impl PipelineConfig {
     }
 
     pub fn build_with_metrics(&self, metrics: Arc<Metrics>) -> Result<Enricher> {
+        Ok(self.providers_with_metrics(metrics)?.enricher(self.enricher.clone()))
+    }
+
+    /// The HTTP adapters wrapped in their policies, to share between jobs.
+    pub fn providers(&self) -> Result<Providers> {
+        self.providers_with_metrics(Arc::new(Metrics::default()))
+    }
+
+    pub fn providers_with_metrics(&self, metrics: Arc<Metrics>) -> Result<Providers> {
         let search = match &self.serper {
             Some(c) => {
                 let client = SerperClient::new(c.clone().with_timeouts(&self.search_policy))?;
@@ -84,6 +93,10 @@ impl PipelineConfig {
             }
             None => None,
         };
-        Ok(Enricher::new(search, llm, self.enricher.clone(), metrics))
+        Ok(Providers {
+            search,
+            llm,
+            metrics,
+        })
     }
 }

@@ -95,6 +95,22 @@ impl Default for EnricherConfig {
     }
 }
 
+/// The providers a process shares between runs and jobs, already wrapped in their
+/// policies, with the metrics they report into. `None` = key missing.
+#[derive(Debug, Clone)]
+pub struct Providers {
+    pub search: Option<Arc<dyn SearchProvider>>,
+    pub llm: Option<Arc<dyn Llm>>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Providers {
+    /// An enricher over these providers (fresh caches, this job's settings).
+    pub fn enricher(&self, config: EnricherConfig) -> Enricher {
+        Enricher::new(self.search.clone(), self.llm.clone(), config, self.metrics.clone())
+    }
+}
+
 /// Research + personalization for single rows. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct Enricher {

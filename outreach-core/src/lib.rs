@@ -30,7 +30,7 @@ pub mod service;
 
 pub use config::PipelineConfig;
 pub use engine::{enrich_file, EnrichOptions, RunSummary};
-pub use enricher::{Enricher, EnricherConfig, Mode, RowOutcome, RowStatus};
+pub use enricher::{Enricher, EnricherConfig, Mode, Providers, RowOutcome, RowStatus};
 pub use error::{Error, InputError, ProviderKind, Result};
 pub use metrics::{Metrics, MetricsSnapshot};
 pub use progress::{NoProgress, Progress, ProgressSink};
