@@ -76,7 +76,11 @@ mod tests {
     use calamine::{CellErrorType, ExcelDateTimeType};
 
     fn date(serial: f64) -> DataRef<'static> {
-        DataRef::DateTime(ExcelDateTime::new(serial, ExcelDateTimeType::DateTime, false))
+        DataRef::DateTime(ExcelDateTime::new(
+            serial,
+            ExcelDateTimeType::DateTime,
+            false,
+        ))
     }
 
     #[test]
@@ -114,6 +118,9 @@ mod tests {
             false,
         ));
         assert_eq!(render(&dur), "36:00:01");
-        assert_eq!(render(&DataRef::DateTimeIso("2024-03-05T10:00:00".into())), "2024-03-05T10:00:00");
+        assert_eq!(
+            render(&DataRef::DateTimeIso("2024-03-05T10:00:00".into())),
+            "2024-03-05T10:00:00"
+        );
     }
 }

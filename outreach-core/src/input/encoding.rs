@@ -209,7 +209,10 @@ mod tests {
 
     #[test]
     fn bom_decides_first() {
-        assert_eq!(detect(b"\xEF\xBB\xBFa,b", true), Detected::Utf8 { bom_len: 3 });
+        assert_eq!(
+            detect(b"\xEF\xBB\xBFa,b", true),
+            Detected::Utf8 { bom_len: 3 }
+        );
         assert_eq!(
             detect(b"\xFF\xFEa\x00", true),
             Detected::Utf16 {
@@ -221,8 +224,14 @@ mod tests {
 
     #[test]
     fn utf16_without_bom_is_recognised_by_its_zero_bytes() {
-        let le: Vec<u8> = "name\tmail\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
-        let be: Vec<u8> = "name\tmail\n".encode_utf16().flat_map(u16::to_be_bytes).collect();
+        let le: Vec<u8> = "name\tmail\n"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        let be: Vec<u8> = "name\tmail\n"
+            .encode_utf16()
+            .flat_map(u16::to_be_bytes)
+            .collect();
         assert_eq!(
             detect(&le, true),
             Detected::Utf16 {
@@ -243,7 +252,10 @@ mod tests {
     #[test]
     fn invalid_utf8_means_windows_1252() {
         assert_eq!(detect(b"name\nM\xFCller", true), Detected::Windows1252);
-        assert_eq!(detect("name\nMüller".as_bytes(), true), Detected::Utf8 { bom_len: 0 });
+        assert_eq!(
+            detect("name\nMüller".as_bytes(), true),
+            Detected::Utf8 { bom_len: 0 }
+        );
     }
 
     #[test]
