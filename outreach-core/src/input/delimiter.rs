@@ -34,37 +34,56 @@ pub(crate) fn sniff_delimiter(text: &str, truncated: bool) -> u8 {
     best.map_or(b',', |(delim, _, _)| delim)
 }
 
-/// Per non-blank line, how often each candidate occurs outside double quotes.
-/// Newlines inside quotes do not end a line, matching how the CSV parser will read it.
+/// Per non-blank line, how often each candidate occurs outside quoted fields.
+///
+/// Mirrors the CSV parser's view of quotes: a `"` opens a quoted field only at the start
+/// of a field (line start or right after a candidate delimiter, spaces allowed), `""`
+/// inside quotes is an escaped quote, and newlines inside quotes do not end a line. A
+/// stray inch mark (`27" monitor`) therefore does not swallow the rest of the prefix.
 fn count_per_line(text: &str, truncated: bool) -> Vec<[usize; 4]> {
+    let bytes = text.as_bytes();
     let mut lines = Vec::new();
     let mut counts = [0usize; 4];
     let mut in_quotes = false;
     let mut has_content = false;
-    for &b in text.as_bytes() {
-        if lines.len() >= MAX_LINES {
-            return lines;
+    let mut at_field_start = true;
+    let mut i = 0;
+    while i < bytes.len() && lines.len() < MAX_LINES {
+        let b = bytes[i];
+        i += 1;
+        if in_quotes {
+            if b == b'"' {
+                if bytes.get(i) == Some(&b'"') {
+                    i += 1; // escaped quote
+                } else {
+                    in_quotes = false;
+                }
+            }
+            continue;
         }
         match b {
-            b'"' => {
-                in_quotes = !in_quotes;
-                has_content = true;
-            }
-            b'\n' | b'\r' if !in_quotes => {
+            b'\n' | b'\r' => {
                 if has_content {
                     lines.push(counts);
                 }
                 counts = [0; 4];
                 has_content = false;
+                at_field_start = true;
             }
-            _ if in_quotes => {}
+            b'"' if at_field_start => {
+                in_quotes = true;
+                has_content = true;
+                at_field_start = false;
+            }
+            b' ' => {}
             _ => {
                 if let Some(k) = CANDIDATES.iter().position(|&c| c == b) {
                     counts[k] += 1;
+                    at_field_start = true;
+                } else {
+                    at_field_start = false;
                 }
-                if !b.is_ascii_whitespace() || b == b'\t' {
-                    has_content = true;
-                }
+                has_content = true;
             }
         }
     }
@@ -108,6 +127,19 @@ mod tests {
         assert_eq!(sniff_delimiter(text, false), b';');
         let text = "name,notes\nAnn,\"a;b;c\nd;e;f\"\nBob,x\n";
         assert_eq!(sniff_delimiter(text, false), b',');
+    }
+
+    #[test]
+    fn stray_and_escaped_quotes_do_not_hide_later_lines() {
+        // The inch mark is not an opening quote; if it were, every later line would look
+        // quoted and the semicolons would go uncounted.
+        let text = "item;price\n27\" monitor;199\nlamp;20\ndesk;80\n";
+        assert_eq!(count_per_line(text, false), vec![[0, 1, 0, 0]; 4]);
+        assert_eq!(sniff_delimiter(text, false), b';');
+        // `""` inside quotes is one literal quote; the comma after it is still quoted.
+        let text = "a|b\n \"say \"\"hi\"\", ok\"|1\n2|3\n";
+        assert_eq!(count_per_line(text, false), vec![[0, 0, 0, 1]; 3]);
+        assert_eq!(sniff_delimiter(text, false), b'|');
     }
 
     #[test]
