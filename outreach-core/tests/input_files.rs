@@ -268,6 +268,24 @@ fn blank_lines_before_the_header_and_between_rows_are_skipped() {
     assert_eq!(data, vec![s(&["Ann", "a@b.co"])]);
 }
 
+#[test]
+fn a_single_column_of_addresses_with_commas_in_names_is_not_split() {
+    let dir = TempDir::new().unwrap();
+    let path = write(
+        &dir,
+        "single.csv",
+        "contact\nLee, Ann <ann@acme.com>\nbob@beta.io\n",
+    );
+    let mut reader = RowReader::open(&path).unwrap();
+    assert_eq!(reader.headers(), s(&["contact"]).as_slice());
+    let data: Vec<_> = reader.by_ref().map(Result::unwrap).collect();
+    assert_eq!(
+        data,
+        vec![s(&["Lee, Ann <ann@acme.com>"]), s(&["bob@beta.io"])]
+    );
+    assert_eq!(reader.ragged_rows(), 0);
+}
+
 // ---------------------------------------------------------------- unusable files
 
 #[test]

@@ -1,10 +1,12 @@
 //! Guessing the CSV delimiter from the first lines of a file.
 //!
 //! Exports from European Excel use `;`, "Unicode text" uses tabs, some CRMs use `|`.
-//! For each candidate we count occurrences outside quotes on every line and keep the one
+//! For each candidate we count occurrences outside quotes on every line. Only candidates
+//! that occur in the first line (the header) are eligible; among them we keep the one
 //! whose (non-zero) count is the same on the most lines; a higher count breaks ties, then
 //! the order `,` `;` tab `|`. Counting outside quotes matters: `"Müller, Hans";h@x.de`
-//! has a comma, but it is data.
+//! has a comma, but it is data. A header with no candidate at all means a single column,
+//! and then the candidate the data uses least is chosen, so no cell gets split.
 
 /// Candidates in order of preference when the evidence is equal.
 const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
@@ -12,11 +14,20 @@ const CANDIDATES: [u8; 4] = [b',', b';', b'\t', b'|'];
 const MAX_LINES: usize = 50;
 
 /// The delimiter for `text` (a prefix of the file). `truncated` says the prefix was cut,
-/// so its last line may be partial and is ignored. Falls back to `,` (single-column file).
+/// so its last line may be partial and is ignored.
 pub(crate) fn sniff_delimiter(text: &str, truncated: bool) -> u8 {
     let lines = count_per_line(text, truncated);
+    let Some(header) = lines.first() else {
+        return b',';
+    };
+    if header.iter().all(|&n| n == 0) {
+        return least_used(&lines);
+    }
     let mut best: Option<(u8, usize, usize)> = None; // (delimiter, lines agreeing, count)
     for (k, &delim) in CANDIDATES.iter().enumerate() {
+        if header[k] == 0 {
+            continue;
+        }
         let counts: Vec<usize> = lines.iter().map(|c| c[k]).collect();
         let Some((mode, agreeing)) = nonzero_mode(&counts) else {
             continue;
@@ -32,6 +43,18 @@ pub(crate) fn sniff_delimiter(text: &str, truncated: bool) -> u8 {
         }
     }
     best.map_or(b',', |(delim, _, _)| delim)
+}
+
+/// For a single-column file: the candidate occurring least often (ties: preference order).
+fn least_used(lines: &[[usize; 4]]) -> u8 {
+    let mut best = (CANDIDATES[0], usize::MAX);
+    for (k, &delim) in CANDIDATES.iter().enumerate() {
+        let total: usize = lines.iter().map(|c| c[k]).sum();
+        if total < best.1 {
+            best = (delim, total);
+        }
+    }
+    best.0
 }
 
 /// Per non-blank line, how often each candidate occurs outside quoted fields.
@@ -154,5 +177,19 @@ mod tests {
         assert_eq!(sniff_delimiter("a;b\n1;2\n3;4\n5,6,7,8,9", true), b';');
         assert_eq!(sniff_delimiter("email\na@b.co\n", false), b',');
         assert_eq!(sniff_delimiter("", false), b',');
+    }
+
+    #[test]
+    fn only_delimiters_seen_in_the_header_are_eligible() {
+        // Every data line has exactly one comma, the header none: still semicolons.
+        let text = "name;email\nLee, Ann;a@b.co\nMüller, Hans;h@x.de\nKim, Jo;k@y.io\n";
+        assert_eq!(sniff_delimiter(text, false), b';');
+    }
+
+    #[test]
+    fn single_column_files_pick_a_delimiter_the_data_does_not_use() {
+        let text = "notes\ncall back, maybe\nsent deck, no reply\nlunch; friday\n";
+        assert_eq!(sniff_delimiter(text, false), b'\t');
+        assert_eq!(sniff_delimiter("notes\nhello, world\n", false), b';');
     }
 }
