@@ -17,7 +17,7 @@ pub(crate) struct CsvRows {
     reader: csv::Reader<Box<dyn Read + Send>>,
     record: ByteRecord,
     decoding: FieldDecoding,
-    fallback_warned: bool,
+    mixed_warned: bool,
 }
 
 impl std::fmt::Debug for CsvRows {
@@ -73,7 +73,7 @@ impl CsvRows {
             reader,
             record: ByteRecord::new(),
             decoding,
-            fallback_warned: false,
+            mixed_warned: false,
         })
     }
 
@@ -99,13 +99,14 @@ impl CsvRows {
     pub(crate) fn fields(&mut self) -> Vec<String> {
         let mut out = Vec::with_capacity(self.record.len());
         for field in self.record.iter() {
-            let (text, fell_back) = decode_field(field, self.decoding);
-            if fell_back && !self.fallback_warned {
-                self.fallback_warned = true;
+            let (text, surprise) = decode_field(field, self.decoding);
+            if surprise && !self.mixed_warned {
+                self.mixed_warned = true;
                 tracing::warn!(
                     line = self.record.position().map(csv::Position::line),
-                    "a field is not valid UTF-8 although the start of the file is; \
-                     decoding such fields as Windows-1252 (logged once per file)"
+                    expected = ?self.decoding,
+                    "the file mixes UTF-8 and Windows-1252; each field is decoded as \
+                     whichever it is (logged once per file)"
                 );
             }
             out.push(text);

@@ -32,11 +32,11 @@ const EXACT_GOOD: &[&str] = &[
     "correo",
     "correoelectronico",
 ];
-/// Words that turn an email-ish header into metadata about the email.
-const METADATA_WORDS: &[&str] = &[
-    "status", "verif", "valid", "bounce", "optout", "optin", "unsub", "sent", "open", "click",
-    "domain", "type", "count", "date", "score", "confiden", "source", "provider", "quality",
-    "result", "catchall", "deliver", "flag", "format",
+/// Word stems that turn an email-ish header into metadata about the email.
+const METADATA_STEMS: &[&str] = &[
+    "status", "verif", "valid", "invalid", "bounce", "optout", "optin", "unsub", "sent", "open",
+    "click", "domain", "type", "count", "date", "score", "confiden", "source", "provider",
+    "quality", "result", "catchall", "deliver", "flag", "format", "consent",
 ];
 
 /// Lower case, alphanumerics only: `E-Mail Address` → `emailaddress`.
@@ -55,12 +55,51 @@ fn name_rank(header: &str) -> Option<u8> {
         Some(0)
     } else if EXACT_GOOD.contains(&n.as_str()) {
         Some(1)
-    } else if n.contains("email") && !METADATA_WORDS.iter().any(|w| n.contains(w)) {
+    } else if n.contains("email") && !is_metadata(header) {
         // `personalemail`, `email_work`, `prospectemail`: plausible, less certain.
         Some(2)
     } else {
         None
     }
+}
+
+/// True when a word of the header says the column describes the address rather than
+/// holding it: `Email Status`, `emailVerified`, `EMAILSTATUS`, `E-mail opt out`.
+/// Matching whole words (not substrings) keeps `Representative Email` an address column.
+fn is_metadata(header: &str) -> bool {
+    words(header).iter().any(|word| {
+        // A word glued to the prefix (`emailstatus`) is judged by what follows it.
+        let rest = word.strip_prefix("email").unwrap_or(word);
+        word == "opt"
+            || METADATA_STEMS
+                .iter()
+                .any(|stem| word.starts_with(stem) || rest.starts_with(stem))
+    })
+}
+
+/// Lower-case words, split on anything not alphanumeric and on camelCase boundaries.
+fn words(header: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut prev_lower = false;
+    for c in header.chars() {
+        if !c.is_alphanumeric() {
+            if !current.is_empty() {
+                words.push(std::mem::take(&mut current));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && prev_lower && !current.is_empty() {
+            words.push(std::mem::take(&mut current));
+        }
+        prev_lower = c.is_lowercase() || c.is_numeric();
+        current.extend(c.to_lowercase());
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    words
 }
 
 /// True for text shaped like `local@domain.tld` (optionally `mailto:`-prefixed).
@@ -222,6 +261,34 @@ mod tests {
         assert_eq!(guess_email_column(&headers, &[]), Some(2));
         let headers = h(&["email_verified", "Personal Email", "Work Email"]);
         assert_eq!(guess_email_column(&headers, &[]), Some(2));
+    }
+
+    #[test]
+    fn metadata_is_judged_by_whole_words() {
+        for meta in [
+            "Email Status",
+            "emailVerified",
+            "EMAILSTATUS",
+            "E-mail opt out",
+            "email_bounced",
+            "Email Open Count",
+        ] {
+            assert!(is_metadata(meta), "{meta}");
+            assert_eq!(name_rank(meta), None, "{meta}");
+        }
+        for address in [
+            "Representative Email",
+            "Prospect Email",
+            "Email 2",
+            "emailAddress",
+        ] {
+            assert!(!is_metadata(address), "{address}");
+            assert!(name_rank(address).is_some(), "{address}");
+        }
+        assert_eq!(
+            words("workEmail-Address 2"),
+            ["work", "email", "address", "2"]
+        );
     }
 
     #[test]

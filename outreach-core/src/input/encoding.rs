@@ -6,11 +6,12 @@
 //!
 //! UTF-8 and Windows-1252 are both ASCII-compatible, so the CSV parser can split raw
 //! bytes on delimiters and quotes, and each *field* is decoded afterwards. That keeps a
-//! late surprise contained: if a UTF-8 file turns out to hold a Windows-1252 field after
-//! the prefix (files concatenated from two exports do), only that field is decoded as
-//! Windows-1252 instead of failing the run or mangling the rest. UTF-16 (Excel's
-//! "Unicode text" export) is not ASCII-compatible, so it is transcoded to UTF-8 as a
-//! stream by [`DecodeReader`] before parsing.
+//! late surprise contained: files concatenated from two exports mix encodings, so a field
+//! that is not valid UTF-8 is read as Windows-1252, and in a Windows-1252 file a field
+//! that *is* valid non-ASCII UTF-8 is read as UTF-8 (legitimate Windows-1252 text almost
+//! never forms valid multi-byte UTF-8 sequences). Nothing fails and nothing is lost.
+//! UTF-16 (Excel's "Unicode text" export) is not ASCII-compatible, so it is transcoded to
+//! UTF-8 as a stream by [`DecodeReader`] before parsing.
 
 use std::borrow::Cow;
 use std::io::{self, Read};
@@ -86,24 +87,27 @@ fn bomless_utf16(prefix: &[u8]) -> Option<&'static Encoding> {
     }
 }
 
-/// How the CSV layer turns a field's bytes into text.
+/// What the prefix led us to expect of each field's bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FieldDecoding {
-    /// Bytes are UTF-8 (natively, or transcoded from UTF-16).
+    /// UTF-8 (natively, or transcoded from UTF-16).
     Utf8,
-    /// Bytes are Windows-1252.
+    /// Windows-1252.
     Windows1252,
 }
 
-/// Decodes one field. Returns the text and whether a UTF-8 field had to fall back to
-/// Windows-1252 (the caller logs that once).
-pub(crate) fn decode_field(bytes: &[u8], decoding: FieldDecoding) -> (String, bool) {
-    match decoding {
-        FieldDecoding::Utf8 => match std::str::from_utf8(bytes) {
-            Ok(text) => (text.to_owned(), false),
-            Err(_) => (windows_1252(bytes).into_owned(), true),
-        },
-        FieldDecoding::Windows1252 => (windows_1252(bytes).into_owned(), false),
+/// Decodes one field: valid UTF-8 as UTF-8, anything else as Windows-1252. Returns the
+/// text and whether the field contradicted `expected` (the caller logs that once).
+pub(crate) fn decode_field(bytes: &[u8], expected: FieldDecoding) -> (String, bool) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => {
+            let surprise = expected == FieldDecoding::Windows1252 && !text.is_ascii();
+            (text.to_owned(), surprise)
+        }
+        Err(_) => (
+            windows_1252(bytes).into_owned(),
+            expected == FieldDecoding::Utf8,
+        ),
     }
 }
 
@@ -279,6 +283,14 @@ mod tests {
         assert_eq!(
             decode_field(b"\x80 5", FieldDecoding::Windows1252),
             ("€ 5".to_string(), false)
+        );
+        assert_eq!(
+            decode_field("Zoë".as_bytes(), FieldDecoding::Windows1252),
+            ("Zoë".to_string(), true)
+        );
+        assert_eq!(
+            decode_field(b"plain", FieldDecoding::Windows1252),
+            ("plain".to_string(), false)
         );
     }
 

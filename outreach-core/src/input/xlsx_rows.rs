@@ -86,9 +86,11 @@ impl XlsxRows {
             return Err(InputError::Empty.into());
         }
         let (tx, rx) = sync_channel(CHANNEL_ROWS);
+        // Logs from the thread stay inside the caller's span (job id, file name, …).
+        let span = tracing::Span::current();
         std::thread::Builder::new()
             .name("outreach-xlsx-rows".into())
-            .spawn(move || produce(file, &tx))?;
+            .spawn(move || span.in_scope(|| produce(file, &tx)))?;
         let mut rows = XlsxRows {
             rx,
             finished: false,
