@@ -70,7 +70,9 @@ impl PipelineConfig {
     }
 
     pub fn build_with_metrics(&self, metrics: Arc<Metrics>) -> Result<Enricher> {
-        Ok(self.providers_with_metrics(metrics)?.enricher(self.enricher.clone()))
+        Ok(self
+            .providers_with_metrics(metrics)?
+            .enricher(self.enricher.clone()))
     }
 
     /// The HTTP adapters wrapped in their policies, to share between jobs.

@@ -223,6 +223,54 @@ pub async fn enrich_file(
     Ok(summary)
 }
 
+/// Enrich rows already in memory (a Python list of dicts, a DataFrame): outcomes in
+/// input order. `email_index` is the email cell's position in each row.
+pub async fn enrich_rows(
+    enricher: &Enricher,
+    rows: Vec<Vec<String>>,
+    email_index: usize,
+    options: &EnrichOptions,
+    progress: &dyn ProgressSink,
+) -> Result<Vec<RowOutcome>> {
+    for warning in enricher.missing_key_warnings() {
+        tracing::warn!("{warning}");
+    }
+    let limit = options
+        .limit
+        .map_or(rows.len(), |l| rows.len().min(l as usize));
+    let rows = &rows[..limit];
+    let total = rows.len() as u64;
+    progress.on_start(Some(total));
+    let in_flight = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    let chunk_size = options.chunk_size.max(1);
+    let chunks_in_flight = options.concurrency.max(1).div_ceil(chunk_size) + 1;
+    let mut results = Box::pin(
+        futures::stream::iter(rows.chunks(chunk_size))
+            .map(|chunk| process_chunk(enricher, chunk, email_index, &in_flight))
+            .buffered(chunks_in_flight),
+    );
+    let mut out = Vec::with_capacity(rows.len());
+    let mut tally = Tally::default();
+    while let Some(outcomes) = results.next().await {
+        let outcomes = outcomes?;
+        tally.add(&outcomes);
+        out.extend(outcomes);
+        progress.on_progress(&Progress {
+            rows_done: tally.rows,
+            rows_total: Some(total),
+            fallbacks: tally.rows - tally.enriched,
+            metrics: enricher.metrics().snapshot(),
+        });
+    }
+    progress.on_finish(&Progress {
+        rows_done: tally.rows,
+        rows_total: Some(total),
+        fallbacks: tally.rows - tally.enriched,
+        metrics: enricher.metrics().snapshot(),
+    });
+    Ok(out)
+}
+
 /// The reader, positioned after the sample rows it already read for the email guess.
 pub struct OpenedInput {
     pub reader: RowReader,

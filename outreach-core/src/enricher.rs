@@ -107,7 +107,12 @@ pub struct Providers {
 impl Providers {
     /// An enricher over these providers (fresh caches, this job's settings).
     pub fn enricher(&self, config: EnricherConfig) -> Enricher {
-        Enricher::new(self.search.clone(), self.llm.clone(), config, self.metrics.clone())
+        Enricher::new(
+            self.search.clone(),
+            self.llm.clone(),
+            config,
+            self.metrics.clone(),
+        )
     }
 }
 
@@ -190,6 +195,48 @@ impl Enricher {
             let _ = guard.insert(outcome.clone());
         }
         Ok(outcome)
+    }
+
+    /// Research alone, for one-off use: the research cell (JSON or fallback) and the
+    /// parsed document when there is one. Always two-call style (no opener).
+    pub async fn research(&self, email_cell: &str) -> Result<(String, Option<Research>)> {
+        let Some(email) = parse_email(email_cell) else {
+            return Ok((fallback::research_invalid_email(), None));
+        };
+        let (Some(search), Some(llm)) = (&self.search, &self.llm) else {
+            let cell = if self.search.is_none() {
+                fallback::research_missing_search_key()
+            } else {
+                fallback::research_missing_llm_key()
+            };
+            return Ok((cell, None));
+        };
+        let found = match self.search_both(search.as_ref(), &email).await {
+            Ok(f) => f,
+            Err(e) if e.is_fatal() => return Err(e),
+            Err(e) => return Ok((provider_fallback(&e).research, None)),
+        };
+        Ok(match self.synthesise(llm.as_ref(), found).await? {
+            ResearchStep::Done(r, _) => (r.to_json(), Some(r)),
+            ResearchStep::Fallback(outcome) => (outcome.research, None),
+        })
+    }
+
+    /// An opener for a research JSON document and this enricher's service context:
+    /// the line, or the personalized fallback text.
+    pub async fn personalize(&self, research_json: &str) -> Result<String> {
+        if fallback::is_research_fallback(research_json) {
+            return Ok(fallback::personalized("research unavailable."));
+        }
+        let Some(llm) = &self.llm else {
+            return Ok(fallback::personalized("missing GROQ_API_KEY."));
+        };
+        Ok(
+            match self.write_opener(llm.as_ref(), research_json, None).await? {
+                Ok(line) => line,
+                Err(reason) => fallback::personalized(&reason),
+            },
+        )
     }
 
     async fn enrich_email(&self, email: &EmailParts) -> Result<RowOutcome> {

@@ -29,7 +29,7 @@ pub mod research;
 pub mod service;
 
 pub use config::PipelineConfig;
-pub use engine::{enrich_file, EnrichOptions, RunSummary};
+pub use engine::{enrich_file, enrich_rows, EnrichOptions, RunSummary};
 pub use enricher::{Enricher, EnricherConfig, Mode, Providers, RowOutcome, RowStatus};
 pub use error::{Error, InputError, ProviderKind, Result};
 pub use metrics::{Metrics, MetricsSnapshot};
