@@ -106,6 +106,10 @@ pub enum Error {
     #[error("not found: {0}")]
     NotFound(String),
 
+    /// The request conflicts with the current state (retry a job that did not fail…).
+    #[error("{0}")]
+    Conflict(String),
+
     /// The run was cancelled by the caller.
     #[error("cancelled")]
     Cancelled,

@@ -19,6 +19,7 @@ pub mod enricher;
 pub mod error;
 pub mod fallback;
 pub mod input;
+pub mod jobs;
 pub mod metrics;
 pub mod output;
 pub mod personalize;

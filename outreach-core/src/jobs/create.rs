@@ -1,0 +1,323 @@
+//! The API side of jobs: create (reserve credits, store the input, queue it), retry a
+//! failed job, cancel a running one.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{keys, JobSystem};
+use crate::engine::blocking;
+use crate::error::{Error, Result};
+use crate::input::{self, RowReader, EMAIL_SAMPLE_ROWS};
+use crate::output::{OutputFormat, OutputLayout};
+use crate::ports::{Applied, Job, JobMeta, JobStatus, NewEntry, NewJob, Task};
+use crate::ServiceContext;
+
+/// A request to create a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateJob {
+    pub user_id: String,
+    /// Storage key of the uploaded input (already validated as the caller's).
+    pub file_path: String,
+    /// The name to show and to derive the download name from.
+    pub filename: String,
+    pub email_col: Option<String>,
+    pub service: ServiceContext,
+    pub output_columns: Option<Vec<String>>,
+    pub format: OutputFormat,
+    pub limit: Option<u64>,
+    pub combined: bool,
+    /// Reserve one credit per row (false for local CLI runs).
+    pub charge: bool,
+    /// Use this id (the CLI derives one so a re-run finds its job); `None` = random.
+    pub job_id: Option<String>,
+}
+
+/// What validating an input file found.
+struct Inspected {
+    rows: u64,
+    email_col: String,
+}
+
+impl JobSystem {
+    /// Validate the input, reserve credits, store the input under the job's prefix,
+    /// create the job `queued` and queue its start. Nothing is charged unless the job
+    /// row exists; nothing is queued unless the charge succeeded.
+    pub async fn create_job(&self, req: CreateJob) -> Result<Job> {
+        let job_id = req
+            .job_id
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let local = self.download(&req.file_path).await?;
+        let inspected = inspect(local.path.clone(), &req).await?;
+        let max_rows = self.settings().max_rows;
+        if max_rows > 0 && inspected.rows > max_rows {
+            return Err(crate::InputError::Other(format!(
+                "the file has {} rows; the limit is {max_rows}",
+                inspected.rows
+            ))
+            .into());
+        }
+        let cost = if req.charge { inspected.rows as i64 } else { 0 };
+        let input_key = keys::input(&req.user_id, &job_id, &req.filename);
+        if input_key != req.file_path {
+            self.storage().put_file(&input_key, &local.path).await?;
+        }
+        if cost > 0 {
+            self.ledger()
+                .apply(NewEntry {
+                    user_id: req.user_id.clone(),
+                    change: -cost,
+                    amount_usd: None,
+                    reason: format!("job deduction: {job_id}"),
+                    idempotency_key: keys::reserve(&job_id, 1),
+                })
+                .await?;
+        }
+        let new = NewJob {
+            id: job_id.clone(),
+            user_id: req.user_id.clone(),
+            filename: req.filename.clone(),
+            rows: inspected.rows,
+            meta: JobMeta {
+                file_path: input_key,
+                email_col: inspected.email_col,
+                service: req.service.clone(),
+                credit_cost: cost,
+                output_columns: req.output_columns.clone(),
+                format: req.format,
+                chunk_size: self.settings().chunk_size.max(1),
+                limit: req.limit,
+                combined: req.combined,
+            },
+            credits_charged: cost,
+        };
+        let job = match self.store().create_job(new).await {
+            Ok(job) => job,
+            Err(e) => {
+                if cost > 0 {
+                    self.refund(
+                        &req.user_id,
+                        &job_id,
+                        cost,
+                        keys::refund(&job_id, 1),
+                        "job refund",
+                    )
+                    .await?;
+                }
+                return Err(e);
+            }
+        };
+        self.store()
+            .add_log(
+                &job.id,
+                0,
+                job.rows as i64,
+                &format!("Job queued: {} rows", job.rows),
+            )
+            .await?;
+        self.queue()
+            .enqueue(Task::Start {
+                job_id: job.id.clone(),
+            })
+            .await?;
+        Ok(job)
+    }
+
+    /// Run a failed job again: only its missing chunks are redone. The attempt is
+    /// charged again in full (the failure refunded it in full).
+    pub async fn retry_job(&self, user_id: &str, job_id: &str) -> Result<Job> {
+        let job = self.store().get_job(Some(user_id), job_id).await?;
+        if job.status != JobStatus::Failed {
+            return Err(Error::Conflict(format!(
+                "only a failed job can be retried; this one is {}",
+                job.status.as_str()
+            )));
+        }
+        let attempt = job.attempt + 1;
+        let cost = job.meta.credit_cost;
+        let mut applied = None;
+        if cost > 0 {
+            applied = Some(
+                self.ledger()
+                    .apply(NewEntry {
+                        user_id: user_id.to_string(),
+                        change: -cost,
+                        amount_usd: None,
+                        reason: format!("job deduction (retry {attempt}): {job_id}"),
+                        idempotency_key: keys::reserve(job_id, attempt),
+                    })
+                    .await?,
+            );
+        }
+        match self.store().retry(job_id).await? {
+            Some(_) => {}
+            None => {
+                // Someone else retried first with the same reservation key: nothing to
+                // undo. Otherwise the job left `failed` some other way: give it back.
+                let now = self.store().get_job(None, job_id).await?;
+                let ours = matches!(applied, Some(Applied::Applied { .. }));
+                if ours && now.attempt < attempt {
+                    self.refund(
+                        user_id,
+                        job_id,
+                        cost,
+                        keys::refund(job_id, attempt),
+                        "job refund",
+                    )
+                    .await?;
+                }
+                return Ok(now);
+            }
+        }
+        self.store()
+            .add_log(
+                job_id,
+                0,
+                job.rows as i64,
+                &format!("Retry {attempt} queued"),
+            )
+            .await?;
+        self.queue()
+            .enqueue(Task::Start {
+                job_id: job_id.to_string(),
+            })
+            .await?;
+        self.store().get_job(None, job_id).await
+    }
+
+    /// Stop a queued or running job: no new chunks start, and the rows not processed
+    /// are refunded.
+    pub async fn cancel_job(&self, user_id: &str, job_id: &str) -> Result<Job> {
+        let job = self.store().get_job(Some(user_id), job_id).await?;
+        let won = match job.status {
+            JobStatus::Queued | JobStatus::InProgress => {
+                self.store()
+                    .transition(job_id, job.status, JobStatus::Cancelled)
+                    .await?
+            }
+            other => {
+                return Err(Error::Conflict(format!(
+                    "only a queued or running job can be cancelled; this one is {}",
+                    other.as_str()
+                )))
+            }
+        };
+        if !won {
+            return Err(Error::Conflict(
+                "the job changed state; reload and try again".into(),
+            ));
+        }
+        let progress = self.store().chunk_progress(job_id).await?;
+        let cost = job.meta.credit_cost;
+        if cost > 0 {
+            // Processed rows are charged, minus those that failed for provider reasons.
+            let delivered = progress
+                .rows_processed
+                .saturating_sub(progress.totals.refundable) as i64;
+            let refund = (cost - delivered).max(0);
+            if refund > 0 {
+                self.refund(
+                    user_id,
+                    job_id,
+                    refund,
+                    keys::refund_cancel(job_id, job.attempt),
+                    "job cancelled",
+                )
+                .await?;
+            }
+        }
+        self.store()
+            .add_log(
+                job_id,
+                progress.rows_processed as i64,
+                job.rows as i64,
+                "Job cancelled",
+            )
+            .await?;
+        self.store().get_job(None, job_id).await
+    }
+
+    /// Apply a refund entry; record it on the job only when it was newly applied.
+    pub(crate) async fn refund(
+        &self,
+        user_id: &str,
+        job_id: &str,
+        credits: i64,
+        key: String,
+        why: &str,
+    ) -> Result<()> {
+        if credits <= 0 {
+            return Ok(());
+        }
+        let applied = self
+            .ledger()
+            .apply(NewEntry {
+                user_id: user_id.to_string(),
+                change: credits,
+                amount_usd: None,
+                reason: format!("{why}: {job_id}"),
+                idempotency_key: key,
+            })
+            .await?;
+        if let Applied::Applied { .. } = applied {
+            self.store().add_credits_refunded(job_id, credits).await?;
+        }
+        Ok(())
+    }
+
+    /// Copy a stored object into a fresh temporary directory (deleted when dropped),
+    /// keeping its file name: the reader picks the format from the extension.
+    pub(crate) async fn download(&self, key: &str) -> Result<LocalCopy> {
+        let name = key.rsplit('/').next().unwrap_or("input").to_string();
+        let dir = self.temp_dir().await?;
+        let path = dir.path().join(name);
+        self.storage().get_to_file(key, &path).await?;
+        Ok(LocalCopy { _dir: dir, path })
+    }
+
+    pub(crate) async fn temp_dir(&self) -> Result<tempfile::TempDir> {
+        let base = self.settings().temp_dir.clone();
+        blocking(move || {
+            std::fs::create_dir_all(&base)?;
+            Ok(tempfile::Builder::new()
+                .prefix("outreach-")
+                .tempdir_in(&base)?)
+        })
+        .await
+    }
+}
+
+/// A local copy of a stored object; the directory goes away when this is dropped.
+pub(crate) struct LocalCopy {
+    _dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+/// Headers, email column, output columns and row count, checked before any charge.
+async fn inspect(path: PathBuf, req: &CreateJob) -> Result<Inspected> {
+    let email_col = req.email_col.clone();
+    let output_columns = req.output_columns.clone();
+    let limit = req.limit;
+    blocking(move || {
+        let mut reader = RowReader::open(&path)?;
+        let mut sample = Vec::with_capacity(EMAIL_SAMPLE_ROWS);
+        for row in reader.by_ref().take(EMAIL_SAMPLE_ROWS) {
+            sample.push(row?);
+        }
+        let headers = reader.headers().to_vec();
+        let index = input::resolve_email_column(&headers, email_col.as_deref(), &sample)?;
+        OutputLayout::new(&headers, output_columns.as_deref())?;
+        drop(reader);
+        let rows = input::read_summary(&path)?.rows;
+        let rows = limit.map_or(rows, |l| rows.min(l));
+        if rows == 0 {
+            return Err(crate::InputError::HeaderOnly.into());
+        }
+        Ok(Inspected {
+            rows,
+            email_col: headers[index].clone(),
+        })
+    })
+    .await
+}

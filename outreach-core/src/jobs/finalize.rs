@@ -1,0 +1,208 @@
+//! `Finalize`: merge the chunks in input order into the result file, mark the job
+//! succeeded (a compare-and-set: exactly one finisher wins), then refund the rows that
+//! fell back for provider reasons. A redelivered finalize redoes nothing that is done.
+
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+
+use super::split::{json_error, HeadersDoc, RawChunk};
+use super::work_chunk::ChunkOutput;
+use super::{keys, JobSystem};
+use crate::engine::blocking;
+use crate::error::{Error, Result};
+use crate::output::{self, OutputLayout};
+use crate::ports::{ChunkProgress, Job, JobFinish, JobStatus};
+
+impl JobSystem {
+    pub(crate) async fn handle_finalize(&self, job_id: &str) -> Result<()> {
+        let job = self.store().get_job(None, job_id).await?;
+        match job.status {
+            JobStatus::InProgress => {}
+            // Finished, but the refund may not have landed before a crash.
+            JobStatus::Succeeded => return self.refund_failed_rows(&job).await,
+            _ => return Ok(()),
+        }
+        let progress = self.store().chunk_progress(job_id).await?;
+        if job.chunks_total == 0 || progress.chunks_done < job.chunks_total {
+            return Ok(()); // the last chunk will queue another finalize
+        }
+        let started = Instant::now();
+        let result_key = keys::result(&job.user_id, job_id, job.meta.format.extension());
+        let (bytes, truncated) = self.write_result(&job, &result_key).await?;
+        let timing = timing_json(
+            &job,
+            &progress,
+            self.split_seconds(&job).await,
+            started.elapsed().as_secs_f64(),
+            truncated,
+        );
+        let won = self
+            .store()
+            .finish(
+                job_id,
+                JobFinish {
+                    status: JobStatus::Succeeded,
+                    result_path: Some(result_key.clone()),
+                    error: None,
+                    timing: Some(timing),
+                },
+            )
+            .await?;
+        if won {
+            self.store()
+                .record_file(
+                    &job.user_id,
+                    Some(job_id),
+                    &job.filename,
+                    &result_key,
+                    "final_output",
+                )
+                .await?;
+            self.store()
+                .add_log(
+                    job_id,
+                    progress.rows_processed as i64,
+                    job.rows as i64,
+                    &format!(
+                        "Job succeeded: {} rows, {} fallbacks, {bytes} bytes",
+                        progress.rows_processed, progress.totals.fallbacks
+                    ),
+                )
+                .await?;
+        }
+        let job = self.store().get_job(None, job_id).await?;
+        if job.status == JobStatus::Succeeded {
+            self.refund_failed_rows(&job).await?;
+        }
+        Ok(())
+    }
+
+    async fn refund_failed_rows(&self, job: &Job) -> Result<()> {
+        if job.meta.credit_cost <= 0 {
+            return Ok(());
+        }
+        let progress = self.store().chunk_progress(&job.id).await?;
+        let credits = (progress.totals.refundable as i64).min(job.meta.credit_cost);
+        self.refund(
+            &job.user_id,
+            &job.id,
+            credits,
+            keys::refund_rows(&job.id, job.attempt),
+            "job refund (failed rows)",
+        )
+        .await
+    }
+
+    async fn split_seconds(&self, job: &Job) -> f64 {
+        match self
+            .storage()
+            .get(&keys::headers(&job.user_id, &job.id))
+            .await
+        {
+            Ok(b) => serde_json::from_slice::<HeadersDoc>(&b)
+                .map(|d| d.split_seconds)
+                .unwrap_or(0.0),
+            Err(_) => 0.0,
+        }
+    }
+
+    /// Stream chunk by chunk into a local file, then upload it.
+    async fn write_result(&self, job: &Job, result_key: &str) -> Result<(u64, u64)> {
+        let headers = self.headers(job).await?;
+        let layout = OutputLayout::new(&headers, job.meta.output_columns.as_deref())?;
+        let dir = self.temp_dir().await?;
+        let path = dir
+            .path()
+            .join(format!("result.{}", job.meta.format.extension()));
+        let (tx, mut rx) = mpsc::channel::<Vec<Vec<String>>>(2);
+        let format = job.meta.format;
+        let out_headers = layout.headers().to_vec();
+        let out_path = path.clone();
+        let writer = tokio::task::spawn_blocking(move || {
+            let mut w = output::create_writer(&out_path, format, &out_headers)?;
+            while let Some(rows) = rx.blocking_recv() {
+                for row in &rows {
+                    w.write_row(row)?;
+                }
+            }
+            w.finish()
+        });
+        let feed: Result<()> = async {
+            for n in 0..job.chunks_total {
+                let raw = self
+                    .storage()
+                    .get(&keys::raw_chunk(&job.user_id, &job.id, n))
+                    .await?;
+                let raw: RawChunk = serde_json::from_slice(&raw).map_err(json_error)?;
+                let out = self
+                    .storage()
+                    .get(&keys::chunk_output(&job.user_id, &job.id, n))
+                    .await?;
+                let out: ChunkOutput = serde_json::from_slice(&out).map_err(json_error)?;
+                if raw.rows.len() != out.outcomes.len() {
+                    return Err(Error::Output(format!(
+                        "chunk {n} has {} rows but {} results",
+                        raw.rows.len(),
+                        out.outcomes.len()
+                    )));
+                }
+                let rows = raw
+                    .rows
+                    .iter()
+                    .zip(&out.outcomes)
+                    .map(|(row, o)| layout.project(row, &o.research, &o.personalized))
+                    .collect();
+                if tx.send(rows).await.is_err() {
+                    break; // the writer failed; its error is reported below
+                }
+            }
+            Ok(())
+        }
+        .await;
+        drop(tx);
+        let report = writer
+            .await
+            .map_err(|e| Error::Io(std::io::Error::other(format!("writer thread failed: {e}"))))?;
+        feed?;
+        let report = report?;
+        let bytes = self.storage().put_file(result_key, &path).await?;
+        drop(blocking(move || Ok(drop(dir))).await);
+        Ok((bytes, report.truncated_cells))
+    }
+}
+
+fn timing_json(
+    job: &Job,
+    p: &ChunkProgress,
+    split: f64,
+    finalize: f64,
+    truncated: u64,
+) -> serde_json::Value {
+    let wall = job
+        .started_at
+        .map(|s| (chrono::Utc::now() - s).num_milliseconds() as f64 / 1000.0)
+        .unwrap_or(0.0);
+    let t = &p.totals;
+    serde_json::json!({
+        "seconds": {
+            "split": round(split),
+            "chunks_total": round(t.millis as f64 / 1000.0),
+            "finalize": round(finalize),
+            "wall": round(wall),
+        },
+        "rows": p.rows_processed,
+        "rows_per_second": if wall > 0.0 { round(p.rows_processed as f64 / wall) } else { 0.0 },
+        "provider_calls": { "search": t.search_calls, "llm": t.llm_calls, "total": t.search_calls + t.llm_calls },
+        "cache_hits": t.cache_hits,
+        "retries": t.retries,
+        "fallbacks": t.fallbacks,
+        "refundable_rows": t.refundable,
+        "tokens": { "prompt": t.prompt_tokens, "completion": t.completion_tokens },
+        "truncated_cells": truncated,
+    })
+}
+
+fn round(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}

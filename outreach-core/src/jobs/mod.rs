@@ -1,0 +1,150 @@
+//! The chunked job lifecycle: `queued → in_progress → succeeded | failed | cancelled`.
+//!
+//! A job's work is a handful of idempotent tasks on the [`JobQueue`]:
+//! - `Start` claims the job (a compare-and-set on its status), splits the input into
+//!   fixed-size raw chunks in [`Storage`], and enqueues one `Chunk` task per chunk not
+//!   yet done;
+//! - `Chunk` enriches one chunk and stores its output; its existence means "done", so a
+//!   redelivered task costs no provider call. Progress is derived from the recorded
+//!   chunks, so concurrent chunks never lose an update;
+//! - `Finalize` merges chunks in input order into the result file, marks the job
+//!   succeeded (exactly one finisher wins) and refunds rows that failed for provider
+//!   reasons.
+//!
+//! Any number of workers, in any number of processes, can run these tasks. Credits are
+//! reserved before the job exists and refunded through idempotency-keyed ledger
+//! entries, so no retry or race can charge or refund twice.
+
+mod create;
+mod finalize;
+pub mod keys;
+mod split;
+mod work_chunk;
+mod worker;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use quick_cache::sync::Cache;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+
+use crate::enricher::{Enricher, EnricherConfig, Mode, Providers};
+use crate::ports::{CreditLedger, Job, JobQueue, JobStore, Storage};
+
+pub use create::CreateJob;
+pub use worker::WorkerHandle;
+
+/// Tuning of the job system.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JobSettings {
+    /// Rows per chunk: the unit of progress, recovery and retry.
+    pub chunk_size: u32,
+    /// Rows in flight at once in this process, across all its chunks.
+    pub concurrency: usize,
+    /// Deliveries of one task before it is dead-lettered and its job failed.
+    pub max_attempts: u32,
+    /// Where temporary files (downloaded inputs, results being written) go.
+    pub temp_dir: PathBuf,
+    /// Rows a job may have (0 = unlimited).
+    pub max_rows: u64,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self {
+            chunk_size: 50,
+            concurrency: 64,
+            max_attempts: 5,
+            temp_dir: std::env::temp_dir(),
+            max_rows: 0,
+        }
+    }
+}
+
+/// Everything the job lifecycle needs, shared by the API side (create, retry, cancel)
+/// and the workers.
+#[derive(Debug, Clone)]
+pub struct JobSystem {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn JobStore>,
+    ledger: Arc<dyn CreditLedger>,
+    storage: Arc<dyn Storage>,
+    queue: Arc<dyn JobQueue>,
+    providers: Providers,
+    settings: JobSettings,
+    /// One enricher per recent job, so the chunks of a job share its caches.
+    enrichers: Cache<String, Arc<Enricher>>,
+    /// Rows in flight in this process.
+    in_flight: Arc<Semaphore>,
+}
+
+impl JobSystem {
+    pub fn new(
+        store: Arc<dyn JobStore>,
+        ledger: Arc<dyn CreditLedger>,
+        storage: Arc<dyn Storage>,
+        queue: Arc<dyn JobQueue>,
+        providers: Providers,
+        settings: JobSettings,
+    ) -> Self {
+        let in_flight = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                ledger,
+                storage,
+                queue,
+                providers,
+                settings,
+                enrichers: Cache::new(32),
+                in_flight,
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn JobStore> {
+        &self.inner.store
+    }
+    pub fn ledger(&self) -> &Arc<dyn CreditLedger> {
+        &self.inner.ledger
+    }
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.inner.storage
+    }
+    pub fn queue(&self) -> &Arc<dyn JobQueue> {
+        &self.inner.queue
+    }
+    pub fn providers(&self) -> &Providers {
+        &self.inner.providers
+    }
+    pub fn settings(&self) -> &JobSettings {
+        &self.inner.settings
+    }
+
+    /// The enricher for a job: its service context and mode, this process's providers.
+    fn enricher_for(&self, job: &Job) -> Arc<Enricher> {
+        if let Some(e) = self.inner.enrichers.get(&job.id) {
+            return e;
+        }
+        let config = EnricherConfig {
+            mode: if job.meta.combined {
+                Mode::Combined
+            } else {
+                Mode::TwoCall
+            },
+            service: job.meta.service.clone(),
+            ..EnricherConfig::default()
+        };
+        let enricher = Arc::new(self.inner.providers.enricher(config));
+        self.inner
+            .enrichers
+            .insert(job.id.clone(), enricher.clone());
+        enricher
+    }
+}

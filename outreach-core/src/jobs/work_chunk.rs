@@ -1,0 +1,115 @@
+//! `Chunk`: enrich one chunk. Its stored output is the proof it is done: a redelivered
+//! task (or a resumed run) finds it and makes no provider call.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::split::{json_error, RawChunk};
+use super::{keys, JobSystem};
+use crate::chunk::process_chunk;
+use crate::enricher::RowOutcome;
+use crate::error::Result;
+use crate::metrics::{scoped, Metrics};
+use crate::ports::{ChunkStats, JobStatus, Task};
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ChunkOutput {
+    pub outcomes: Vec<RowOutcome>,
+    pub stats: ChunkStats,
+}
+
+impl JobSystem {
+    pub(crate) async fn handle_chunk(&self, job_id: &str, chunk: u32) -> Result<()> {
+        let job = self.store().get_job(None, job_id).await?;
+        if job.status != JobStatus::InProgress {
+            return Ok(()); // cancelled, failed or already finished: start nothing new
+        }
+        let out_key = keys::chunk_output(&job.user_id, job_id, chunk);
+        let stats = match self.storage().get(&out_key).await {
+            Ok(bytes) => {
+                serde_json::from_slice::<ChunkOutput>(&bytes)
+                    .map_err(json_error)?
+                    .stats
+            }
+            Err(crate::Error::NotFound(_)) => self.enrich_chunk(&job, chunk, &out_key).await?,
+            Err(e) => return Err(e),
+        };
+        let progress = self.store().record_chunk(job_id, chunk, stats).await?;
+        self.store()
+            .add_log(
+                job_id,
+                progress.rows_processed as i64,
+                job.rows as i64,
+                &format!(
+                    "Chunk {}/{} completed ({} rows, {} fallbacks)",
+                    chunk + 1,
+                    progress.chunks_total.max(job.chunks_total),
+                    stats.rows,
+                    stats.fallbacks
+                ),
+            )
+            .await?;
+        if progress.chunks_done >= progress.chunks_total.max(job.chunks_total) {
+            self.queue()
+                .enqueue(Task::Finalize {
+                    job_id: job_id.to_string(),
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn enrich_chunk(
+        &self,
+        job: &crate::ports::Job,
+        chunk: u32,
+        out_key: &str,
+    ) -> Result<ChunkStats> {
+        let started = Instant::now();
+        let raw = self
+            .storage()
+            .get(&keys::raw_chunk(&job.user_id, &job.id, chunk))
+            .await?;
+        let raw: RawChunk = serde_json::from_slice(&raw).map_err(json_error)?;
+        let headers = self.headers(job).await?;
+        let email_index = headers
+            .iter()
+            .position(|h| *h == job.meta.email_col)
+            .ok_or_else(|| crate::InputError::MissingEmailColumn(job.meta.email_col.clone()))?;
+        let enricher = self.enricher_for(job);
+        let metrics = Arc::new(Metrics::default());
+        let outcomes = scoped(
+            metrics.clone(),
+            process_chunk(&enricher, &raw.rows, email_index, &self.inner.in_flight),
+        )
+        .await?;
+        let m = metrics.snapshot();
+        let stats = ChunkStats {
+            rows: outcomes.len() as u64,
+            fallbacks: outcomes.iter().filter(|o| o.status.is_fallback()).count() as u64,
+            refundable: outcomes.iter().filter(|o| o.status.is_refundable()).count() as u64,
+            search_calls: m.search_calls,
+            llm_calls: m.llm_calls,
+            cache_hits: m.cache_hits(),
+            retries: m.retries,
+            prompt_tokens: m.prompt_tokens,
+            completion_tokens: m.completion_tokens,
+            millis: started.elapsed().as_millis() as u64,
+        };
+        let doc = serde_json::to_vec(&ChunkOutput { outcomes, stats }).map_err(json_error)?;
+        self.storage().put(out_key, Bytes::from(doc)).await?;
+        Ok(stats)
+    }
+
+    pub(crate) async fn headers(&self, job: &crate::ports::Job) -> Result<Vec<String>> {
+        let bytes = self
+            .storage()
+            .get(&keys::headers(&job.user_id, &job.id))
+            .await?;
+        let doc: super::split::HeadersDoc = serde_json::from_slice(&bytes).map_err(json_error)?;
+        Ok(doc.headers)
+    }
+}
