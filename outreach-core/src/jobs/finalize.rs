@@ -167,7 +167,12 @@ impl JobSystem {
         feed?;
         let report = report?;
         let bytes = self.storage().put_file(result_key, &path).await?;
-        drop(blocking(move || Ok(drop(dir))).await);
+        // Removing the temp dir is file I/O: off the async threads.
+        let _ = blocking(move || {
+            drop(dir);
+            Ok(())
+        })
+        .await;
         Ok((bytes, report.truncated_cells))
     }
 }

@@ -102,13 +102,8 @@ impl JobSystem {
             let mut reader = RowReader::open(&path)?;
             let headers = reader.headers().to_vec();
             let mut chunk = Vec::with_capacity(chunk_size);
-            let mut taken = 0u64;
-            for row in reader.by_ref() {
-                if taken >= limit {
-                    break;
-                }
+            for row in reader.by_ref().take(usize::try_from(limit).unwrap_or(usize::MAX)) {
                 chunk.push(row?);
-                taken += 1;
                 if chunk.len() == chunk_size
                     && tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err()
                 {
