@@ -82,7 +82,7 @@ impl FakeProviders {
 
 fn should_fail(count: &AtomicU64, fail_every: u64) -> bool {
     let n = count.fetch_add(1, Ordering::Relaxed) + 1;
-    fail_every > 0 && n % fail_every == 0
+    fail_every > 0 && n.is_multiple_of(fail_every)
 }
 
 struct FakeSerper {

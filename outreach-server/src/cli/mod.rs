@@ -26,7 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Enrich a CSV/XLSX file with research and an opener per row.
-    Enrich(EnrichArgs),
+    Enrich(Box<EnrichArgs>),
     /// Print the headers, row count and guessed email column as JSON.
     Headers {
         /// The CSV or XLSX file.
@@ -87,7 +87,7 @@ pub struct EnrichArgs {
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Enrich(args) => enrich::run(args).await,
+        Command::Enrich(args) => enrich::run(*args).await,
         Command::Headers { input } => headers::run(&input).await,
     }
 }
