@@ -28,6 +28,7 @@ pub mod progress;
 pub mod providers;
 pub mod research;
 pub mod service;
+pub mod setup;
 
 pub use config::PipelineConfig;
 pub use engine::{enrich_file, enrich_rows, EnrichOptions, RunSummary};

@@ -1,55 +1,160 @@
-//! `outreach enrich`: one file in, one enriched file out, on the embedded defaults.
+//! `outreach enrich`: a local job in `OUTREACH_DATA_DIR`. Chunks are checkpointed as
+//! they finish, so a run stopped by Ctrl-C or a crash resumes when the same command is
+//! run again, re-using every finished chunk (no second provider call for them).
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use outreach_core::config::PipelineConfig;
+use outreach_core::jobs::{keys, CreateJob, JobSettings, JobSystem};
 use outreach_core::output::OutputFormat;
-use outreach_core::{EnrichOptions, Mode, NoProgress, ProgressSink, RunSummary, ServiceContext};
+use outreach_core::ports::{Job, JobStatus};
+use outreach_core::setup::{BackendConfig, Backends};
+use outreach_core::{EnrichOptions, Mode, ServiceContext};
 
-use super::progress_bar::TerminalProgress;
+use super::local_runs::LocalRuns;
+use super::progress_bar::JobProgressBar;
 use super::EnrichArgs;
+
+/// The user every local run belongs to (no credits are charged locally).
+const LOCAL_USER: &str = "local";
 
 pub async fn run(args: EnrichArgs) -> anyhow::Result<ExitCode> {
     let mut config = PipelineConfig::from_env();
     apply_overrides(&mut config, &args)?;
-    let enricher = config.build()?;
+    let providers = config.providers()?;
+    for warning in config.build()?.missing_key_warnings() {
+        eprintln!("warning: {warning}");
+    }
 
-    let format = args
-        .format
-        .or_else(|| args.output.as_deref().and_then(OutputFormat::from_path));
-    let output = args
-        .output
-        .clone()
-        .unwrap_or_else(|| default_output(&args.input, format.unwrap_or_default()));
+    let format = args.format.or_else(|| args.output.as_deref().and_then(OutputFormat::from_path)).unwrap_or_default();
+    let output = args.output.clone().unwrap_or_else(|| default_output(&args.input, format));
+    let filename = args
+        .input
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .context("the input path has no file name")?;
+    if !args.input.is_file() {
+        anyhow::bail!("cannot read {}: no such file", args.input.display());
+    }
+
+    let backend_config = BackendConfig::from_env();
+    let data_dir = backend_config.data_dir.clone();
+    let backends = Backends::open(&backend_config).await?;
     let defaults = EnrichOptions::default();
-    let options = EnrichOptions {
-        email_column: args.email_col.clone(),
+    let settings = JobSettings {
+        chunk_size: args.chunk_size.unwrap_or(defaults.chunk_size).max(1) as u32,
+        concurrency: args.concurrency.unwrap_or(defaults.concurrency).max(1),
+        temp_dir: data_dir.join("tmp"),
+        ..JobSettings::default()
+    };
+    let system = JobSystem::new(backends.store, backends.ledger, backends.storage, backends.queue, providers, settings);
+    system.ledger().ensure_account(LOCAL_USER, "local@localhost", 0).await?;
+
+    let request = CreateJob {
+        user_id: LOCAL_USER.into(),
+        file_path: String::new(),
+        filename: filename.clone(),
+        email_col: args.email_col.clone(),
+        service: config.enricher.service.clone(),
         output_columns: args.columns.clone(),
         format,
-        chunk_size: args.chunk_size.unwrap_or(defaults.chunk_size),
-        concurrency: args.concurrency.unwrap_or(defaults.concurrency),
         limit: args.limit,
+        combined: config.enricher.mode == Mode::Combined,
+        charge: false,
+        job_id: None,
+    };
+    let runs = LocalRuns::new(&data_dir);
+    let fingerprint = runs.fingerprint(&args.input, &request, system.settings().chunk_size).await?;
+    let job = match resumable(&system, &runs, &fingerprint).await? {
+        Some(job) => {
+            eprintln!(
+                "resuming the unfinished run of this file ({} of {} rows already done)",
+                job.rows_processed, job.rows
+            );
+            if job.status == JobStatus::Failed {
+                system.retry_job(LOCAL_USER, &job.id).await?
+            } else {
+                system.recover().await?;
+                job
+            }
+        }
+        None => {
+            let job_id = uuid::Uuid::new_v4().to_string();
+            let key = keys::input(LOCAL_USER, &job_id, &filename);
+            system.storage().put_file(&key, &args.input).await?;
+            let job = system
+                .create_job(CreateJob { file_path: key, job_id: Some(job_id), ..request })
+                .await?;
+            runs.remember(&fingerprint, &job.id)?;
+            job
+        }
     };
 
-    let progress: Box<dyn ProgressSink> = if !args.quiet && std::io::stderr().is_terminal() {
-        Box::new(TerminalProgress::new())
-    } else {
-        Box::new(NoProgress)
-    };
-    let run =
-        outreach_core::enrich_file(&enricher, &args.input, &output, &options, progress.as_ref());
-    let summary = tokio::select! {
-        result = run => result?,
+    let worker = system.spawn_worker(system.default_parallelism());
+    let bar = (!args.quiet && std::io::stderr().is_terminal()).then(JobProgressBar::new);
+    let wait = system.wait_for(&job.id, Duration::from_millis(200), |j| {
+        if let Some(bar) = &bar {
+            bar.update(j);
+        }
+    });
+    let finished = tokio::select! {
+        r = wait => r?,
         _ = tokio::signal::ctrl_c() => {
-            eprintln!("interrupted");
+            worker.abort();
+            if let Some(bar) = &bar { bar.finish(); }
+            let now = system.store().get_job(None, &job.id).await?;
+            eprintln!(
+                "interrupted after {} of {} rows; run the same command again to resume",
+                now.rows_processed, now.rows
+            );
             return Ok(ExitCode::from(130));
         }
     };
-    println!("{}", summary_line(&summary, &output));
-    Ok(ExitCode::SUCCESS)
+    if let Some(bar) = &bar {
+        bar.finish();
+    }
+    worker.shutdown().await;
+
+    match finished.status {
+        JobStatus::Succeeded => {
+            let result = finished.result_path.clone().context("the job finished without a result")?;
+            let partial = output.with_extension(format!("{}.partial", format.extension()));
+            system.storage().get_to_file(&result, &partial).await?;
+            std::fs::rename(&partial, &output)
+                .with_context(|| format!("cannot write {}", output.display()))?;
+            runs.forget(&fingerprint);
+            println!("{}", summary_line(&finished, &output));
+            Ok(ExitCode::SUCCESS)
+        }
+        JobStatus::Failed => {
+            eprintln!(
+                "error: {}",
+                finished.error.as_deref().unwrap_or("the run failed")
+            );
+            eprintln!("finished chunks are kept: fix the cause and run the same command again to resume");
+            Ok(ExitCode::FAILURE)
+        }
+        other => anyhow::bail!("the run ended as {}", other.as_str()),
+    }
+}
+
+/// The unfinished job of an earlier identical command, if any.
+async fn resumable(system: &JobSystem, runs: &LocalRuns, fingerprint: &str) -> anyhow::Result<Option<Job>> {
+    let Some(job_id) = runs.lookup(fingerprint) else {
+        return Ok(None);
+    };
+    match system.store().get_job(None, &job_id).await {
+        Ok(job) if matches!(job.status, JobStatus::Queued | JobStatus::InProgress | JobStatus::Failed) => Ok(Some(job)),
+        Ok(_) | Err(outreach_core::Error::NotFound(_)) => {
+            runs.forget(fingerprint);
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn apply_overrides(config: &mut PipelineConfig, args: &EnrichArgs) -> anyhow::Result<()> {
@@ -101,27 +206,30 @@ fn default_output(input: &Path, format: OutputFormat) -> PathBuf {
     input.with_file_name(format!("{stem}.enriched.{}", format.extension()))
 }
 
-fn summary_line(s: &RunSummary, output: &Path) -> String {
-    let mut line = format!(
+fn summary_line(job: &Job, output: &Path) -> String {
+    let t = job.timing.clone().unwrap_or_default();
+    let n = |path: &[&str]| {
+        path.iter()
+            .try_fold(&t, |v, k| v.get(k))
+            .and_then(|v| v.as_f64())
+            .unwrap_or(0.0)
+    };
+    let fallbacks = n(&["fallbacks"]) as u64;
+    let refundable = n(&["refundable_rows"]) as u64;
+    let wall = n(&["seconds", "wall"]);
+    format!(
         "{} rows, {} lines written, {} fallbacks ({} invalid emails), {} provider calls ({} search, {} LLM), {} cache hits, {} retries, {:.1}s ({:.1} rows/s) → {}",
-        s.rows,
-        s.enriched,
-        s.fallbacks,
-        s.invalid_emails,
-        s.metrics.provider_calls(),
-        s.metrics.search_calls,
-        s.metrics.llm_calls,
-        s.metrics.cache_hits(),
-        s.metrics.retries,
-        s.seconds,
-        s.rows_per_second(),
+        job.rows,
+        job.rows.saturating_sub(fallbacks),
+        fallbacks,
+        fallbacks.saturating_sub(refundable),
+        n(&["provider_calls", "total"]) as u64,
+        n(&["provider_calls", "search"]) as u64,
+        n(&["provider_calls", "llm"]) as u64,
+        n(&["cache_hits"]) as u64,
+        n(&["retries"]) as u64,
+        wall,
+        n(&["rows_per_second"]),
         output.display()
-    );
-    if s.truncated_cells > 0 {
-        line.push_str(&format!(
-            " ({} cells truncated to Excel's limit)",
-            s.truncated_cells
-        ));
-    }
-    line
+    )
 }

@@ -2,6 +2,7 @@
 
 mod enrich;
 mod headers;
+mod local_runs;
 mod progress_bar;
 
 use std::path::PathBuf;

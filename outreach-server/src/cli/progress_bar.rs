@@ -1,13 +1,13 @@
-//! A terminal progress bar (rows/s, ETA) fed by the core's progress sink.
+//! A terminal progress bar (rows/s, ETA) for a running job.
 
 use indicatif::{ProgressBar, ProgressStyle};
-use outreach_core::{Progress, ProgressSink};
+use outreach_core::ports::Job;
 
-pub struct TerminalProgress {
+pub struct JobProgressBar {
     bar: ProgressBar,
 }
 
-impl TerminalProgress {
+impl JobProgressBar {
     pub fn new() -> Self {
         let bar = ProgressBar::new(0);
         let style = ProgressStyle::with_template(
@@ -17,29 +17,14 @@ impl TerminalProgress {
         bar.set_style(style);
         Self { bar }
     }
-}
 
-impl ProgressSink for TerminalProgress {
-    fn on_start(&self, rows_total: Option<u64>) {
-        if let Some(total) = rows_total {
-            self.bar.set_length(total);
-        }
+    pub fn update(&self, job: &Job) {
+        self.bar.set_length(job.rows);
+        self.bar.set_position(job.rows_processed);
+        self.bar.set_message(job.status.as_str().to_string());
     }
 
-    fn on_progress(&self, p: &Progress) {
-        if let Some(total) = p.rows_total {
-            self.bar.set_length(total);
-        }
-        self.bar.set_position(p.rows_done);
-        self.bar.set_message(format!(
-            "{} fallbacks, {} calls, {} cache hits",
-            p.fallbacks,
-            p.metrics.provider_calls(),
-            p.metrics.cache_hits()
-        ));
-    }
-
-    fn on_finish(&self, _p: &Progress) {
+    pub fn finish(&self) {
         self.bar.finish_and_clear();
     }
 }

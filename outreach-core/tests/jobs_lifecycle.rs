@@ -1,0 +1,357 @@
+//! The job lifecycle on the embedded backends (SQLite, local files, in-process queue)
+//! with in-process fake providers: charge, progress, finalize, refunds, failure, retry,
+//! cancel, redelivery and crash recovery.
+
+mod support;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use outreach_core::backends::memory_queue::MemoryQueue;
+use outreach_core::backends::object_storage::ObjectStorage;
+use outreach_core::backends::sqlite::SqliteStore;
+use outreach_core::jobs::{keys, CreateJob, JobSettings, JobSystem};
+use outreach_core::output::OutputFormat;
+use outreach_core::ports::{CreditLedger, JobQueue, JobStatus, Storage};
+use outreach_core::providers::{Llm, SearchProvider};
+use outreach_core::{Error, Metrics, ProviderKind, Providers, ServiceContext};
+use support::*;
+
+const USER: &str = "user-1";
+
+struct Env {
+    dir: tempfile::TempDir,
+    db: Arc<SqliteStore>,
+    storage: Arc<ObjectStorage>,
+}
+
+impl Env {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(SqliteStore::open(&dir.path().join("db.sqlite")).await.unwrap());
+        let storage = Arc::new(ObjectStorage::local(&dir.path().join("files")).unwrap());
+        Self { dir, db, storage }
+    }
+
+    /// A job system over this environment's database and files, with a fresh queue
+    /// (as after a process restart) and these providers.
+    fn system(&self, search: Arc<FnSearch>, llm: Arc<FnLlm>, chunk_size: u32) -> JobSystem {
+        let providers = Providers {
+            search: Some(search as Arc<dyn SearchProvider>),
+            llm: Some(llm as Arc<dyn Llm>),
+            metrics: Arc::new(Metrics::default()),
+        };
+        JobSystem::new(
+            self.db.clone(),
+            self.db.clone(),
+            self.storage.clone(),
+            Arc::new(MemoryQueue::new(Duration::from_secs(30))),
+            providers,
+            JobSettings {
+                chunk_size,
+                concurrency: 8,
+                temp_dir: self.dir.path().join("tmp"),
+                ..JobSettings::default()
+            },
+        )
+    }
+
+    async fn upload(&self, rows: &[Vec<String>]) -> String {
+        let path = write_csv(self.dir.path(), "upload.csv", &["id", "name", "email"], rows);
+        let key = format!("uploads/{USER}/{}/prospects.csv", uuid::Uuid::new_v4());
+        self.storage.put_file(&key, &path).await.unwrap();
+        key
+    }
+}
+
+fn request(file_path: String) -> CreateJob {
+    CreateJob {
+        user_id: USER.into(),
+        file_path,
+        filename: "prospects.csv".into(),
+        email_col: None,
+        service: ServiceContext::default(),
+        output_columns: None,
+        format: OutputFormat::Csv,
+        limit: None,
+        combined: false,
+        charge: true,
+        job_id: None,
+    }
+}
+
+async fn run_to_end(system: &JobSystem, job_id: &str) -> outreach_core::ports::Job {
+    let worker = system.spawn_worker(3);
+    let job = tokio::time::timeout(
+        Duration::from_secs(60),
+        system.wait_for(job_id, Duration::from_millis(20), |_| {}),
+    )
+    .await
+    .expect("job did not finish in time")
+    .unwrap();
+    worker.shutdown().await;
+    job
+}
+
+async fn ledger_sum(db: &SqliteStore, user: &str) -> i64 {
+    let (entries, _) = db.entries(user, 0, 10_000).await.unwrap();
+    entries.iter().map(|e| e.change).sum()
+}
+
+async fn read_result(env: &Env, key: &str) -> Vec<Vec<String>> {
+    let path = env.dir.path().join("result.csv");
+    env.storage.get_to_file(key, &path).await.unwrap();
+    read_csv(&path).1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_job_charges_enriches_in_order_and_refunds_provider_failures() {
+    let env = Env::new().await;
+    env.db.ensure_account(USER, "u@example.com", 100).await.unwrap();
+    let mut rows = prospects(23, 1);
+    rows[4][2] = "not-an-email".into();
+    let search = search_fn(|q| {
+        if q.q.starts_with("person7 ") {
+            Err(Error::Upstream { provider: ProviderKind::Search, status: 503, body: String::new() })
+        } else {
+            Ok(Default::default())
+        }
+    });
+    let system = env.system(search, good_llm(), 5);
+    let job = system.create_job(request(env.upload(&rows).await)).await.unwrap();
+    assert_eq!(job.status, JobStatus::Queued);
+    assert_eq!(job.meta.credit_cost, 23);
+    assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 77);
+    assert!(env.storage.exists(&keys::input(USER, &job.id, "prospects.csv")).await.unwrap());
+
+    let done = run_to_end(&system, &job.id).await;
+    assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
+    assert_eq!(done.rows_processed, 23);
+    assert_eq!(done.progress_percent, 100.0);
+    assert_eq!(done.chunks_total, 5);
+    let result = done.result_path.clone().unwrap();
+    assert_eq!(result, format!("outputs/{USER}/{}/result.csv", job.id));
+    let got = read_result(&env, &result).await;
+    assert_eq!(got.len(), 23);
+    for (g, r) in got.iter().zip(&rows) {
+        assert_eq!(g[..3], r[..]);
+    }
+    assert_eq!(got[7][3], "Research unavailable: provider error 503.");
+    // One refund for the provider failure; the invalid email is charged.
+    let account = env.db.account(USER).await.unwrap();
+    assert_eq!(account.credits_remaining, 78);
+    assert_eq!(done.credits_refunded, 1);
+    assert_eq!(ledger_sum(&env.db, USER).await, 78);
+    let timing = done.timing.unwrap();
+    assert_eq!(timing["fallbacks"], 2);
+    assert_eq!(timing["provider_calls"]["llm"], 2 * 21);
+    let logs = env.db.logs(&job.id).await.unwrap();
+    assert_eq!(logs.iter().filter(|l| l.message.starts_with("Chunk ")).count(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn short_balance_is_refused_before_anything_exists() {
+    let env = Env::new().await;
+    env.db.ensure_account(USER, "u@example.com", 5).await.unwrap();
+    let system = env.system(echo_search(), good_llm(), 5);
+    let err = system.create_job(request(env.upload(&prospects(8, 1)).await)).await.unwrap_err();
+    assert!(matches!(err, Error::InsufficientCredits { needed: 8, available: 5 }), "{err:?}");
+    assert_eq!(env.db.list_jobs(USER, 0, 10).await.unwrap().1, 0);
+    assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rejected_key_fails_and_refunds_and_retry_redoes_only_missing_chunks() {
+    let env = Env::new().await;
+    env.db.ensure_account(USER, "u@example.com", 100).await.unwrap();
+    let rows = prospects(20, 1);
+    // The LLM key "expires" once 10 rows are done: chunks 0-1 finish, the rest fail.
+    let llm = llm_fn(|req| {
+        let row: usize = req.messages[1]
+            .content
+            .split("person")
+            .nth(1)
+            .and_then(|s| s.split('@').next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        if row >= 10 {
+            Err(Error::ProviderAuth { provider: ProviderKind::Llm, status: 401 })
+        } else {
+            Ok(good_answer(req))
+        }
+    });
+    let system = env.system(echo_search(), llm, 5);
+    let job = system.create_job(request(env.upload(&rows).await)).await.unwrap();
+    let failed = run_to_end(&system, &job.id).await;
+    assert_eq!(failed.status, JobStatus::Failed);
+    let error = failed.error.clone().unwrap();
+    assert!(error.contains("rejected the API key"), "{error}");
+    assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 100, "failed job refunded whole");
+
+    let done_before = env.db.done_chunks(&job.id).await.unwrap();
+    assert!(done_before.contains(&0) && done_before.contains(&1), "{done_before:?}");
+    let good = good_llm();
+    let system = env.system(echo_search(), good.clone(), 5);
+    let retried = system.retry_job(USER, &job.id).await.unwrap();
+    assert_eq!(retried.status, JobStatus::Queued);
+    assert_eq!(retried.attempt, 2);
+    assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 80);
+    let done = run_to_end(&system, &job.id).await;
+    assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
+    // Only the rows of the chunks not done before were enriched again.
+    let redone_rows = 20 - 5 * done_before.len() as u64;
+    assert_eq!(good.calls.load(Ordering::SeqCst), 2 * redone_rows);
+    let got = read_result(&env, done.result_path.as_deref().unwrap()).await;
+    assert_eq!(got.len(), 20);
+    assert!(got.iter().all(|r| r[3].starts_with('{')));
+    assert_eq!(ledger_sum(&env.db, USER).await, 80);
+    // A retry of a succeeded job is refused and charges nothing.
+    assert!(matches!(system.retry_job(USER, &job.id).await, Err(Error::Conflict(_))));
+    assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 80);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancel_stops_new_chunks_and_refunds_unprocessed_rows() {
+    let env = Env::new().await;
+    env.db.ensure_account(USER, "u@example.com", 100).await.unwrap();
+    let slow = Arc::new(FnLlm {
+        f: Box::new(|req| Ok(good_answer(req))),
+        delay: Duration::from_millis(40),
+        calls: Default::default(),
+    });
+    let system = env.system(echo_search(), slow.clone(), 2);
+    let job = system.create_job(request(env.upload(&prospects(40, 1)).await)).await.unwrap();
+    let worker = system.spawn_worker(1);
+    loop {
+        if env.db.get_job(None, &job.id).await.unwrap().rows_processed >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let cancelled = system.cancel_job(USER, &job.id).await.unwrap();
+    assert_eq!(cancelled.status, JobStatus::Cancelled);
+    let charged_rows = cancelled.rows_processed as i64;
+    assert!(charged_rows >= 4 && charged_rows < 40);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    worker.shutdown().await;
+
+    let after = env.db.get_job(None, &job.id).await.unwrap();
+    assert_eq!(after.status, JobStatus::Cancelled);
+    assert!(after.rows_processed <= cancelled.rows_processed + 2, "chunks kept starting after cancel");
+    assert!(slow.calls.load(Ordering::SeqCst) <= 2 * (after.rows_processed + 2));
+    assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 100 - charged_rows);
+    assert_eq!(ledger_sum(&env.db, USER).await, 100 - charged_rows);
+    assert!(matches!(system.cancel_job(USER, &job.id).await, Err(Error::Conflict(_))));
+    assert!(matches!(system.cancel_job("someone-else", &job.id).await, Err(Error::NotFound(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restart_resumes_from_finished_chunks_without_repeating_them() {
+    let env = Env::new().await;
+    env.db.ensure_account(USER, "u@example.com", 1000).await.unwrap();
+    let rows = prospects(60, 1);
+    let first = Arc::new(FnLlm {
+        f: Box::new(|req| Ok(good_answer(req))),
+        delay: Duration::from_millis(15),
+        calls: Default::default(),
+    });
+    let system = env.system(echo_search(), first.clone(), 5);
+    let job = system.create_job(request(env.upload(&rows).await)).await.unwrap();
+    let worker = system.spawn_worker(2);
+    // "Crash" once a few chunks are recorded.
+    loop {
+        let j = env.db.get_job(None, &job.id).await.unwrap();
+        if j.rows_processed >= 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    worker.abort();
+    drop(system);
+    let done_at_crash = env.db.done_chunks(&job.id).await.unwrap().len() as u64;
+
+    let second = good_llm();
+    let system = env.system(echo_search(), second.clone(), 5);
+    assert_eq!(system.recover().await.unwrap(), 1);
+    let done = run_to_end(&system, &job.id).await;
+    assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
+    let redone = second.calls.load(Ordering::SeqCst);
+    assert!(redone <= 2 * (60 - 5 * done_at_crash), "{redone} calls after restart; {done_at_crash} chunks were done");
+    let got = read_result(&env, done.result_path.as_deref().unwrap()).await;
+    assert_eq!(got.len(), 60);
+    for (g, r) in got.iter().zip(&rows) {
+        assert_eq!(g[..3], r[..]);
+        assert!(g[3].starts_with('{'));
+    }
+    assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 940, "charged once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redelivered_tasks_do_no_work_twice() {
+    let env = Env::new().await;
+    env.db.ensure_account(USER, "u@example.com", 100).await.unwrap();
+    let search = search_fn(|q| {
+        if q.q.starts_with("person1 ") {
+            Err(Error::Timeout { provider: ProviderKind::Search })
+        } else {
+            Ok(Default::default())
+        }
+    });
+    let llm = good_llm();
+    let system = env.system(search, llm.clone(), 5);
+    let job = system.create_job(request(env.upload(&prospects(10, 1)).await)).await.unwrap();
+    let done = run_to_end(&system, &job.id).await;
+    assert_eq!(done.status, JobStatus::Succeeded);
+    let calls = llm.calls.load(Ordering::SeqCst);
+    let balance = env.db.account(USER).await.unwrap().credits_remaining;
+    assert_eq!(balance, 91, "one provider failure refunded");
+
+    // Deliver every task again, as an at-least-once queue may.
+    let queue = system.queue().clone();
+    for task in [
+        outreach_core::ports::Task::Start { job_id: job.id.clone() },
+        outreach_core::ports::Task::Chunk { job_id: job.id.clone(), chunk: 0 },
+        outreach_core::ports::Task::Chunk { job_id: job.id.clone(), chunk: 1 },
+        outreach_core::ports::Task::Finalize { job_id: job.id.clone() },
+        outreach_core::ports::Task::Finalize { job_id: job.id.clone() },
+    ] {
+        queue.enqueue(task).await.unwrap();
+    }
+    let worker = system.spawn_worker(3);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    worker.shutdown().await;
+    assert_eq!(llm.calls.load(Ordering::SeqCst), calls, "no provider call for done work");
+    assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 91, "no second refund");
+    assert_eq!(ledger_sum(&env.db, USER).await, 91);
+    let again = env.db.get_job(None, &job.id).await.unwrap();
+    assert_eq!(again.result_path, done.result_path);
+    assert_eq!(again.finished_at, done.finished_at, "finalized once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hundred_concurrent_creations_against_a_balance_of_ten() {
+    let env = Env::new().await;
+    env.db.ensure_account(USER, "u@example.com", 10).await.unwrap();
+    let system = env.system(echo_search(), good_llm(), 5);
+    let key = env.upload(&prospects(1, 1)).await;
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let system = system.clone();
+            let key = key.clone();
+            tokio::spawn(async move { system.create_job(request(key)).await })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(Error::InsufficientCredits { needed: 1, available: 0 }) => {}
+            Err(e) => panic!("unexpected error {e:?}"),
+        }
+    }
+    assert_eq!(ok, 10);
+    assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 0);
+    assert_eq!(ledger_sum(&env.db, USER).await, 0);
+    assert_eq!(env.db.list_jobs(USER, 0, 200).await.unwrap().1, 10);
+}
