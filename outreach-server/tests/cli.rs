@@ -1,0 +1,219 @@
+//! The `outreach` binary as a user runs it: against fake providers speaking the real
+//! wire formats, on hostile inputs, and killed with SIGKILL halfway through a run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use calamine::{open_workbook, Reader, Xlsx};
+use outreach_fake_providers::{FakeOptions, FakeProviders};
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_outreach"));
+    for var in ["SERPER_API_KEY", "SERPER_URL", "GROQ_API_KEY", "LLM_API_KEY", "LLM_BASE_URL", "LLM_MODEL", "DATABASE_URL", "STORAGE_URL", "REDIS_URL"] {
+        cmd.env_remove(var);
+    }
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+fn with_fakes(cmd: &mut Command, fakes: &FakeProviders) {
+    cmd.env("SERPER_URL", fakes.serper_url())
+        .env("SERPER_API_KEY", "fake")
+        .env("LLM_BASE_URL", fakes.llm_base_url())
+        .env("LLM_API_KEY", "fake");
+}
+
+fn sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/prospects.csv")
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.stdin(Stdio::null()).output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn xlsx_rows(path: &Path) -> Vec<Vec<String>> {
+    let mut wb: Xlsx<_> = open_workbook(path).unwrap();
+    let range = wb.worksheet_range_at(0).unwrap().unwrap();
+    range.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect()
+}
+
+#[test]
+fn headers_prints_json() {
+    let out = run(bin().args(["headers"]).arg(sample()));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["rows"], 50);
+    assert_eq!(v["email_column"], "email");
+    assert_eq!(v["headers"][0], "first_name");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn enriches_the_sample_against_fake_providers() {
+    let fakes = FakeProviders::start(FakeOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("out.xlsx");
+    let mut cmd = bin();
+    with_fakes(&mut cmd, &fakes);
+    cmd.env("OUTREACH_DATA_DIR", dir.path().join("data"))
+        .args(["enrich", "-o"])
+        .arg(&out_path)
+        .arg(sample());
+    let out = tokio::task::spawn_blocking(move || run(&mut cmd)).await.unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary = text(&out.stdout);
+    assert!(summary.starts_with("50 rows, 47 lines written, 3 fallbacks (3 invalid emails)"), "{summary}");
+
+    let rows = xlsx_rows(&out_path);
+    assert_eq!(rows.len(), 51);
+    assert_eq!(rows[0][6..], ["sif_research", "sif_personalized"]);
+    let input: Vec<Vec<String>> = csv::Reader::from_path(sample())
+        .unwrap()
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    for (got, want) in rows[1..].iter().zip(&input) {
+        assert_eq!(got[..6], want[..], "rows moved");
+        if want[4] == "marcus@" || want[4].is_empty() || want[4] == "n/a" {
+            assert_eq!(got[6], "Research unavailable: invalid email.");
+        } else {
+            let research: serde_json::Value = serde_json::from_str(&got[6]).unwrap();
+            assert!(research["person"]["name"].is_string());
+            assert!(!research["sources"].as_array().unwrap().is_empty());
+            assert!(got[7].ends_with('.') && !got[7].starts_with("SIF"), "{}", got[7]);
+        }
+    }
+    // 10 companies: the domain query is made once per company.
+    let searches = fakes.search_requests.load(Ordering::SeqCst);
+    assert_eq!(searches, 47 + 10, "one person query per valid row, one per domain");
+}
+
+#[test]
+fn missing_keys_still_complete_with_fallbacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("out.csv");
+    let out = run(bin()
+        .env("OUTREACH_DATA_DIR", dir.path().join("data"))
+        .args(["enrich", "--format", "csv", "-o"])
+        .arg(&out_path)
+        .arg(sample()));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("SERPER_API_KEY is not set"));
+    let mut r = csv::Reader::from_path(&out_path).unwrap();
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 50);
+    assert_eq!(&rows[0][6], "Research unavailable: missing SERPER_API_KEY.");
+}
+
+#[test]
+fn bad_inputs_exit_non_zero_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, b"").unwrap();
+    let header_only = dir.path().join("header.csv");
+    std::fs::write(&header_only, b"name,email\n").unwrap();
+    let fake_xlsx = dir.path().join("list.xlsx");
+    std::fs::write(&fake_xlsx, b"name,email\nA,a@b.co\n").unwrap();
+    let pdf = dir.path().join("list.pdf");
+    std::fs::write(&pdf, b"%PDF-1.4").unwrap();
+    let no_email = dir.path().join("noemail.csv");
+    std::fs::write(&no_email, b"name,company\nAda,Acme\n").unwrap();
+    let cases: [(&Path, &str); 6] = [
+        (&empty, "empty"),
+        (&header_only, "no data rows"),
+        (&fake_xlsx, "not a valid XLSX"),
+        (&pdf, "unsupported file type"),
+        (&no_email, "no email column"),
+        (Path::new("/nonexistent/list.csv"), "no such file"),
+    ];
+    for (path, message) in cases {
+        let out = run(bin().env("OUTREACH_DATA_DIR", dir.path().join("data")).arg("enrich").arg(path));
+        assert!(!out.status.success(), "{path:?} succeeded");
+        let err = text(&out.stderr);
+        assert!(err.contains(message), "{path:?}: {err}");
+        assert!(!err.contains("panicked"), "{path:?}: {err}");
+    }
+}
+
+/// SIGKILL halfway through a 2,000-row run, then the same command again: every row
+/// once, in order, and few extra provider calls compared with an uninterrupted run.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_run_resumes_where_it_stopped() {
+    let options = FakeOptions {
+        search_latency: Duration::from_millis(5),
+        llm_latency: Duration::from_millis(15),
+        fail_every: 0,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("big.csv");
+    let mut w = csv::Writer::from_path(&input).unwrap();
+    w.write_record(["id", "email"]).unwrap();
+    for i in 0..2000 {
+        w.write_record([i.to_string(), format!("p{i}@c{}.com", i / 5)]).unwrap();
+    }
+    w.flush().unwrap();
+
+    // Uninterrupted baseline.
+    let base = FakeProviders::start(options.clone()).await;
+    let mut cmd = bin();
+    with_fakes(&mut cmd, &base);
+    cmd.env("OUTREACH_DATA_DIR", dir.path().join("base-data"))
+        .args(["enrich", "--format", "csv", "-o"])
+        .arg(dir.path().join("base.csv"))
+        .arg(&input);
+    let out = tokio::task::spawn_blocking(move || run(&mut cmd)).await.unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let baseline = base.search_requests.load(Ordering::SeqCst) + base.llm_requests.load(Ordering::SeqCst);
+
+    // Killed halfway, then resumed.
+    let fakes = FakeProviders::start(options).await;
+    let data = dir.path().join("data");
+    let out_path = dir.path().join("out.csv");
+    let command = |fakes: &FakeProviders| {
+        let mut cmd = bin();
+        with_fakes(&mut cmd, fakes);
+        cmd.env("OUTREACH_DATA_DIR", &data)
+            .args(["enrich", "--format", "csv", "-o"])
+            .arg(&out_path)
+            .arg(&input)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    };
+    let mut child = command(&fakes).spawn().unwrap();
+    let started = Instant::now();
+    loop {
+        let calls = fakes.llm_requests.load(Ordering::SeqCst);
+        if calls >= 2000 {
+            break; // about half of the 4,000 LLM calls
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "run too slow to interrupt");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    let _ = child.wait();
+    assert!(!out_path.exists(), "a killed run left an output file");
+
+    let mut again = command(&fakes);
+    let out = tokio::task::spawn_blocking(move || again.output().unwrap()).await.unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("resuming"), "{}", text(&out.stderr));
+    let total = fakes.search_requests.load(Ordering::SeqCst) + fakes.llm_requests.load(Ordering::SeqCst);
+
+    let mut r = csv::Reader::from_path(&out_path).unwrap();
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2000);
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(&row[0], i.to_string(), "row {i} out of place");
+        assert!(row[2].starts_with('{'), "row {i}: {}", &row[2]);
+    }
+    let extra = total as f64 / baseline as f64 - 1.0;
+    eprintln!("resume: {total} provider calls vs {baseline} uninterrupted ({:+.1}%)", extra * 100.0);
+    assert!(extra < 0.25, "resuming cost {:.0}% extra calls", extra * 100.0);
+}
