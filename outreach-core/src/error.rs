@@ -110,6 +110,15 @@ pub enum Error {
     #[error("{0}")]
     Conflict(String),
 
+    /// Something with this identity exists already (e.g. a job id reused).
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
+
+    /// The database failed (unreachable, busy beyond the timeout, corrupt row). The
+    /// message names the operation only; the driver's detail is logged with `tracing`.
+    #[error("database error: {0}")]
+    Database(String),
+
     /// The run was cancelled by the caller.
     #[error("cancelled")]
     Cancelled,

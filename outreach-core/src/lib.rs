@@ -9,8 +9,11 @@
 //! - [`enricher`] runs one row through all of it, with caches and fallbacks;
 //! - [`chunk`] runs many rows concurrently, [`engine`] a whole file;
 //! - [`output`] writes enriched rows as XLSX or CSV, safely;
+//! - [`ports`] are the traits for jobs and credits; [`backends`] implements them
+//!   (SQLite, embedded);
 //! - [`config`] builds everything from the DESIGN.md environment names.
 
+pub mod backends;
 pub mod chunk;
 pub mod combined;
 pub mod config;

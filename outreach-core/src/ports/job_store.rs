@@ -159,7 +159,10 @@ pub struct JobLog {
 /// - `finish` is `transition` from `in_progress` plus the result fields, in one
 ///   statement: exactly one finisher wins.
 /// - `retry` moves a `failed` job back to `queued`, increments `attempt`, clears
-///   `error`/`finished_at`; returns the new attempt, or `None` if it was not failed.
+///   `error`/`finished_at` (and `started_at`/`result_path`: the next run is a fresh
+///   one); returns the new attempt, or `None` if it was not failed. Recorded chunks
+///   stay.
+/// - Any method naming a job that does not exist is [`crate::Error::NotFound`].
 #[async_trait]
 pub trait JobStore: Send + Sync + Debug + 'static {
     async fn create_job(&self, job: NewJob) -> Result<Job>;

@@ -84,7 +84,10 @@ impl Applied {
 /// - `ensure_account` creates the account on first sight with `initial_credits` (as a
 ///   `grant:signup` ledger entry, so the invariant holds from the start); later calls
 ///   return the existing account unchanged.
-/// - `apply` on an unknown user is [`crate::Error::NotFound`].
+/// - `apply`, `account`, `entries` and `update_plan` on an unknown user are
+///   [`crate::Error::NotFound`].
+/// - Entry ids increase in the order entries take effect: listed oldest first, each
+///   entry's `balance_after` is the previous one's plus its `change`.
 #[async_trait]
 pub trait CreditLedger: Send + Sync + Debug + 'static {
     async fn ensure_account(

@@ -11,6 +11,8 @@ pub mod job_store;
 pub mod ledger;
 pub mod queue;
 pub mod storage;
+#[cfg(any(test, feature = "test-suite"))]
+pub mod suite;
 
 pub use job_store::{
     ChunkProgress, ChunkStats, Job, JobFinish, JobLog, JobMeta, JobStatus, JobStore, NewJob,
