@@ -11,6 +11,7 @@
 //! - [`output`] writes enriched rows as XLSX or CSV, safely;
 //! - [`config`] builds everything from the DESIGN.md environment names.
 
+pub mod backends;
 pub mod chunk;
 pub mod combined;
 pub mod config;

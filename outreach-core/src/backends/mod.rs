@@ -1,0 +1,2 @@
+pub mod memory_queue;
+pub mod object_storage;

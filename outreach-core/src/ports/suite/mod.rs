@@ -1,0 +1,2 @@
+pub mod queue;
+pub mod storage;
