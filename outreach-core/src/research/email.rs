@@ -70,6 +70,7 @@ pub fn parse_email(raw: &str) -> Option<EmailParts> {
 }
 
 #[cfg(test)]
+#[allow(clippy::panic)]
 mod tests {
     use super::*;
 
