@@ -119,6 +119,15 @@ pub enum Error {
     #[error("database error: {0}")]
     Database(String),
 
+    /// A storage key the `Storage` port refuses (empty, absolute, `..`, backslash, …).
+    /// Keys are built from user input (file names), so this is a caller's mistake to fix.
+    #[error("invalid storage key {key:?}: {reason}")]
+    InvalidKey { key: String, reason: &'static str },
+
+    /// The blob store failed (I/O, permissions, network, the backend's own errors).
+    #[error("storage error: {0}")]
+    Storage(String),
+
     /// The run was cancelled by the caller.
     #[error("cancelled")]
     Cancelled,

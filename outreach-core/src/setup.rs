@@ -25,9 +25,15 @@ pub struct BackendConfig {
 
 impl BackendConfig {
     pub fn from_env() -> Self {
-        let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let var = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         Self {
-            data_dir: var("OUTREACH_DATA_DIR").map_or_else(|| PathBuf::from("./outreach-data"), PathBuf::from),
+            data_dir: var("OUTREACH_DATA_DIR")
+                .map_or_else(|| PathBuf::from("./outreach-data"), PathBuf::from),
             database_url: var("DATABASE_URL"),
             storage_url: var("STORAGE_URL"),
             redis_url: var("REDIS_URL"),
@@ -104,7 +110,9 @@ impl Backends {
 /// A URL without its password, for messages.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://***{}", &url[..scheme], &url[at..]),
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***{}", &url[..scheme], &url[at..])
+        }
         _ => url.to_string(),
     }
 }

@@ -13,7 +13,8 @@ use outreach_core::backends::object_storage::ObjectStorage;
 use outreach_core::backends::sqlite::SqliteStore;
 use outreach_core::jobs::{keys, CreateJob, JobSettings, JobSystem};
 use outreach_core::output::OutputFormat;
-use outreach_core::ports::{CreditLedger, JobQueue, JobStatus, Storage};
+use outreach_core::ports::{CreditLedger, JobStatus, JobStore, Storage};
+use outreach_core::providers::policy::Metered;
 use outreach_core::providers::{Llm, SearchProvider};
 use outreach_core::{Error, Metrics, ProviderKind, Providers, ServiceContext};
 use support::*;
@@ -29,7 +30,11 @@ struct Env {
 impl Env {
     async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let db = Arc::new(SqliteStore::open(&dir.path().join("db.sqlite")).await.unwrap());
+        let db = Arc::new(
+            SqliteStore::open(&dir.path().join("db.sqlite"))
+                .await
+                .unwrap(),
+        );
         let storage = Arc::new(ObjectStorage::local(&dir.path().join("files")).unwrap());
         Self { dir, db, storage }
     }
@@ -37,10 +42,12 @@ impl Env {
     /// A job system over this environment's database and files, with a fresh queue
     /// (as after a process restart) and these providers.
     fn system(&self, search: Arc<FnSearch>, llm: Arc<FnLlm>, chunk_size: u32) -> JobSystem {
+        // Metered, as the real policy stack is, so jobs can report provider calls.
+        let metrics = Arc::new(Metrics::default());
         let providers = Providers {
-            search: Some(search as Arc<dyn SearchProvider>),
-            llm: Some(llm as Arc<dyn Llm>),
-            metrics: Arc::new(Metrics::default()),
+            search: Some(Arc::new(Metered::new(search, metrics.clone())) as Arc<dyn SearchProvider>),
+            llm: Some(Arc::new(Metered::new(llm, metrics.clone())) as Arc<dyn Llm>),
+            metrics,
         };
         JobSystem::new(
             self.db.clone(),
@@ -58,7 +65,12 @@ impl Env {
     }
 
     async fn upload(&self, rows: &[Vec<String>]) -> String {
-        let path = write_csv(self.dir.path(), "upload.csv", &["id", "name", "email"], rows);
+        let path = write_csv(
+            self.dir.path(),
+            "upload.csv",
+            &["id", "name", "email"],
+            rows,
+        );
         let key = format!("uploads/{USER}/{}/prospects.csv", uuid::Uuid::new_v4());
         self.storage.put_file(&key, &path).await.unwrap();
         key
@@ -108,22 +120,36 @@ async fn read_result(env: &Env, key: &str) -> Vec<Vec<String>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_job_charges_enriches_in_order_and_refunds_provider_failures() {
     let env = Env::new().await;
-    env.db.ensure_account(USER, "u@example.com", 100).await.unwrap();
+    env.db
+        .ensure_account(USER, "u@example.com", 100)
+        .await
+        .unwrap();
     let mut rows = prospects(23, 1);
     rows[4][2] = "not-an-email".into();
     let search = search_fn(|q| {
         if q.q.starts_with("person7 ") {
-            Err(Error::Upstream { provider: ProviderKind::Search, status: 503, body: String::new() })
+            Err(Error::Upstream {
+                provider: ProviderKind::Search,
+                status: 503,
+                body: String::new(),
+            })
         } else {
             Ok(Default::default())
         }
     });
     let system = env.system(search, good_llm(), 5);
-    let job = system.create_job(request(env.upload(&rows).await)).await.unwrap();
+    let job = system
+        .create_job(request(env.upload(&rows).await))
+        .await
+        .unwrap();
     assert_eq!(job.status, JobStatus::Queued);
     assert_eq!(job.meta.credit_cost, 23);
     assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 77);
-    assert!(env.storage.exists(&keys::input(USER, &job.id, "prospects.csv")).await.unwrap());
+    assert!(env
+        .storage
+        .exists(&keys::input(USER, &job.id, "prospects.csv"))
+        .await
+        .unwrap());
 
     let done = run_to_end(&system, &job.id).await;
     assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
@@ -147,16 +173,36 @@ async fn a_job_charges_enriches_in_order_and_refunds_provider_failures() {
     assert_eq!(timing["fallbacks"], 2);
     assert_eq!(timing["provider_calls"]["llm"], 2 * 21);
     let logs = env.db.logs(&job.id).await.unwrap();
-    assert_eq!(logs.iter().filter(|l| l.message.starts_with("Chunk ")).count(), 5);
+    assert_eq!(
+        logs.iter()
+            .filter(|l| l.message.starts_with("Chunk "))
+            .count(),
+        5
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn short_balance_is_refused_before_anything_exists() {
     let env = Env::new().await;
-    env.db.ensure_account(USER, "u@example.com", 5).await.unwrap();
+    env.db
+        .ensure_account(USER, "u@example.com", 5)
+        .await
+        .unwrap();
     let system = env.system(echo_search(), good_llm(), 5);
-    let err = system.create_job(request(env.upload(&prospects(8, 1)).await)).await.unwrap_err();
-    assert!(matches!(err, Error::InsufficientCredits { needed: 8, available: 5 }), "{err:?}");
+    let err = system
+        .create_job(request(env.upload(&prospects(8, 1)).await))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InsufficientCredits {
+                needed: 8,
+                available: 5
+            }
+        ),
+        "{err:?}"
+    );
     assert_eq!(env.db.list_jobs(USER, 0, 10).await.unwrap().1, 0);
     assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 5);
 }
@@ -164,7 +210,10 @@ async fn short_balance_is_refused_before_anything_exists() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rejected_key_fails_and_refunds_and_retry_redoes_only_missing_chunks() {
     let env = Env::new().await;
-    env.db.ensure_account(USER, "u@example.com", 100).await.unwrap();
+    env.db
+        .ensure_account(USER, "u@example.com", 100)
+        .await
+        .unwrap();
     let rows = prospects(20, 1);
     // The LLM key "expires" once 10 rows are done: chunks 0-1 finish, the rest fail.
     let llm = llm_fn(|req| {
@@ -176,21 +225,34 @@ async fn a_rejected_key_fails_and_refunds_and_retry_redoes_only_missing_chunks()
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
         if row >= 10 {
-            Err(Error::ProviderAuth { provider: ProviderKind::Llm, status: 401 })
+            Err(Error::ProviderAuth {
+                provider: ProviderKind::Llm,
+                status: 401,
+            })
         } else {
             Ok(good_answer(req))
         }
     });
     let system = env.system(echo_search(), llm, 5);
-    let job = system.create_job(request(env.upload(&rows).await)).await.unwrap();
+    let job = system
+        .create_job(request(env.upload(&rows).await))
+        .await
+        .unwrap();
     let failed = run_to_end(&system, &job.id).await;
     assert_eq!(failed.status, JobStatus::Failed);
     let error = failed.error.clone().unwrap();
     assert!(error.contains("rejected the API key"), "{error}");
-    assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 100, "failed job refunded whole");
+    assert_eq!(
+        env.db.account(USER).await.unwrap().credits_remaining,
+        100,
+        "failed job refunded whole"
+    );
 
     let done_before = env.db.done_chunks(&job.id).await.unwrap();
-    assert!(done_before.contains(&0) && done_before.contains(&1), "{done_before:?}");
+    assert!(
+        done_before.contains(&0) && done_before.contains(&1),
+        "{done_before:?}"
+    );
     let good = good_llm();
     let system = env.system(echo_search(), good.clone(), 5);
     let retried = system.retry_job(USER, &job.id).await.unwrap();
@@ -207,21 +269,30 @@ async fn a_rejected_key_fails_and_refunds_and_retry_redoes_only_missing_chunks()
     assert!(got.iter().all(|r| r[3].starts_with('{')));
     assert_eq!(ledger_sum(&env.db, USER).await, 80);
     // A retry of a succeeded job is refused and charges nothing.
-    assert!(matches!(system.retry_job(USER, &job.id).await, Err(Error::Conflict(_))));
+    assert!(matches!(
+        system.retry_job(USER, &job.id).await,
+        Err(Error::Conflict(_))
+    ));
     assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 80);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cancel_stops_new_chunks_and_refunds_unprocessed_rows() {
     let env = Env::new().await;
-    env.db.ensure_account(USER, "u@example.com", 100).await.unwrap();
+    env.db
+        .ensure_account(USER, "u@example.com", 100)
+        .await
+        .unwrap();
     let slow = Arc::new(FnLlm {
         f: Box::new(|req| Ok(good_answer(req))),
         delay: Duration::from_millis(40),
         calls: Default::default(),
     });
     let system = env.system(echo_search(), slow.clone(), 2);
-    let job = system.create_job(request(env.upload(&prospects(40, 1)).await)).await.unwrap();
+    let job = system
+        .create_job(request(env.upload(&prospects(40, 1)).await))
+        .await
+        .unwrap();
     let worker = system.spawn_worker(1);
     loop {
         if env.db.get_job(None, &job.id).await.unwrap().rows_processed >= 4 {
@@ -238,18 +309,33 @@ async fn cancel_stops_new_chunks_and_refunds_unprocessed_rows() {
 
     let after = env.db.get_job(None, &job.id).await.unwrap();
     assert_eq!(after.status, JobStatus::Cancelled);
-    assert!(after.rows_processed <= cancelled.rows_processed + 2, "chunks kept starting after cancel");
+    assert!(
+        after.rows_processed <= cancelled.rows_processed + 2,
+        "chunks kept starting after cancel"
+    );
     assert!(slow.calls.load(Ordering::SeqCst) <= 2 * (after.rows_processed + 2));
-    assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 100 - charged_rows);
+    assert_eq!(
+        env.db.account(USER).await.unwrap().credits_remaining,
+        100 - charged_rows
+    );
     assert_eq!(ledger_sum(&env.db, USER).await, 100 - charged_rows);
-    assert!(matches!(system.cancel_job(USER, &job.id).await, Err(Error::Conflict(_))));
-    assert!(matches!(system.cancel_job("someone-else", &job.id).await, Err(Error::NotFound(_))));
+    assert!(matches!(
+        system.cancel_job(USER, &job.id).await,
+        Err(Error::Conflict(_))
+    ));
+    assert!(matches!(
+        system.cancel_job("someone-else", &job.id).await,
+        Err(Error::NotFound(_))
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_restart_resumes_from_finished_chunks_without_repeating_them() {
     let env = Env::new().await;
-    env.db.ensure_account(USER, "u@example.com", 1000).await.unwrap();
+    env.db
+        .ensure_account(USER, "u@example.com", 1000)
+        .await
+        .unwrap();
     let rows = prospects(60, 1);
     let first = Arc::new(FnLlm {
         f: Box::new(|req| Ok(good_answer(req))),
@@ -257,7 +343,10 @@ async fn a_restart_resumes_from_finished_chunks_without_repeating_them() {
         calls: Default::default(),
     });
     let system = env.system(echo_search(), first.clone(), 5);
-    let job = system.create_job(request(env.upload(&rows).await)).await.unwrap();
+    let job = system
+        .create_job(request(env.upload(&rows).await))
+        .await
+        .unwrap();
     let worker = system.spawn_worker(2);
     // "Crash" once a few chunks are recorded.
     loop {
@@ -277,30 +366,45 @@ async fn a_restart_resumes_from_finished_chunks_without_repeating_them() {
     let done = run_to_end(&system, &job.id).await;
     assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
     let redone = second.calls.load(Ordering::SeqCst);
-    assert!(redone <= 2 * (60 - 5 * done_at_crash), "{redone} calls after restart; {done_at_crash} chunks were done");
+    assert!(
+        redone <= 2 * (60 - 5 * done_at_crash),
+        "{redone} calls after restart; {done_at_crash} chunks were done"
+    );
     let got = read_result(&env, done.result_path.as_deref().unwrap()).await;
     assert_eq!(got.len(), 60);
     for (g, r) in got.iter().zip(&rows) {
         assert_eq!(g[..3], r[..]);
         assert!(g[3].starts_with('{'));
     }
-    assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 940, "charged once");
+    assert_eq!(
+        env.db.account(USER).await.unwrap().credits_remaining,
+        940,
+        "charged once"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redelivered_tasks_do_no_work_twice() {
     let env = Env::new().await;
-    env.db.ensure_account(USER, "u@example.com", 100).await.unwrap();
+    env.db
+        .ensure_account(USER, "u@example.com", 100)
+        .await
+        .unwrap();
     let search = search_fn(|q| {
         if q.q.starts_with("person1 ") {
-            Err(Error::Timeout { provider: ProviderKind::Search })
+            Err(Error::Timeout {
+                provider: ProviderKind::Search,
+            })
         } else {
             Ok(Default::default())
         }
     });
     let llm = good_llm();
     let system = env.system(search, llm.clone(), 5);
-    let job = system.create_job(request(env.upload(&prospects(10, 1)).await)).await.unwrap();
+    let job = system
+        .create_job(request(env.upload(&prospects(10, 1)).await))
+        .await
+        .unwrap();
     let done = run_to_end(&system, &job.id).await;
     assert_eq!(done.status, JobStatus::Succeeded);
     let calls = llm.calls.load(Ordering::SeqCst);
@@ -310,19 +414,39 @@ async fn redelivered_tasks_do_no_work_twice() {
     // Deliver every task again, as an at-least-once queue may.
     let queue = system.queue().clone();
     for task in [
-        outreach_core::ports::Task::Start { job_id: job.id.clone() },
-        outreach_core::ports::Task::Chunk { job_id: job.id.clone(), chunk: 0 },
-        outreach_core::ports::Task::Chunk { job_id: job.id.clone(), chunk: 1 },
-        outreach_core::ports::Task::Finalize { job_id: job.id.clone() },
-        outreach_core::ports::Task::Finalize { job_id: job.id.clone() },
+        outreach_core::ports::Task::Start {
+            job_id: job.id.clone(),
+        },
+        outreach_core::ports::Task::Chunk {
+            job_id: job.id.clone(),
+            chunk: 0,
+        },
+        outreach_core::ports::Task::Chunk {
+            job_id: job.id.clone(),
+            chunk: 1,
+        },
+        outreach_core::ports::Task::Finalize {
+            job_id: job.id.clone(),
+        },
+        outreach_core::ports::Task::Finalize {
+            job_id: job.id.clone(),
+        },
     ] {
         queue.enqueue(task).await.unwrap();
     }
     let worker = system.spawn_worker(3);
     tokio::time::sleep(Duration::from_millis(500)).await;
     worker.shutdown().await;
-    assert_eq!(llm.calls.load(Ordering::SeqCst), calls, "no provider call for done work");
-    assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 91, "no second refund");
+    assert_eq!(
+        llm.calls.load(Ordering::SeqCst),
+        calls,
+        "no provider call for done work"
+    );
+    assert_eq!(
+        env.db.account(USER).await.unwrap().credits_remaining,
+        91,
+        "no second refund"
+    );
     assert_eq!(ledger_sum(&env.db, USER).await, 91);
     let again = env.db.get_job(None, &job.id).await.unwrap();
     assert_eq!(again.result_path, done.result_path);
@@ -332,7 +456,10 @@ async fn redelivered_tasks_do_no_work_twice() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hundred_concurrent_creations_against_a_balance_of_ten() {
     let env = Env::new().await;
-    env.db.ensure_account(USER, "u@example.com", 10).await.unwrap();
+    env.db
+        .ensure_account(USER, "u@example.com", 10)
+        .await
+        .unwrap();
     let system = env.system(echo_search(), good_llm(), 5);
     let key = env.upload(&prospects(1, 1)).await;
     let tasks: Vec<_> = (0..100)
@@ -346,7 +473,10 @@ async fn hundred_concurrent_creations_against_a_balance_of_ten() {
     for t in tasks {
         match t.await.unwrap() {
             Ok(_) => ok += 1,
-            Err(Error::InsufficientCredits { needed: 1, available: 0 }) => {}
+            Err(Error::InsufficientCredits {
+                needed: 1,
+                available: 0,
+            }) => {}
             Err(e) => panic!("unexpected error {e:?}"),
         }
     }

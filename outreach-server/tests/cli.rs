@@ -11,7 +11,17 @@ use outreach_fake_providers::{FakeOptions, FakeProviders};
 
 fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_outreach"));
-    for var in ["SERPER_API_KEY", "SERPER_URL", "GROQ_API_KEY", "LLM_API_KEY", "LLM_BASE_URL", "LLM_MODEL", "DATABASE_URL", "STORAGE_URL", "REDIS_URL"] {
+    for var in [
+        "SERPER_API_KEY",
+        "SERPER_URL",
+        "GROQ_API_KEY",
+        "LLM_API_KEY",
+        "LLM_BASE_URL",
+        "LLM_MODEL",
+        "DATABASE_URL",
+        "STORAGE_URL",
+        "REDIS_URL",
+    ] {
         cmd.env_remove(var);
     }
     cmd.env("NO_COLOR", "1");
@@ -40,7 +50,10 @@ fn text(b: &[u8]) -> String {
 fn xlsx_rows(path: &Path) -> Vec<Vec<String>> {
     let mut wb: Xlsx<_> = open_workbook(path).unwrap();
     let range = wb.worksheet_range_at(0).unwrap().unwrap();
-    range.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect()
+    range
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect()
 }
 
 #[test]
@@ -64,10 +77,15 @@ async fn enriches_the_sample_against_fake_providers() {
         .args(["enrich", "-o"])
         .arg(&out_path)
         .arg(sample());
-    let out = tokio::task::spawn_blocking(move || run(&mut cmd)).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || run(&mut cmd))
+        .await
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     let summary = text(&out.stdout);
-    assert!(summary.starts_with("50 rows, 47 lines written, 3 fallbacks (3 invalid emails)"), "{summary}");
+    assert!(
+        summary.starts_with("50 rows, 47 lines written, 3 fallbacks (3 invalid emails)"),
+        "{summary}"
+    );
 
     let rows = xlsx_rows(&out_path);
     assert_eq!(rows.len(), 51);
@@ -85,12 +103,20 @@ async fn enriches_the_sample_against_fake_providers() {
             let research: serde_json::Value = serde_json::from_str(&got[6]).unwrap();
             assert!(research["person"]["name"].is_string());
             assert!(!research["sources"].as_array().unwrap().is_empty());
-            assert!(got[7].ends_with('.') && !got[7].starts_with("SIF"), "{}", got[7]);
+            assert!(
+                got[7].ends_with('.') && !got[7].starts_with("SIF"),
+                "{}",
+                got[7]
+            );
         }
     }
     // 10 companies: the domain query is made once per company.
     let searches = fakes.search_requests.load(Ordering::SeqCst);
-    assert_eq!(searches, 47 + 10, "one person query per valid row, one per domain");
+    assert_eq!(
+        searches,
+        47 + 10,
+        "one person query per valid row, one per domain"
+    );
 }
 
 #[test]
@@ -132,7 +158,10 @@ fn bad_inputs_exit_non_zero_with_a_clear_message() {
         (Path::new("/nonexistent/list.csv"), "no such file"),
     ];
     for (path, message) in cases {
-        let out = run(bin().env("OUTREACH_DATA_DIR", dir.path().join("data")).arg("enrich").arg(path));
+        let out = run(bin()
+            .env("OUTREACH_DATA_DIR", dir.path().join("data"))
+            .arg("enrich")
+            .arg(path));
         assert!(!out.status.success(), "{path:?} succeeded");
         let err = text(&out.stderr);
         assert!(err.contains(message), "{path:?}: {err}");
@@ -154,7 +183,8 @@ async fn a_killed_run_resumes_where_it_stopped() {
     let mut w = csv::Writer::from_path(&input).unwrap();
     w.write_record(["id", "email"]).unwrap();
     for i in 0..2000 {
-        w.write_record([i.to_string(), format!("p{i}@c{}.com", i / 5)]).unwrap();
+        w.write_record([i.to_string(), format!("p{i}@c{}.com", i / 5)])
+            .unwrap();
     }
     w.flush().unwrap();
 
@@ -166,9 +196,12 @@ async fn a_killed_run_resumes_where_it_stopped() {
         .args(["enrich", "--format", "csv", "-o"])
         .arg(dir.path().join("base.csv"))
         .arg(&input);
-    let out = tokio::task::spawn_blocking(move || run(&mut cmd)).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || run(&mut cmd))
+        .await
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let baseline = base.search_requests.load(Ordering::SeqCst) + base.llm_requests.load(Ordering::SeqCst);
+    let baseline =
+        base.search_requests.load(Ordering::SeqCst) + base.llm_requests.load(Ordering::SeqCst);
 
     // Killed halfway, then resumed.
     let fakes = FakeProviders::start(options).await;
@@ -193,7 +226,10 @@ async fn a_killed_run_resumes_where_it_stopped() {
         if calls >= 2000 {
             break; // about half of the 4,000 LLM calls
         }
-        assert!(started.elapsed() < Duration::from_secs(120), "run too slow to interrupt");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "run too slow to interrupt"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     child.kill().unwrap(); // SIGKILL
@@ -201,10 +237,17 @@ async fn a_killed_run_resumes_where_it_stopped() {
     assert!(!out_path.exists(), "a killed run left an output file");
 
     let mut again = command(&fakes);
-    let out = tokio::task::spawn_blocking(move || again.output().unwrap()).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || again.output().unwrap())
+        .await
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("resuming"), "{}", text(&out.stderr));
-    let total = fakes.search_requests.load(Ordering::SeqCst) + fakes.llm_requests.load(Ordering::SeqCst);
+    assert!(
+        text(&out.stderr).contains("resuming"),
+        "{}",
+        text(&out.stderr)
+    );
+    let total =
+        fakes.search_requests.load(Ordering::SeqCst) + fakes.llm_requests.load(Ordering::SeqCst);
 
     let mut r = csv::Reader::from_path(&out_path).unwrap();
     let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
@@ -214,6 +257,13 @@ async fn a_killed_run_resumes_where_it_stopped() {
         assert!(row[2].starts_with('{'), "row {i}: {}", &row[2]);
     }
     let extra = total as f64 / baseline as f64 - 1.0;
-    eprintln!("resume: {total} provider calls vs {baseline} uninterrupted ({:+.1}%)", extra * 100.0);
-    assert!(extra < 0.25, "resuming cost {:.0}% extra calls", extra * 100.0);
+    eprintln!(
+        "resume: {total} provider calls vs {baseline} uninterrupted ({:+.1}%)",
+        extra * 100.0
+    );
+    assert!(
+        extra < 0.25,
+        "resuming cost {:.0}% extra calls",
+        extra * 100.0
+    );
 }

@@ -102,7 +102,10 @@ impl JobSystem {
             let mut reader = RowReader::open(&path)?;
             let headers = reader.headers().to_vec();
             let mut chunk = Vec::with_capacity(chunk_size);
-            for row in reader.by_ref().take(usize::try_from(limit).unwrap_or(usize::MAX)) {
+            for row in reader
+                .by_ref()
+                .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            {
                 chunk.push(row?);
                 if chunk.len() == chunk_size
                     && tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err()

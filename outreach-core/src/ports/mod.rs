@@ -11,6 +11,7 @@ pub mod job_store;
 pub mod ledger;
 pub mod queue;
 pub mod storage;
+/// Shared test suites: one per port, run against every implementation.
 #[cfg(any(test, feature = "test-suite"))]
 pub mod suite;
 

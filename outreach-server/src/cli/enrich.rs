@@ -30,8 +30,14 @@ pub async fn run(args: EnrichArgs) -> anyhow::Result<ExitCode> {
         eprintln!("warning: {warning}");
     }
 
-    let format = args.format.or_else(|| args.output.as_deref().and_then(OutputFormat::from_path)).unwrap_or_default();
-    let output = args.output.clone().unwrap_or_else(|| default_output(&args.input, format));
+    let format = args
+        .format
+        .or_else(|| args.output.as_deref().and_then(OutputFormat::from_path))
+        .unwrap_or_default();
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| default_output(&args.input, format));
     let filename = args
         .input
         .file_name()
@@ -51,8 +57,18 @@ pub async fn run(args: EnrichArgs) -> anyhow::Result<ExitCode> {
         temp_dir: data_dir.join("tmp"),
         ..JobSettings::default()
     };
-    let system = JobSystem::new(backends.store, backends.ledger, backends.storage, backends.queue, providers, settings);
-    system.ledger().ensure_account(LOCAL_USER, "local@localhost", 0).await?;
+    let system = JobSystem::new(
+        backends.store,
+        backends.ledger,
+        backends.storage,
+        backends.queue,
+        providers,
+        settings,
+    );
+    system
+        .ledger()
+        .ensure_account(LOCAL_USER, "local@localhost", 0)
+        .await?;
 
     let request = CreateJob {
         user_id: LOCAL_USER.into(),
@@ -68,7 +84,9 @@ pub async fn run(args: EnrichArgs) -> anyhow::Result<ExitCode> {
         job_id: None,
     };
     let runs = LocalRuns::new(&data_dir);
-    let fingerprint = runs.fingerprint(&args.input, &request, system.settings().chunk_size).await?;
+    let fingerprint = runs
+        .fingerprint(&args.input, &request, system.settings().chunk_size)
+        .await?;
     let job = match resumable(&system, &runs, &fingerprint).await? {
         Some(job) => {
             eprintln!(
@@ -87,7 +105,11 @@ pub async fn run(args: EnrichArgs) -> anyhow::Result<ExitCode> {
             let key = keys::input(LOCAL_USER, &job_id, &filename);
             system.storage().put_file(&key, &args.input).await?;
             let job = system
-                .create_job(CreateJob { file_path: key, job_id: Some(job_id), ..request })
+                .create_job(CreateJob {
+                    file_path: key,
+                    job_id: Some(job_id),
+                    ..request
+                })
                 .await?;
             runs.remember(&fingerprint, &job.id)?;
             job
@@ -121,7 +143,10 @@ pub async fn run(args: EnrichArgs) -> anyhow::Result<ExitCode> {
 
     match finished.status {
         JobStatus::Succeeded => {
-            let result = finished.result_path.clone().context("the job finished without a result")?;
+            let result = finished
+                .result_path
+                .clone()
+                .context("the job finished without a result")?;
             let partial = output.with_extension(format!("{}.partial", format.extension()));
             system.storage().get_to_file(&result, &partial).await?;
             std::fs::rename(&partial, &output)
@@ -135,7 +160,9 @@ pub async fn run(args: EnrichArgs) -> anyhow::Result<ExitCode> {
                 "error: {}",
                 finished.error.as_deref().unwrap_or("the run failed")
             );
-            eprintln!("finished chunks are kept: fix the cause and run the same command again to resume");
+            eprintln!(
+                "finished chunks are kept: fix the cause and run the same command again to resume"
+            );
             Ok(ExitCode::FAILURE)
         }
         other => anyhow::bail!("the run ended as {}", other.as_str()),
@@ -143,12 +170,23 @@ pub async fn run(args: EnrichArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The unfinished job of an earlier identical command, if any.
-async fn resumable(system: &JobSystem, runs: &LocalRuns, fingerprint: &str) -> anyhow::Result<Option<Job>> {
+async fn resumable(
+    system: &JobSystem,
+    runs: &LocalRuns,
+    fingerprint: &str,
+) -> anyhow::Result<Option<Job>> {
     let Some(job_id) = runs.lookup(fingerprint) else {
         return Ok(None);
     };
     match system.store().get_job(None, &job_id).await {
-        Ok(job) if matches!(job.status, JobStatus::Queued | JobStatus::InProgress | JobStatus::Failed) => Ok(Some(job)),
+        Ok(job)
+            if matches!(
+                job.status,
+                JobStatus::Queued | JobStatus::InProgress | JobStatus::Failed
+            ) =>
+        {
+            Ok(Some(job))
+        }
         Ok(_) | Err(outreach_core::Error::NotFound(_)) => {
             runs.forget(fingerprint);
             Ok(None)

@@ -14,10 +14,17 @@ pub struct LocalRuns {
 
 impl LocalRuns {
     pub fn new(data_dir: &Path) -> Self {
-        Self { dir: data_dir.join("runs") }
+        Self {
+            dir: data_dir.join("runs"),
+        }
     }
 
-    pub async fn fingerprint(&self, input: &Path, request: &CreateJob, chunk_size: u32) -> anyhow::Result<String> {
+    pub async fn fingerprint(
+        &self,
+        input: &Path,
+        request: &CreateJob,
+        chunk_size: u32,
+    ) -> anyhow::Result<String> {
         let mut hasher = Sha256::new();
         let mut file = tokio::fs::File::open(input).await?;
         let mut buf = vec![0u8; 1 << 16];
@@ -38,7 +45,11 @@ impl LocalRuns {
             "chunk_size": chunk_size,
         });
         hasher.update(options.to_string().as_bytes());
-        Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+        Ok(hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect())
     }
 
     pub fn lookup(&self, fingerprint: &str) -> Option<String> {

@@ -14,6 +14,8 @@
 
 pub mod jobs;
 pub mod ledger;
+pub mod queue;
+pub mod storage;
 
 use std::sync::Arc;
 
