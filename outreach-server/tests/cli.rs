@@ -193,6 +193,8 @@ async fn a_killed_run_resumes_where_it_stopped() {
     let mut cmd = bin();
     with_fakes(&mut cmd, &base);
     cmd.env("OUTREACH_DATA_DIR", dir.path().join("base-data"))
+        .env("OUTREACH_SEARCH_RPS", "0")
+        .env("OUTREACH_LLM_RPS", "0")
         .args(["enrich", "--format", "csv", "-o"])
         .arg(dir.path().join("base.csv"))
         .arg(&input);
@@ -210,6 +212,7 @@ async fn a_killed_run_resumes_where_it_stopped() {
     let command = |fakes: &FakeProviders| {
         let mut cmd = bin();
         with_fakes(&mut cmd, fakes);
+        cmd.env("OUTREACH_SEARCH_RPS", "0").env("OUTREACH_LLM_RPS", "0");
         cmd.env("OUTREACH_DATA_DIR", &data)
             .args(["enrich", "--format", "csv", "-o"])
             .arg(&out_path)
