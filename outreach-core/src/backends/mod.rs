@@ -1,9 +1,12 @@
 //! Implementations of the ports. SQLite (jobs + ledger), object_store (local directory
-//! or memory; S3 behind the `s3` feature later) and the in-process queue are the
-//! embedded defaults and always built.
+//! or memory) and the in-process queue are the embedded defaults and always built.
+//! Behind cargo features: S3-compatible storage (`s3`), the Redis Streams queue and the
+//! Redis rate limiter (`redis`).
 
 pub mod memory_queue;
 pub mod object_storage;
+#[cfg(feature = "s3")]
+pub mod s3;
 pub mod sqlite;
 
 pub use sqlite::SqliteStore;

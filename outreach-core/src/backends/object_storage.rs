@@ -1,5 +1,7 @@
 //! [`Storage`] over the `object_store` crate: a local directory (the embedded default),
-//! memory (tests), and — behind the `s3` cargo feature, later — S3-compatible stores.
+//! memory (tests), and — behind the `s3` cargo feature — S3-compatible stores (AWS S3,
+//! Supabase Storage's S3 endpoint, MinIO, moto), addressed path-style
+//! (`ENDPOINT/BUCKET/KEY`), which every one of them accepts.
 //!
 //! Notes on the guarantees the port asks for:
 //! - Atomic `put`: `LocalFileSystem` writes a staging file (`<key>#<n>`) and renames it
@@ -26,6 +28,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 
 use crate::error::{Error, Result};
 use crate::ports::storage::{validate_key, validate_prefix, Storage};
+
+#[cfg(feature = "s3")]
+pub use super::s3::S3Config;
 
 /// Size of one uploaded part. 5 MiB is S3's minimum part size (all parts but the last).
 pub const PART_SIZE: usize = 5 * 1024 * 1024;
@@ -74,7 +79,8 @@ impl ObjectStorage {
     /// - `file://DIR` or a bare path `DIR`: [`ObjectStorage::local`] (a relative `DIR` is
     ///   relative to the working directory, as for any path in the environment);
     /// - `""` (not configured): `data_dir/files`, beside the embedded database;
-    /// - `s3://BUCKET`: needs the `s3` cargo feature.
+    /// - `s3://BUCKET` or `s3://BUCKET/PREFIX`: needs the `s3` cargo feature; the rest
+    ///   of the configuration comes from the environment (`S3Config::from_url`).
     pub fn from_url(url: &str, data_dir: &Path) -> Result<Self> {
         let url = url.trim();
         if url.is_empty() {
@@ -93,10 +99,14 @@ impl ObjectStorage {
         }
     }
 
-    /// `s3://BUCKET`. The S3 backend is an optional feature so an embedder who keeps files
-    /// on disk does not build an HTTP/TLS stack for it. With the feature this becomes an
-    /// `object_store::aws::AmazonS3Builder::from_env().with_url(url)` (plus endpoint and
-    /// `allow_http` for MinIO/Supabase) wrapped by [`ObjectStorage::new`].
+    /// `s3://BUCKET[/PREFIX]`. The S3 backend is an optional feature so an embedder who
+    /// keeps files on disk does not build an HTTP/TLS stack for it.
+    #[cfg(feature = "s3")]
+    fn s3_from_url(url: &str) -> Result<Self> {
+        Self::s3(S3Config::from_url(url)?)
+    }
+
+    #[cfg(not(feature = "s3"))]
     fn s3_from_url(url: &str) -> Result<Self> {
         Err(Error::Config(format!(
             "STORAGE_URL `{url}` needs S3 support: build outreach-core with the `s3` feature"
@@ -132,9 +142,19 @@ fn is_staging_name(segment: &str) -> bool {
 }
 
 /// Maps a store error for `key`: a missing object is the port's `NotFound`.
+///
+/// S3 answers 404 for a missing bucket too (`NoSuchBucket`), and `object_store` reports
+/// both as `NotFound`; a missing bucket is a deployment problem, not a missing key, so
+/// it becomes `Error::Storage`. So does `NotFound` from an operation that writes or
+/// lists (only the container can be missing there).
 fn store_error(op: &str, key: &str, err: object_store::Error) -> Error {
     match err {
-        object_store::Error::NotFound { .. } => Error::NotFound(key.to_owned()),
+        object_store::Error::NotFound { .. }
+            if !matches!(op, "put" | "put_file" | "list")
+                && !format!("{err:?}").contains("NoSuchBucket") =>
+        {
+            Error::NotFound(key.to_owned())
+        }
         other => Error::Storage(format!("{op} {key:?}: {other}")),
     }
 }
@@ -362,10 +382,16 @@ mod tests {
     #[test]
     fn from_url_explains_what_is_missing() {
         let dir = tempfile::tempdir().unwrap();
+        #[cfg(not(feature = "s3"))]
         match ObjectStorage::from_url("s3://bucket/prefix", dir.path()) {
             Err(Error::Config(message)) => assert!(message.contains("`s3` feature"), "{message}"),
             other => panic!("expected a config error, got {other:?}"),
         }
+        #[cfg(feature = "s3")]
+        assert!(matches!(
+            ObjectStorage::from_url("s3://", dir.path()),
+            Err(Error::Config(_))
+        ));
         assert!(matches!(
             ObjectStorage::from_url("gs://bucket", dir.path()),
             Err(Error::Config(_))
