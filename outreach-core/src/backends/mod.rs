@@ -5,6 +5,10 @@
 
 pub mod memory_queue;
 pub mod object_storage;
+#[cfg(feature = "redis")]
+pub mod redis_queue;
+#[cfg(feature = "redis")]
+pub mod redis_rate_limit;
 #[cfg(feature = "s3")]
 pub mod s3;
 pub mod sqlite;

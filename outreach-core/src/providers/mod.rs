@@ -18,6 +18,9 @@ pub mod serper;
 
 pub use llm::{ChatMessage, ChatRequest, ChatResponse, Llm, Role, Usage};
 pub use openai::{LlmConfig, OpenAiClient, DEFAULT_LLM_BASE_URL, DEFAULT_LLM_MODEL};
-pub use policy::{wrap_llm, wrap_search, Limit, Metered, ProviderPolicy, Retry};
+pub use policy::{
+    wrap_llm, wrap_llm_with, wrap_search, wrap_search_with, Limit, LocalRateLimiter, Metered,
+    ProviderPolicy, RateLimiter, Retry,
+};
 pub use search::{KnowledgeGraph, SearchHit, SearchProvider, SearchQuery, SearchResults};
 pub use serper::{SerperClient, SerperConfig, DEFAULT_SERPER_URL};

@@ -7,7 +7,9 @@
 //! - [`Limit`] bounds in-flight requests and requests per second;
 //! - [`Metered`] counts attempts and tokens into [`Metrics`].
 //!
-//! [`wrap_search`] and [`wrap_llm`] stack them in the order the engine needs.
+//! [`wrap_search`] and [`wrap_llm`] stack them in the order the engine needs, with a
+//! per-process rate limit; [`wrap_search_with`] and [`wrap_llm_with`] build the same
+//! stack around a [`RateLimiter`] of the caller's (one shared by all workers).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -31,7 +33,7 @@ mod retry;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use limit::Limit;
+pub use limit::{Limit, LocalRateLimiter, RateLimiter};
 pub use metered::Metered;
 pub use retry::Retry;
 
@@ -122,8 +124,41 @@ pub fn wrap_llm<L: Llm>(inner: L, policy: &ProviderPolicy, metrics: Arc<Metrics>
     Arc::new(stack(inner, policy, metrics))
 }
 
+/// [`wrap_search`] with the rate kept by `limiter` instead of a per-process limiter
+/// built from `policy.requests_per_second` (which is then not used: the limiter was
+/// built with its own rate).
+pub fn wrap_search_with<S: SearchProvider>(
+    inner: S,
+    policy: &ProviderPolicy,
+    metrics: Arc<Metrics>,
+    limiter: Arc<dyn RateLimiter>,
+) -> Arc<dyn SearchProvider> {
+    Arc::new(stack_with(inner, policy, metrics, limiter))
+}
+
+/// [`wrap_llm`] with the rate kept by `limiter` (see [`wrap_search_with`]).
+pub fn wrap_llm_with<L: Llm>(
+    inner: L,
+    policy: &ProviderPolicy,
+    metrics: Arc<Metrics>,
+    limiter: Arc<dyn RateLimiter>,
+) -> Arc<dyn Llm> {
+    Arc::new(stack_with(inner, policy, metrics, limiter))
+}
+
 fn stack<P>(inner: P, policy: &ProviderPolicy, metrics: Arc<Metrics>) -> Retry<Limit<Metered<P>>> {
     let metered = Metered::new(inner, metrics.clone());
     let limited = Limit::new(metered, policy.concurrency, policy.requests_per_second);
+    Retry::new(limited, policy, metrics)
+}
+
+fn stack_with<P>(
+    inner: P,
+    policy: &ProviderPolicy,
+    metrics: Arc<Metrics>,
+    limiter: Arc<dyn RateLimiter>,
+) -> Retry<Limit<Metered<P>>> {
+    let metered = Metered::new(inner, metrics.clone());
+    let limited = Limit::with_limiter(metered, policy.concurrency, limiter);
     Retry::new(limited, policy, metrics)
 }
