@@ -10,9 +10,9 @@ use async_trait::async_trait;
 use futures::future::join_all;
 use outreach_core::metrics::Metrics;
 use outreach_core::providers::{
-    wrap_llm, wrap_search, ChatMessage, ChatRequest, ChatResponse, Limit, Llm, LlmConfig, Metered,
-    OpenAiClient, ProviderPolicy, SearchProvider, SearchQuery, SearchResults, SerperClient,
-    SerperConfig, Usage,
+    wrap_llm, wrap_llm_with, wrap_search, ChatMessage, ChatRequest, ChatResponse, Limit, Llm,
+    LlmConfig, Metered, OpenAiClient, ProviderPolicy, RateLimiter, SearchProvider, SearchQuery,
+    SearchResults, SerperClient, SerperConfig, Usage,
 };
 use outreach_core::{Error, ProviderKind, Result};
 use serde_json::json;
@@ -426,6 +426,55 @@ async fn rate_limit_applies_to_every_retry() {
     let m = metrics.snapshot();
     assert_eq!((m.retries, m.llm_calls), (4, 5));
     assert_eq!((m.prompt_tokens, m.completion_tokens), (10, 2));
+}
+
+/// A limiter that counts how often it is asked and lets everything through.
+#[derive(Debug, Default)]
+struct CountingLimiter {
+    asked: AtomicUsize,
+}
+
+#[async_trait]
+impl RateLimiter for CountingLimiter {
+    async fn until_ready(&self) {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn a_given_limiter_replaces_the_local_rate_for_every_attempt() {
+    // The policy's own rate (1/s) would make five attempts take ~4 s; with a limiter of
+    // the caller's, that rate is not applied on top, and the limiter sees every attempt.
+    let policy = ProviderPolicy {
+        max_retries: 4,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(1),
+        requests_per_second: Some(1.0),
+        ..fast_policy()
+    };
+    let limiter = Arc::new(CountingLimiter::default());
+    let metrics = Arc::new(Metrics::default());
+    let model = wrap_llm_with(Fake::failing(4), &policy, metrics.clone(), limiter.clone());
+    let started = Instant::now();
+    model.complete(&chat()).await.unwrap();
+    assert_eq!(limiter.asked.load(Ordering::SeqCst), 5);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the policy's local rate was applied too: {:?}",
+        started.elapsed()
+    );
+
+    // `Limit::with_limiter` keeps the concurrency bound.
+    let limited = Limit::with_limiter(
+        Fake::slow(Duration::from_millis(20)),
+        2,
+        limiter.clone() as Arc<dyn RateLimiter>,
+    );
+    let query = SearchQuery::new("x");
+    let results = join_all((0..10).map(|_| limited.search(&query))).await;
+    assert!(results.iter().all(Result::is_ok));
+    assert_eq!(limited.inner().max_in_flight.load(Ordering::SeqCst), 2);
+    assert_eq!(limiter.asked.load(Ordering::SeqCst), 15);
 }
 
 #[tokio::test]

@@ -6,8 +6,8 @@
 //! and a framework would bring its own worker loop, task storage format and
 //! dependency tree to replace ~one file of Redis commands. Streams with a consumer group
 //! give exactly the port's semantics: XREADGROUP hands each entry to one consumer and
-//! keeps it in the group's pending list (PEL) until XACK; XAUTOCLAIM takes over entries
-//! whose consumer went silent for longer than the visibility timeout.
+//! keeps it in the group's pending list (PEL) until XACK; an entry whose consumer went
+//! silent for longer than the visibility timeout is claimed by another (XCLAIM).
 //!
 //! Layout, for a queue named `S`:
 //! - `S` — the stream. Each entry has the fields `task` (the task's JSON) and
@@ -22,14 +22,18 @@
 //! How each operation keeps the contract:
 //! - `receive` runs one Lua script (atomic, so two workers never move or claim the same
 //!   entry twice) that moves due retries into the stream, claims one entry idle longer
-//!   than the visibility timeout (XAUTOCLAIM, a redelivery), or else reads one new entry
-//!   (XREADGROUP `>`). Only when all three come back empty does it block, with
+//!   than the visibility timeout (a redelivery), or else reads one new entry
+//!   (XREADGROUP `>`). The claim is `XPENDING … IDLE <timeout> - + 1` then XCLAIM of
+//!   that id, rather than XAUTOCLAIM: to claim a single entry XAUTOCLAIM needs COUNT 1,
+//!   which inspects at most 10 PEL entries per call, so an expired entry behind many
+//!   busy ones (a long PEL is normal with hundreds of chunks in flight) would need a
+//!   cursor loop of unbounded length; XPENDING's IDLE filter finds it in one call. Only when all three come back empty does it block, with
 //!   XREADGROUP BLOCK on a connection of its own, for at most a poll interval
 //!   (`min(visibility/4, 1 s)`) or until the next retry is due, then looks again; so
 //!   redeliveries and retries are noticed while waiting, and an enqueue wakes a blocked
 //!   worker at once.
 //! - `attempt` of a delivery = the entry's `attempt` field + (times delivered − 1); the
-//!   delivery count is Redis's own (XPENDING), incremented by every XREADGROUP/XAUTOCLAIM.
+//!   delivery count is Redis's own (XPENDING), incremented by every XREADGROUP and XCLAIM.
 //! - A delivery id is `entry id:delivery count:queue name`. `ack`/`retry` act only if
 //!   the entry is still pending *with that delivery count*, checked in the same script
 //!   that acts: a late ack from a worker presumed dead cannot remove the redelivery now
@@ -47,7 +51,7 @@
 //! restart are then no-ops, as for any unknown id. Tasks held only in memory by a
 //! non-persistent Redis are lost with it; `JobSystem::recover` re-queues unfinished jobs.
 //!
-//! Needs Redis 7.0 or newer (XAUTOCLAIM's handling of deleted entries).
+//! Needs Redis 6.2 or newer (XPENDING IDLE); tested with 7.0.
 
 use std::fmt;
 use std::future::Future;
@@ -72,8 +76,9 @@ const MAX_POLL_INTERVAL: Duration = Duration::from_secs(1);
 const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
 /// Retried tasks moved into the stream per `receive`, at most (bounds the script's run).
 const MOVE_BATCH: u32 = 100;
-/// XAUTOCLAIM calls per `receive`, at most; each scans up to 10 pending entries.
-const CLAIM_SCANS: u32 = 100;
+/// Expired entries examined per `receive`, at most (only entries deleted from the stream
+/// behind our back make it look at more than one).
+const CLAIM_TRIES: u32 = 10;
 /// Answer timeout for ordinary commands and scripts (all O(1) or bounded above).
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -90,7 +95,7 @@ const MAX_IDLE_BLOCKING: usize = 16;
 /// Moves due retries, then claims one expired delivery or reads one new entry.
 ///
 /// KEYS: stream, delayed set. ARGV: group, consumer, visibility (ms), move batch, claim
-/// scans. Returns `{entry id, {field, value, …}, delivery count, ms until the next retry
+/// tries. Returns `{entry id, {field, value, …}, delivery count, ms until the next retry
 /// is due (-1: none)}`, with an empty id when nothing was ready.
 const POLL_SCRIPT: &str = r#"
 local stream, delayed = KEYS[1], KEYS[2]
@@ -110,17 +115,18 @@ for _, member in ipairs(due) do
   redis.call('ZREM', delayed, member)
 end
 
-local cursor = '0-0'
 for _ = 1, tonumber(ARGV[5]) do
-  local claimed = redis.call('XAUTOCLAIM', stream, group, consumer, ARGV[3], cursor, 'COUNT', 1)
-  for _, entry in ipairs(claimed[2]) do
-    if type(entry) == 'table' and type(entry[2]) == 'table' then
-      local pending = redis.call('XPENDING', stream, group, entry[1], entry[1], 1)
-      return {entry[1], entry[2], pending[1][4], -1}
-    end
+  local idle = redis.call('XPENDING', stream, group, 'IDLE', ARGV[3], '-', '+', 1)
+  if not idle[1] then break end
+  local id = idle[1][1]
+  local claimed = redis.call('XCLAIM', stream, group, consumer, ARGV[3], id)
+  local entry = claimed[1]
+  if type(entry) == 'table' and type(entry[2]) == 'table' then
+    local pending = redis.call('XPENDING', stream, group, id, id, 1)
+    return {id, entry[2], pending[1][4], -1}
   end
-  cursor = claimed[1]
-  if cursor == '0-0' then break end
+  -- Pending but deleted from the stream (by someone else): nothing to deliver.
+  redis.call('XACK', stream, group, id)
 end
 
 local read = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', 1, 'STREAMS', stream, '>')
@@ -378,7 +384,7 @@ impl RedisQueue {
                     .arg(&inner.consumer)
                     .arg(visibility_ms)
                     .arg(MOVE_BATCH)
-                    .arg(CLAIM_SCANS)
+                    .arg(CLAIM_TRIES)
                     .invoke_async::<(String, Vec<String>, u64, i64)>(&mut conn)
                     .await
             })
