@@ -266,6 +266,56 @@ async fn a_dead_consumers_task_goes_to_another_consumer() {
     assert_eq!(len, 0);
 }
 
+/// Consumers of processes long gone (nothing pending) are removed; the caller and
+/// consumers still holding work are kept.
+#[tokio::test]
+async fn idle_consumers_are_pruned() {
+    let Some(url) = redis_url() else { return };
+    let stream = fresh_stream();
+    // A consumer exists once something was delivered to it (Redis 7.0 does not create
+    // one for an empty read).
+    let gone = connect_to(&url, &stream, Duration::from_secs(30)).await;
+    gone.enqueue(chunk("job", 0)).await.unwrap();
+    let done = gone.receive(Duration::from_secs(5)).await.unwrap().unwrap();
+    gone.ack(&done).await.unwrap();
+    let holder = connect_to(&url, &stream, Duration::from_secs(30)).await;
+    holder.enqueue(chunk("job", 1)).await.unwrap();
+    let held = holder
+        .receive(Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    let gone_name = gone.consumer_name().to_owned();
+    drop(gone);
+
+    let me = connect_to(&url, &stream, Duration::from_secs(30)).await;
+    me.enqueue(chunk("job", 2)).await.unwrap();
+    let mine = me.receive(Duration::from_secs(5)).await.unwrap().unwrap();
+    me.ack(&mine).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(
+        me.prune_consumers(Duration::from_millis(10)).await.unwrap(),
+        1
+    );
+    let mut raw = raw_connection(&url).await;
+    let info: redis::streams::StreamInfoConsumersReply = raw
+        .xinfo_consumers(&stream, "outreach-workers")
+        .await
+        .unwrap();
+    let mut names: Vec<_> = info.consumers.into_iter().map(|c| c.name).collect();
+    names.sort();
+    let mut expected = vec![
+        holder.consumer_name().to_owned(),
+        me.consumer_name().to_owned(),
+    ];
+    expected.sort();
+    assert_eq!(
+        names, expected,
+        "{gone_name} should be gone, the others kept"
+    );
+    holder.ack(&held).await.unwrap();
+}
+
 /// A retry waits in the delayed set (counted by `len`, invisible to every consumer),
 /// then comes back once, with the next attempt, to whichever consumer looks.
 #[tokio::test]

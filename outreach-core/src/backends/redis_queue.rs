@@ -188,7 +188,34 @@ redis.call('XDEL', stream, id)
 return 1
 "#;
 
+/// Removes consumers that hold no pending entry and have been idle longer than a limit,
+/// except the caller. KEYS: stream. ARGV: group, idle limit (ms), the caller's name.
+/// Returns how many were removed.
+const PRUNE_SCRIPT: &str = r#"
+local removed = 0
+for _, consumer in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local info = {}
+  for i = 1, #consumer, 2 do info[consumer[i]] = consumer[i + 1] end
+  if info['name'] ~= ARGV[3] and tonumber(info['pending']) == 0
+      and tonumber(info['idle']) > tonumber(ARGV[2]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], info['name'])
+    removed = removed + 1
+  end
+end
+return removed
+"#;
+
+/// Consumers idle this long with nothing pending are removed when a process connects:
+/// every process start adds a consumer name, and without pruning the group's consumer
+/// list would only grow. A live worker polls at least every second, so it is never idle
+/// this long (and if it were, its next read would simply recreate it).
+pub const PRUNE_IDLE_CONSUMERS_AFTER: Duration = Duration::from_secs(3600);
+
 /// A [`JobQueue`] on a Redis stream. Cheap to clone: clones share connections.
+///
+/// Dropping a `receive` future while it blocks may leave an entry delivered to this
+/// consumer but never returned; like any unacked delivery it is redelivered after the
+/// visibility timeout.
 #[derive(Clone)]
 pub struct RedisQueue {
     inner: Arc<Inner>,
@@ -281,6 +308,12 @@ impl RedisQueue {
             }),
         };
         queue.ensure_group().await?;
+        match queue.prune_consumers(PRUNE_IDLE_CONSUMERS_AFTER).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, stream = stream_name, "removed idle consumers"),
+            // Housekeeping only: the queue works without it.
+            Err(e) => tracing::warn!(error = %e, "could not prune idle consumers"),
+        }
         tracing::debug!(stream = stream_name, consumer = %queue.inner.consumer, "joined the Redis queue");
         Ok(queue)
     }
@@ -314,6 +347,24 @@ impl RedisQueue {
 
     pub async fn is_empty(&self) -> Result<bool> {
         Ok(self.len().await? == 0)
+    }
+
+    /// Removes the group's consumers (other than this one) that have nothing pending and
+    /// were idle longer than `idle`; returns how many. [`Self::connect`] does this with
+    /// [`PRUNE_IDLE_CONSUMERS_AFTER`].
+    pub async fn prune_consumers(&self, idle: Duration) -> Result<u64> {
+        let inner = &*self.inner;
+        let idle_ms = millis(idle);
+        self.with_retries("prune idle consumers", |mut conn| async move {
+            Script::new(PRUNE_SCRIPT)
+                .key(&inner.stream)
+                .arg(GROUP)
+                .arg(idle_ms)
+                .arg(&inner.consumer)
+                .invoke_async::<u64>(&mut conn)
+                .await
+        })
+        .await
     }
 
     /// Creates the stream and the group if missing; an existing group is kept as is.
