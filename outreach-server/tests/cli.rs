@@ -212,7 +212,8 @@ async fn a_killed_run_resumes_where_it_stopped() {
     let command = |fakes: &FakeProviders| {
         let mut cmd = bin();
         with_fakes(&mut cmd, fakes);
-        cmd.env("OUTREACH_SEARCH_RPS", "0").env("OUTREACH_LLM_RPS", "0");
+        cmd.env("OUTREACH_SEARCH_RPS", "0")
+            .env("OUTREACH_LLM_RPS", "0");
         cmd.env("OUTREACH_DATA_DIR", &data)
             .args(["enrich", "--format", "csv", "-o"])
             .arg(&out_path)
