@@ -289,6 +289,12 @@ async fn pool_recovers_after_server_restart() {
         "after restart: first success {:?} after the restart began, {failures} failures",
         t.elapsed()
     );
+    // The restart broke every pooled connection; the pool must find that out itself
+    // (test_before_acquire) rather than hand them to queries.
+    assert_eq!(
+        failures, 0,
+        "a query was given a connection the restart broke"
+    );
     // Every pooled connection works again, for writes too.
     let after: Vec<_> = (0..10)
         .map(|i| {
@@ -309,7 +315,11 @@ async fn pool_recovers_after_server_restart() {
         })
         .collect();
     for a in after {
-        a.await.unwrap();
+        let (_, failures) = a.await.unwrap();
+        assert_eq!(
+            failures, 0,
+            "a write was given a connection the restart broke"
+        );
     }
     assert_eq!(store.account(&user).await.unwrap().credits_remaining, 0);
     ledger::assert_ledger_consistent(&*store, &user).await;

@@ -94,10 +94,18 @@ __outreach_pg_main() {
     port_in_use() {
         (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
     }
+    # A port below the kernel's ephemeral range (where outgoing connections take their
+    # local ports, which a connect test cannot see) that nothing listens on.
     free_port() {
-        local i port
+        local lo=32768 hi i port
+        read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+        if ((lo < 11000)); then lo=65535; fi # unusual range: use the top instead
         for i in $(seq 1 50); do
-            port=$((20000 + RANDOM % 40000))
+            if ((lo == 65535)); then
+                port=$((61000 + RANDOM % 4500))
+            else
+                port=$((10000 + RANDOM % (lo - 10000)))
+            fi
             if ! port_in_use "$port"; then
                 echo "$port"
                 return 0

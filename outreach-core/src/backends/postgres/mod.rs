@@ -162,7 +162,7 @@ impl PgStore {
     pub async fn migrate(&self) -> Result<()> {
         let migrator = Migrator::new(EmbeddedMigrations).await.map_err(|e| {
             tracing::error!(error = %e, "loading the embedded migrations failed");
-            Error::Database("migrate the database".into())
+            Error::Database("could not migrate the database".into())
         })?;
         let mut conn = self
             .pool
