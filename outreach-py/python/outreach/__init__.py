@@ -28,7 +28,7 @@ from ._outreach import (
     UpstreamError,
     __version__,
 )
-from ._pipeline import ENV_NAMES, Pipeline, read_headers
+from ._pipeline import ENV_NAMES, MissingKeyWarning, Pipeline, read_headers
 from ._tables import PERSONALIZED_COLUMN, RESEARCH_COLUMN
 from ._types import HeaderSummary, Metrics, Progress, RunSummary, ServiceContext
 
@@ -42,6 +42,7 @@ __all__ = [
     "InvalidInputError",
     "IoError",
     "Metrics",
+    "MissingKeyWarning",
     "NotFoundError",
     "OutputError",
     "OutreachError",

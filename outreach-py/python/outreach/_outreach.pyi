@@ -5,6 +5,33 @@ Use the `outreach` package instead: this module's API may change without notice.
 
 from typing import Any, Dict, List, Optional, Tuple, final
 
+__all__ = [
+    "read_headers",
+    "default_service",
+    "Pipeline",
+    "RunHandle",
+    "RESEARCH_COLUMN",
+    "PERSONALIZED_COLUMN",
+    "SERVICE_FIELDS",
+    "__version__",
+    "OutreachError",
+    "InvalidInputError",
+    "ConfigError",
+    "ProviderError",
+    "ProviderAuthError",
+    "ProviderOutOfCreditError",
+    "RateLimitedError",
+    "UpstreamError",
+    "ProviderTimeoutError",
+    "ProviderUnreachableError",
+    "BadResponseError",
+    "InsufficientCreditsError",
+    "NotFoundError",
+    "CancelledError",
+    "IoError",
+    "OutputError",
+]
+
 __version__: str
 RESEARCH_COLUMN: str
 PERSONALIZED_COLUMN: str

@@ -5,7 +5,20 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+import warnings
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+    cast,
+)
 
 from . import _outreach, _runner, _tables
 from ._runner import ProgressArg
@@ -29,6 +42,10 @@ Source = Union[_tables.PathLike, Sequence[Mapping[Any, Any]], Any]
 """A CSV/XLSX path, a list of dicts, or a pandas DataFrame."""
 
 Research = Dict[str, Any]
+
+
+class MissingKeyWarning(UserWarning):
+    """A pipeline was built without a search or LLM key: rows will get fallbacks."""
 
 
 def read_headers(path: _tables.PathLike) -> HeaderSummary:
@@ -120,6 +137,20 @@ class Pipeline:
         )
         self.service = _service(service)
         self.last_summary = None
+        missing = [
+            name
+            for name, ok in (
+                ("SERPER_API_KEY", self._inner.search_configured),
+                ("GROQ_API_KEY / LLM_API_KEY", self._inner.llm_configured),
+            )
+            if not ok
+        ]
+        if missing:
+            warnings.warn(
+                f"{' and '.join(missing)} not set: every row will get the fallback texts",
+                MissingKeyWarning,
+                stacklevel=2,
+            )
 
     def __repr__(self) -> str:
         inner = self._inner
@@ -280,7 +311,7 @@ class Pipeline:
             format=format,
             limit=_limit(limit),
         )
-        if _tables.is_path(source):
+        if isinstance(source, (str, os.PathLike)):
             handle = self._inner.enrich_path(os.fspath(source), **common)
 
             def finish_path(result: Any) -> Any:
@@ -299,7 +330,7 @@ class Pipeline:
             )
         else:
             try:
-                rows = list(source)
+                rows = list(cast(Iterable[Mapping[Any, Any]], source))
             except TypeError:
                 raise _outreach.InvalidInputError(
                     "source must be a path, a list of dicts or a pandas DataFrame, "

@@ -32,7 +32,7 @@ class _Reporter:
             self._callback = progress
         elif progress is True:
             try:
-                from tqdm.auto import tqdm
+                from tqdm.auto import tqdm  # type: ignore[import-untyped,unused-ignore]
             except ImportError:
                 return
             self._bar = tqdm(total=None, desc=desc, unit="row", dynamic_ncols=True)

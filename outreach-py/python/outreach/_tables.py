@@ -23,10 +23,6 @@ PathLike = Union[str, "os.PathLike[str]"]
 Row = Mapping[Any, Any]
 
 
-def is_path(source: object) -> bool:
-    return isinstance(source, (str, os.PathLike))
-
-
 def is_dataframe(source: object) -> bool:
     # A DataFrame can only exist if pandas was imported: never import it just to check.
     pd = sys.modules.get("pandas")
@@ -35,7 +31,7 @@ def is_dataframe(source: object) -> bool:
 
 def pandas_or_none() -> Any:
     try:
-        import pandas
+        import pandas  # type: ignore[import-untyped,unused-ignore]
     except ImportError:
         return None
     return pandas
