@@ -57,6 +57,13 @@ fn _outreach(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("PERSONALIZED_COLUMN", PERSONALIZED_COLUMN)?;
     m.add("SERVICE_FIELDS", pipeline::SERVICE_FIELDS.to_vec())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // For benchmarks and bug reports: a debug build is several times slower on CPU work.
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    m.add("BUILD_PROFILE", profile)?;
     errors::register(m)?;
     Ok(())
 }

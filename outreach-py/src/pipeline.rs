@@ -515,3 +515,83 @@ fn summary_dict<'py>(py: Python<'py>, s: &RunSummary) -> PyResult<Bound<'py, PyD
     d.set_item("seconds", s.seconds)?;
     Ok(d)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn outcome(status: RowStatus) -> RowOutcome {
+        RowOutcome {
+            research: "r".into(),
+            personalized: "p".into(),
+            status,
+        }
+    }
+
+    #[test]
+    fn summary_counts_statuses_like_the_engine() {
+        let outcomes = [
+            outcome(RowStatus::Enriched),
+            outcome(RowStatus::InvalidEmail),
+            outcome(RowStatus::MissingKey),
+            outcome(RowStatus::ProviderFailed),
+            outcome(RowStatus::Enriched),
+        ];
+        let s = summarize(
+            &outcomes,
+            "email".into(),
+            1,
+            2,
+            Default::default(),
+            Instant::now(),
+        );
+        assert_eq!(
+            (
+                s.rows,
+                s.enriched,
+                s.fallbacks,
+                s.invalid_emails,
+                s.refundable
+            ),
+            (5, 2, 3, 1, 2)
+        );
+        assert_eq!((s.truncated_cells, s.ragged_rows), (1, 2));
+    }
+
+    #[test]
+    fn email_cells_tolerate_short_rows() {
+        let rows = vec![
+            vec!["a".to_string(), "x@y.com".to_string()],
+            vec!["b".to_string()],
+        ];
+        assert_eq!(
+            email_cells(&rows, 1),
+            vec![vec!["x@y.com".to_string()], vec![String::new()]]
+        );
+    }
+
+    #[test]
+    fn service_fields_override_defaults_and_unknown_fields_are_refused() {
+        let mut map = HashMap::new();
+        map.insert("cta".to_string(), "a demo".to_string());
+        let s = service_from(Some(map)).unwrap();
+        assert_eq!(s.cta, "a demo");
+        assert_eq!(s.goal, ServiceContext::default().goal);
+        let mut bad = HashMap::new();
+        bad.insert("offer".to_string(), "x".to_string());
+        assert!(service_from(Some(bad)).is_err());
+    }
+
+    #[test]
+    fn format_comes_from_the_argument_then_the_extension() {
+        let csv = PathBuf::from("out.CSV");
+        assert_eq!(parse_format(None, Some(&csv)).unwrap(), OutputFormat::Csv);
+        assert_eq!(
+            parse_format(Some("xlsx"), Some(&csv)).unwrap(),
+            OutputFormat::Xlsx
+        );
+        assert_eq!(parse_format(None, None).unwrap(), OutputFormat::Xlsx);
+        assert!(parse_format(Some("xls"), None).is_err());
+    }
+}

@@ -84,3 +84,36 @@ def test_enrich_file_streams_to_out(fake: FakeProviders, tmp_path: Path) -> None
     assert pipeline.last_summary == summary
     assert outreach.read_headers(out)["rows"] == 20
     assert summary.rows_per_second > 0
+
+
+def test_the_notebook_example_runs(fake: FakeProviders, tmp_path: Path) -> None:
+    """examples/notebook_enrich.py, end to end against the fake providers."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    copy = tmp_path / "examples"
+    copy.mkdir()
+    shutil.copy(examples / "notebook_enrich.py", copy)
+    shutil.copy(examples / "prospects.csv", copy)
+    env = {
+        **os.environ,
+        "SERPER_API_KEY": "k",
+        "SERPER_URL": fake.serper_url,
+        "GROQ_API_KEY": "k",
+        "LLM_BASE_URL": fake.llm_base_url,
+    }
+    done = subprocess.run(
+        [sys.executable, str(copy / "notebook_enrich.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    # The example file has three rows without a usable address (`marcus@`, blank, n/a).
+    assert "50 rows, 47 openers, 3 fallbacks (3 invalid emails)" in done.stdout
+    assert "Northwind Logistics" in done.stdout
+    assert outreach.read_headers(copy / "prospects.enriched.xlsx")["rows"] == 50

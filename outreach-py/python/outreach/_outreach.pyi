@@ -14,6 +14,7 @@ __all__ = [
     "PERSONALIZED_COLUMN",
     "SERVICE_FIELDS",
     "__version__",
+    "BUILD_PROFILE",
     "OutreachError",
     "InvalidInputError",
     "ConfigError",
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 __version__: str
+BUILD_PROFILE: str
 RESEARCH_COLUMN: str
 PERSONALIZED_COLUMN: str
 SERVICE_FIELDS: List[str]
