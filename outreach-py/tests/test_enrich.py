@@ -318,3 +318,13 @@ def test_research_raises_on_a_rejected_key(fake: FakeProviders) -> None:
     fake.search_status = 403
     with pytest.raises(outreach.ProviderAuthError):
         fake.pipeline().research("jane.doe@acme.com")
+
+
+def test_summary_metrics_are_per_run_on_a_shared_pipeline(fake: FakeProviders) -> None:
+    pipeline = fake.pipeline()
+    for _ in range(2):
+        pipeline.enrich(prospects(3), progress=False)
+        summary = pipeline.last_summary
+        assert summary is not None
+        assert summary.metrics["llm_calls"] == 6
+        assert summary.metrics["search_calls"] == 3 + 3  # three companies
