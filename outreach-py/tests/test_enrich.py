@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import sys
 import json
 from pathlib import Path
 from typing import Any, Dict, List
@@ -328,3 +329,17 @@ def test_summary_metrics_are_per_run_on_a_shared_pipeline(fake: FakeProviders) -
         assert summary is not None
         assert summary.metrics["llm_calls"] == 6
         assert summary.metrics["search_calls"] == 3 + 3  # three companies
+
+
+def test_without_pandas_a_path_gives_dicts_and_without_tqdm_progress_is_silent(
+    fake: FakeProviders, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `import pandas` / `from tqdm.auto import tqdm` raise ImportError with these entries.
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    path = write_csv(tmp_path / "in.csv", prospects(3))
+    result = fake.pipeline().enrich(path, progress=True)
+    assert isinstance(result, list)
+    assert [r["email"] for r in result] == [p["email"] for p in prospects(3)]
+    assert list(result[0]) == ["id", "name", "email", RESEARCH, LINE]
+    assert capsys.readouterr().err == ""
