@@ -224,14 +224,18 @@ impl Drop for RunHandle {
 #[pymethods]
 impl RunHandle {
     /// Wait up to `timeout` seconds with the GIL released; True when the run is over.
+    /// Runs pending signal handlers before returning, so Ctrl-C raises
+    /// `KeyboardInterrupt` from here (the caller then cancels the run).
     #[pyo3(signature = (timeout))]
-    fn wait(&self, py: Python<'_>, timeout: f64) -> bool {
+    fn wait(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
         let timeout = if timeout.is_finite() && timeout > 0.0 {
             Duration::from_secs_f64(timeout.min(3600.0))
         } else {
             Duration::ZERO
         };
-        self.wait_detached(py, timeout)
+        let done = self.wait_detached(py, timeout);
+        py.check_signals()?;
+        Ok(done)
     }
 
     /// True when the run is over (finished, failed or cancelled).

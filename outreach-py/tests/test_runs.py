@@ -116,7 +116,10 @@ def test_the_gil_is_released_while_a_run_goes_on(fake: FakeProviders) -> None:
 
 CTRL_C_CHILD = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
+    # A process started from a background job inherits SIGINT as ignored (and Python
+    # then installs no KeyboardInterrupt handler): act like an interactive session.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import outreach
     rows = [{"email": f"p.{i}@acme-{i}.com"} for i in range(400)]
     pipeline = outreach.Pipeline(
@@ -157,8 +160,10 @@ def test_ctrl_c_cancels_promptly(fake: FakeProviders, tmp_path: Path) -> None:
     child.send_signal(signal.SIGINT)
     try:
         out, err = child.communicate(timeout=5)
-    finally:
+    except subprocess.TimeoutExpired:
         child.kill()
+        out, err = child.communicate()
+        pytest.fail(f"the child ignored SIGINT for 5 s\nstdout: {out}\nstderr: {err}")
     elapsed = time.monotonic() - sent
     assert elapsed < 2, f"the child took {elapsed:.1f}s to stop"
     assert child.returncode != 0
