@@ -25,5 +25,8 @@ cargo test --workspace --doc --locked
 step "PostgreSQL backend against a real server"
 ./scripts/test-postgres.sh
 
+step "Python binding (wheel built into a venv, pytest)"
+./scripts/test-python.sh
+
 echo
 echo "all tests passed in $(( $(date +%s) - started )) s"

@@ -174,11 +174,6 @@ def test_ctrl_c_cancels_promptly(fake: FakeProviders, tmp_path: Path) -> None:
     assert fake.requests() == settled
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="outreach-core: enrich_file's writer thread still commits `.NAME.partial` after "
-    "the run's future is dropped (the CLI's Ctrl-C leaves it too); reported to the lead",
-)
 def test_a_cancelled_enrich_file_leaves_no_partial_file(
     fake: FakeProviders, tmp_path: Path
 ) -> None:
