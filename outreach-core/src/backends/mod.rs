@@ -1,10 +1,12 @@
 //! Implementations of the ports. SQLite (jobs + ledger), object_store (local directory
 //! or memory) and the in-process queue are the embedded defaults and always built.
-//! Behind cargo features: S3-compatible storage (`s3`), the Redis Streams queue and the
-//! Redis rate limiter (`redis`).
+//! Behind cargo features: PostgreSQL for jobs + ledger (`postgres`), S3-compatible
+//! storage (`s3`), the Redis Streams queue and the Redis rate limiter (`redis`).
 
 pub mod memory_queue;
 pub mod object_storage;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "redis")]
 pub mod redis_queue;
 #[cfg(feature = "redis")]
@@ -13,4 +15,6 @@ pub mod redis_rate_limit;
 pub mod s3;
 pub mod sqlite;
 
+#[cfg(feature = "postgres")]
+pub use postgres::{PgStore, PgStoreOptions};
 pub use sqlite::SqliteStore;
