@@ -25,6 +25,9 @@ cargo test --workspace --doc --locked
 step "PostgreSQL backend against a real server"
 ./scripts/test-postgres.sh
 
+step "Redis queue + shared rate limiter, S3 storage, against real servers"
+./scripts/test-redis-s3.sh
+
 step "Python binding (wheel built into a venv, pytest)"
 ./scripts/test-python.sh
 

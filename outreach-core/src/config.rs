@@ -7,7 +7,9 @@ use crate::enricher::{Enricher, EnricherConfig, Providers};
 use crate::error::Result;
 use crate::metrics::Metrics;
 use crate::providers::openai::{LlmConfig, OpenAiClient};
-use crate::providers::policy::{wrap_llm, wrap_search, ProviderPolicy};
+use crate::providers::policy::{
+    wrap_llm, wrap_llm_with, wrap_search, wrap_search_with, ProviderPolicy, RateLimiter,
+};
 use crate::providers::serper::{SerperClient, SerperConfig};
 
 /// Everything needed to enrich rows. `None` providers mean "key missing": rows get the
@@ -81,17 +83,37 @@ impl PipelineConfig {
     }
 
     pub fn providers_with_metrics(&self, metrics: Arc<Metrics>) -> Result<Providers> {
+        self.providers_with(metrics, None)
+    }
+
+    /// The providers, rate-limited by `shared` limiters when given (one budget for all
+    /// workers, e.g. GCRA in Redis) instead of this process's own.
+    pub fn providers_with(
+        &self,
+        metrics: Arc<Metrics>,
+        shared: Option<SharedLimiters>,
+    ) -> Result<Providers> {
         let search = match &self.serper {
             Some(c) => {
                 let client = SerperClient::new(c.clone().with_timeouts(&self.search_policy))?;
-                Some(wrap_search(client, &self.search_policy, metrics.clone()))
+                Some(match shared.as_ref().and_then(|s| s.search.clone()) {
+                    Some(limiter) => {
+                        wrap_search_with(client, &self.search_policy, metrics.clone(), limiter)
+                    }
+                    None => wrap_search(client, &self.search_policy, metrics.clone()),
+                })
             }
             None => None,
         };
         let llm = match &self.llm {
             Some(c) => {
                 let client = OpenAiClient::new(c.clone().with_timeouts(&self.llm_policy))?;
-                Some(wrap_llm(client, &self.llm_policy, metrics.clone()))
+                Some(match shared.as_ref().and_then(|s| s.llm.clone()) {
+                    Some(limiter) => {
+                        wrap_llm_with(client, &self.llm_policy, metrics.clone(), limiter)
+                    }
+                    None => wrap_llm(client, &self.llm_policy, metrics.clone()),
+                })
             }
             None => None,
         };
@@ -101,4 +123,11 @@ impl PipelineConfig {
             metrics,
         })
     }
+}
+
+/// Rate limiters shared by every worker (see `setup::Backends::shared_limiters`).
+#[derive(Debug, Clone, Default)]
+pub struct SharedLimiters {
+    pub search: Option<Arc<dyn RateLimiter>>,
+    pub llm: Option<Arc<dyn RateLimiter>>,
 }

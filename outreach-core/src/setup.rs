@@ -53,6 +53,9 @@ impl BackendConfig {
     }
 }
 
+/// The Redis stream the task queue lives in.
+pub const TASK_STREAM: &str = "outreach:tasks";
+
 /// The four ports, opened.
 #[derive(Debug, Clone)]
 pub struct Backends {
@@ -63,6 +66,8 @@ pub struct Backends {
     /// False for the in-process queue: its tasks die with the process, so a restart
     /// must call `JobSystem::recover`.
     pub durable_queue: bool,
+    /// Where shared rate limits live (the queue's Redis), if any.
+    pub redis_url: Option<String>,
 }
 
 impl Backends {
@@ -96,6 +101,19 @@ impl Backends {
         };
         let (queue, durable_queue): (Arc<dyn JobQueue>, bool) = match config.redis_url.as_deref() {
             None => (Arc::new(MemoryQueue::new(config.visibility_timeout)), false),
+            #[cfg(feature = "redis")]
+            Some(url) => (
+                Arc::new(
+                    crate::backends::redis_queue::RedisQueue::connect(
+                        url,
+                        TASK_STREAM,
+                        config.visibility_timeout,
+                    )
+                    .await?,
+                ),
+                true,
+            ),
+            #[cfg(not(feature = "redis"))]
             Some(url) => {
                 return Err(Error::Config(format!(
                     "REDIS_URL `{}` needs the `redis` feature",
@@ -109,7 +127,35 @@ impl Backends {
             storage,
             queue,
             durable_queue,
+            redis_url: config.redis_url.clone(),
         })
+    }
+
+    /// Provider rate limits that hold across every worker: with Redis, a GCRA limiter
+    /// per provider in Redis (one budget shared by all processes); without it, `None`
+    /// (each process limits itself, which is exact when there is one process).
+    pub async fn shared_limiters(
+        &self,
+        pipeline: &crate::config::PipelineConfig,
+    ) -> Result<Option<crate::config::SharedLimiters>> {
+        #[cfg(feature = "redis")]
+        if let Some(url) = &self.redis_url {
+            use crate::backends::redis_rate_limit::RedisRateLimiter;
+            use crate::providers::policy::RateLimiter;
+            let limiter = |name: &'static str, rps: Option<f64>| async move {
+                Ok::<_, Error>(match rps {
+                    Some(rps) => Some(Arc::new(RedisRateLimiter::connect(url, name, rps).await?)
+                        as Arc<dyn RateLimiter>),
+                    None => None,
+                })
+            };
+            return Ok(Some(crate::config::SharedLimiters {
+                search: limiter("search", pipeline.search_policy.requests_per_second).await?,
+                llm: limiter("llm", pipeline.llm_policy.requests_per_second).await?,
+            }));
+        }
+        let _ = pipeline;
+        Ok(None)
     }
 }
 
