@@ -37,7 +37,10 @@ impl BackendConfig {
             database_url: var("DATABASE_URL"),
             storage_url: var("STORAGE_URL"),
             redis_url: var("REDIS_URL"),
-            visibility_timeout: DEFAULT_VISIBILITY_TIMEOUT,
+            visibility_timeout: var("OUTREACH_VISIBILITY_TIMEOUT_SECS")
+                .and_then(|v| v.parse::<f64>().ok())
+                .filter(|s| *s > 0.0)
+                .map_or(DEFAULT_VISIBILITY_TIMEOUT, Duration::from_secs_f64),
         }
     }
 

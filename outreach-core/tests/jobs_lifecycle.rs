@@ -486,3 +486,49 @@ async fn hundred_concurrent_creations_against_a_balance_of_ten() {
     assert_eq!(ledger_sum(&env.db, USER).await, 0);
     assert_eq!(env.db.list_jobs(USER, 0, 200).await.unwrap().1, 10);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_stall_sweeper_requeues_jobs_whose_tasks_were_lost() {
+    let env = Env::new().await;
+    env.db
+        .ensure_account(USER, "u@example.com", 100)
+        .await
+        .unwrap();
+    // Created through one queue, which is then lost (a Redis restart without persistence).
+    let lost = env.system(echo_search(), good_llm(), 5);
+    let job = lost
+        .create_job(request(env.upload(&prospects(12, 1)).await))
+        .await
+        .unwrap();
+    drop(lost);
+
+    let system = env.system(echo_search(), good_llm(), 5);
+    let mut seen = outreach_core::jobs::StallTracker::default();
+    // Seen for the first time: not stalled yet.
+    assert_eq!(
+        system
+            .sweep_stalled(&mut seen, Duration::from_secs(60))
+            .await
+            .unwrap(),
+        0
+    );
+    // No progress since: stalled.
+    assert_eq!(
+        system
+            .sweep_stalled(&mut seen, Duration::ZERO)
+            .await
+            .unwrap(),
+        1
+    );
+    let done = run_to_end(&system, &job.id).await;
+    assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
+    assert_eq!(done.rows_processed, 12);
+    // Finished jobs are not swept.
+    assert_eq!(
+        system
+            .sweep_stalled(&mut seen, Duration::ZERO)
+            .await
+            .unwrap(),
+        0
+    );
+}

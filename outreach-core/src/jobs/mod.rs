@@ -33,7 +33,7 @@ use crate::enricher::{Enricher, EnricherConfig, Mode, Providers};
 use crate::ports::{CreditLedger, Job, JobQueue, JobStore, Storage};
 
 pub use create::CreateJob;
-pub use worker::WorkerHandle;
+pub use worker::{StallTracker, WorkerHandle};
 
 /// Tuning of the job system.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,6 +49,10 @@ pub struct JobSettings {
     pub temp_dir: PathBuf,
     /// Rows a job may have (0 = unlimited).
     pub max_rows: u64,
+    /// A queued or running job without visible progress for this long is re-queued
+    /// (see `JobSystem::sweep_stalled`). Keep it well above the queue's visibility
+    /// timeout.
+    pub stall_after: std::time::Duration,
 }
 
 impl Default for JobSettings {
@@ -59,6 +63,31 @@ impl Default for JobSettings {
             max_attempts: 5,
             temp_dir: std::env::temp_dir(),
             max_rows: 0,
+            stall_after: std::time::Duration::from_secs(1800),
+        }
+    }
+}
+
+impl JobSettings {
+    /// Defaults, overridden by `OUTREACH_CHUNK_SIZE`, `OUTREACH_CONCURRENCY`,
+    /// `OUTREACH_MAX_ATTEMPTS`, `OUTREACH_MAX_ROWS`, `OUTREACH_STALL_AFTER_SECS`;
+    /// temporary files under `<data_dir>/tmp`.
+    pub fn from_env(data_dir: &std::path::Path) -> Self {
+        let num = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|v| *v > 0.0)
+        };
+        let d = Self::default();
+        Self {
+            chunk_size: num("OUTREACH_CHUNK_SIZE").map_or(d.chunk_size, |v| v as u32),
+            concurrency: num("OUTREACH_CONCURRENCY").map_or(d.concurrency, |v| v as usize),
+            max_attempts: num("OUTREACH_MAX_ATTEMPTS").map_or(d.max_attempts, |v| v as u32),
+            max_rows: num("OUTREACH_MAX_ROWS").map_or(d.max_rows, |v| v as u64),
+            stall_after: num("OUTREACH_STALL_AFTER_SECS")
+                .map_or(d.stall_after, std::time::Duration::from_secs_f64),
+            temp_dir: data_dir.join("tmp"),
         }
     }
 }

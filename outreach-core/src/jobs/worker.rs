@@ -14,6 +14,12 @@ use crate::ports::{Delivery, Job, JobFinish, JobStatus, Task};
 /// How long `receive` waits before checking for shutdown.
 const POLL: Duration = Duration::from_millis(500);
 
+/// What [`JobSystem::sweep_stalled`] last saw of each unfinished job.
+#[derive(Debug, Default)]
+pub struct StallTracker(
+    std::collections::HashMap<String, ((JobStatus, u64, u32), tokio::time::Instant)>,
+);
+
 /// A running worker loop.
 #[derive(Debug)]
 pub struct WorkerHandle {
@@ -56,6 +62,48 @@ impl JobSystem {
         Ok(jobs.len())
     }
 
+    /// Re-queue jobs that look stalled: queued or running, and no progress seen by this
+    /// sweeper for `stall_after`. Covers a queue that lost its tasks (a Redis restart
+    /// without persistence, a flushed stream). Returns how many were re-queued.
+    ///
+    /// `Start` re-queues only the chunks not done, and every task is idempotent, so a
+    /// false alarm costs at most a chunk processed twice; choose `stall_after` well above
+    /// the visibility timeout to make that rare.
+    pub async fn sweep_stalled(
+        &self,
+        seen: &mut StallTracker,
+        stall_after: Duration,
+    ) -> Result<usize> {
+        let jobs = self
+            .store()
+            .jobs_with_status(&[JobStatus::Queued, JobStatus::InProgress])
+            .await?;
+        let now = tokio::time::Instant::now();
+        let mut requeued = 0;
+        let mut alive = std::collections::HashMap::new();
+        for job in jobs {
+            let key = (job.status, job.rows_processed, job.attempt);
+            let since = match seen.0.get(&job.id) {
+                Some((k, t)) if *k == key => *t,
+                _ => now,
+            };
+            if now.duration_since(since) >= stall_after {
+                tracing::warn!(job = %job.id, "job made no progress for {stall_after:?}; re-queueing it");
+                self.queue()
+                    .enqueue(Task::Start {
+                        job_id: job.id.clone(),
+                    })
+                    .await?;
+                requeued += 1;
+                alive.insert(job.id, (key, now));
+            } else {
+                alive.insert(job.id, (key, since));
+            }
+        }
+        seen.0 = alive;
+        Ok(requeued)
+    }
+
     /// Run tasks until shut down, up to `parallel` at once. Rows in flight are bounded
     /// separately by `JobSettings::concurrency`, so `parallel` only needs to be large
     /// enough to keep that many rows busy: `concurrency / chunk_size + 1`.
@@ -65,9 +113,18 @@ impl JobSystem {
         let join = tokio::spawn(async move {
             let slots = Arc::new(Semaphore::new(parallel.max(1)));
             let mut running = JoinSet::new();
+            let mut stalls = StallTracker::default();
+            let mut next_sweep = tokio::time::Instant::now() + system.settings().stall_after;
             loop {
                 if *stopped.borrow() {
                     break;
+                }
+                if tokio::time::Instant::now() >= next_sweep {
+                    let stall_after = system.settings().stall_after;
+                    if let Err(e) = system.sweep_stalled(&mut stalls, stall_after).await {
+                        tracing::warn!(error = %e, "stall sweep failed");
+                    }
+                    next_sweep = tokio::time::Instant::now() + stall_after / 4;
                 }
                 let permit = tokio::select! {
                     p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
