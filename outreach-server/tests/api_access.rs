@@ -1,6 +1,8 @@
 //! Who may do what, and how bad requests are answered: auth (Supabase-style tokens),
 //! isolation between users, the error format for hostile input, and the OpenAPI
 //! document against the router.
+// Test helpers fail loudly: that is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 
@@ -15,7 +17,12 @@ fn b64(v: &serde_json::Value) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tokens_are_checked_like_supabase_does() {
-    let h = Harness::with(Options { worker: false, free_credits: 50, ..Options::default() }).await;
+    let h = Harness::with(Options {
+        worker: false,
+        free_credits: 50,
+        ..Options::default()
+    })
+    .await;
     let claims = |patch: serde_json::Value| {
         let mut c = json!({ "sub": "u1", "email": "u1@example.com", "aud": AUDIENCE, "iss": ISSUER, "exp": now() + 600 });
         for (k, v) in patch.as_object().unwrap() {
@@ -38,16 +45,47 @@ async fn tokens_are_checked_like_supabase_does() {
     no_exp.as_object_mut().unwrap().remove("exp");
     let rejected: Vec<(&str, Option<String>)> = vec![
         ("missing header", None),
-        ("expired", Some(token_with(claims(json!({ "exp": now() - 3600 })), SECRET))),
-        ("wrong audience", Some(token_with(claims(json!({ "aud": "anon" })), SECRET))),
-        ("wrong issuer", Some(token_with(claims(json!({ "iss": "https://evil.example" })), SECRET))),
-        ("no issuer", Some(token_with({ let mut c = claims(json!({})); c.as_object_mut().unwrap().remove("iss"); c }, SECRET))),
+        (
+            "expired",
+            Some(token_with(claims(json!({ "exp": now() - 3600 })), SECRET)),
+        ),
+        (
+            "wrong audience",
+            Some(token_with(claims(json!({ "aud": "anon" })), SECRET)),
+        ),
+        (
+            "wrong issuer",
+            Some(token_with(
+                claims(json!({ "iss": "https://evil.example" })),
+                SECRET,
+            )),
+        ),
+        (
+            "no issuer",
+            Some(token_with(
+                {
+                    let mut c = claims(json!({}));
+                    c.as_object_mut().unwrap().remove("iss");
+                    c
+                },
+                SECRET,
+            )),
+        ),
         ("no exp", Some(token_with(no_exp, SECRET))),
         ("alg none", Some(none_token)),
         ("other algorithm", Some(hs512)),
-        ("other secret", Some(token_with(claims(json!({})), "another-secret-another-secret-another"))),
+        (
+            "other secret",
+            Some(token_with(
+                claims(json!({})),
+                "another-secret-another-secret-another",
+            )),
+        ),
         ("garbage", Some("not.a.token".into())),
-        ("unsafe subject", Some(token_with(claims(json!({ "sub": "../u2" })), SECRET))),
+        (
+            "unsafe subject",
+            Some(token_with(claims(json!({ "sub": "../u2" })), SECRET)),
+        ),
     ];
     for (why, t) in &rejected {
         let r = h.call(get("/me", t.as_deref())).await;
@@ -61,14 +99,24 @@ async fn tokens_are_checked_like_supabase_does() {
     assert_eq!(h.call(basic).await.status, StatusCode::UNAUTHORIZED);
 
     // None of the rejected tokens created an account; a valid one does, once.
-    assert!(h.state.jobs.ledger().find_by_email("u1@example.com").await.unwrap().is_none());
+    assert!(h
+        .state
+        .jobs
+        .ledger()
+        .find_by_email("u1@example.com")
+        .await
+        .unwrap()
+        .is_none());
     let me = h.me(&token_with(claims(json!({})), SECRET)).await;
     assert_eq!(me["email"], "u1@example.com");
     assert_eq!(me["credits_remaining"], 50);
     assert_eq!(me["plan_type"], "free");
     let me = h.me(&token_with(claims(json!({})), SECRET)).await;
     assert_eq!(me["credits_remaining"], 50, "first sight only");
-    let ledger = h.call(get("/ledger", Some(&token_with(claims(json!({})), SECRET)))).await.json();
+    let ledger = h
+        .call(get("/ledger", Some(&token_with(claims(json!({})), SECRET))))
+        .await
+        .json();
     assert_eq!(ledger["total"], 1);
 }
 
@@ -77,7 +125,9 @@ async fn users_never_see_each_others_jobs_files_or_results() {
     let h = Harness::start().await;
     let (a, b) = (token("usera"), token("userb"));
     let a_file = h.upload(&a, "prospects.csv", &sample()).await;
-    let a_job = h.create_job(&a, json!({ "file_path": a_file, "limit": 3 })).await;
+    let a_job = h
+        .create_job(&a, json!({ "file_path": a_file, "limit": 3 }))
+        .await;
     assert_eq!(h.wait_job(&a, &a_job).await["status"], "succeeded");
     let b_file = h.upload(&b, "mine.csv", &prospects_csv(3)).await;
 
@@ -91,7 +141,10 @@ async fn users_never_see_each_others_jobs_files_or_results() {
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.text());
         assert_eq!(r.code(), "not_found");
     }
-    for path in [format!("/jobs/{a_job}/retry"), format!("/jobs/{a_job}/cancel")] {
+    for path in [
+        format!("/jobs/{a_job}/retry"),
+        format!("/jobs/{a_job}/cancel"),
+    ] {
         let r = h.call(post_json(&path, Some(&b), &json!({}))).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
     }
@@ -102,32 +155,68 @@ async fn users_never_see_each_others_jobs_files_or_results() {
     let b_dir = b_file.rsplit_once('/').unwrap().0;
     let cases = [
         (a_file.clone(), StatusCode::NOT_FOUND),
-        (format!("{b_dir}/../../usera/x/prospects.csv"), StatusCode::BAD_REQUEST),
-        ("uploads/userb/../usera/prospects.csv".into(), StatusCode::BAD_REQUEST),
+        (
+            format!("{b_dir}/../../usera/x/prospects.csv"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "uploads/userb/../usera/prospects.csv".into(),
+            StatusCode::BAD_REQUEST,
+        ),
         ("/etc/passwd".into(), StatusCode::BAD_REQUEST),
         ("../../outreach.db".into(), StatusCode::BAD_REQUEST),
-        (format!("inputs/usera/{a_job}/prospects.csv"), StatusCode::BAD_REQUEST),
-        ("uploads/userb/nonexistent/x.csv".into(), StatusCode::NOT_FOUND),
+        (
+            format!("inputs/usera/{a_job}/prospects.csv"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "uploads/userb/nonexistent/x.csv".into(),
+            StatusCode::NOT_FOUND,
+        ),
     ];
     for (file_path, status) in cases {
         for route in ["/parse_headers", "/jobs"] {
-            let r = h.call(post_json(route, Some(&b), &json!({ "file_path": file_path }))).await;
+            let r = h
+                .call(post_json(
+                    route,
+                    Some(&b),
+                    &json!({ "file_path": file_path }),
+                ))
+                .await;
             assert_eq!(r.status, status, "{route} {file_path}: {}", r.text());
         }
     }
     // B's own file works, and nobody was charged for the refusals.
-    let r = h.call(post_json("/parse_headers", Some(&b), &json!({ "file_path": b_file }))).await;
+    let r = h
+        .call(post_json(
+            "/parse_headers",
+            Some(&b),
+            &json!({ "file_path": b_file }),
+        ))
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(h.me(&b).await["credits_remaining"], 100);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_input_gets_a_clear_4xx_never_a_500() {
-    let h = Harness::with(Options { worker: false, max_upload_bytes: 100_000, ..Options::default() }).await;
+    let h = Harness::with(Options {
+        worker: false,
+        max_upload_bytes: 100_000,
+        ..Options::default()
+    })
+    .await;
     let t = token("frank");
     let file = h.upload(&t, "prospects.csv", &sample()).await;
 
-    let raw = |body: &str| post_raw("/jobs", Some(&t), Some("application/json"), body.as_bytes().to_vec());
+    let raw = |body: &str| {
+        post_raw(
+            "/jobs",
+            Some(&t),
+            Some("application/json"),
+            body.as_bytes().to_vec(),
+        )
+    };
     let cases = vec![
         ("malformed JSON", raw("{\"file_path\": "), StatusCode::BAD_REQUEST, "malformed_json"),
         ("not an object", raw("[1,2]"), StatusCode::BAD_REQUEST, "invalid_request"),
@@ -158,38 +247,75 @@ async fn bad_input_gets_a_clear_4xx_never_a_500() {
     }
 
     // Unreadable files: 422 at parse_headers and at job creation, nothing charged.
-    let corrupt_xlsx = h.upload(&t, "broken.xlsx", b"PK\x03\x04 definitely not a zip").await;
+    let corrupt_xlsx = h
+        .upload(&t, "broken.xlsx", b"PK\x03\x04 definitely not a zip")
+        .await;
     let empty_csv = h.upload(&t, "empty.csv", b"").await;
     let header_only = h.upload(&t, "header.csv", b"name,email\n").await;
-    let binary_csv = h.upload(&t, "binary.csv", &[0u8, 159, 146, 150, 0, 0, 255, 254]).await;
+    let binary_csv = h
+        .upload(&t, "binary.csv", &[0u8, 159, 146, 150, 0, 0, 255, 254])
+        .await;
     for file_path in [&corrupt_xlsx, &empty_csv, &header_only] {
         for route in ["/parse_headers", "/jobs"] {
-            let r = h.call(post_json(route, Some(&t), &json!({ "file_path": file_path }))).await;
-            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{route} {file_path}: {}", r.text());
+            let r = h
+                .call(post_json(
+                    route,
+                    Some(&t),
+                    &json!({ "file_path": file_path }),
+                ))
+                .await;
+            assert_eq!(
+                r.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{route} {file_path}: {}",
+                r.text()
+            );
             assert_eq!(r.code(), "unreadable_file");
         }
     }
-    let r = h.call(post_json("/jobs", Some(&t), &json!({ "file_path": binary_csv }))).await;
+    let r = h
+        .call(post_json(
+            "/jobs",
+            Some(&t),
+            &json!({ "file_path": binary_csv }),
+        ))
+        .await;
     assert!(r.status.is_client_error(), "{}", r.text());
     assert_eq!(h.me(&t).await["credits_remaining"], 100);
 
     // The upload limit is exact: a file of exactly the limit is accepted.
     let mut exact = b"name,email\n".to_vec();
     exact.resize(100_000, b'a');
-    let r = h.call(multipart("/files", Some(&t), "exact.csv", &exact)).await;
+    let r = h
+        .call(multipart("/files", Some(&t), "exact.csv", &exact))
+        .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     assert_eq!(r.json()["size"], 100_000);
     // Hostile names are reduced to a safe last component.
-    let r = h.call(multipart("/files", Some(&t), "../../../etc/evil name;.csv", b"name,email\na,a@b.co\n")).await;
+    let r = h
+        .call(multipart(
+            "/files",
+            Some(&t),
+            "../../../etc/evil name;.csv",
+            b"name,email\na,a@b.co\n",
+        ))
+        .await;
     assert_eq!(r.status, StatusCode::CREATED);
     let v = r.json();
     assert_eq!(v["filename"], "evil name_.csv");
-    assert!(v["file_path"].as_str().unwrap().starts_with("uploads/frank/"));
+    assert!(v["file_path"]
+        .as_str()
+        .unwrap()
+        .starts_with("uploads/frank/"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn responses_carry_a_request_id() {
-    let h = Harness::with(Options { worker: false, ..Options::default() }).await;
+    let h = Harness::with(Options {
+        worker: false,
+        ..Options::default()
+    })
+    .await;
     let r = h.call(get("/healthz", None)).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["status"], "ok");
@@ -224,7 +350,11 @@ const ROUTES: &[(&str, &str)] = &[
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_openapi_document_lists_exactly_the_routes_served() {
-    let h = Harness::with(Options { worker: false, ..Options::default() }).await;
+    let h = Harness::with(Options {
+        worker: false,
+        ..Options::default()
+    })
+    .await;
     let r = h.call(get("/openapi.json", None)).await;
     assert_eq!(r.status, StatusCode::OK);
     let doc = r.json();
@@ -237,7 +367,10 @@ async fn the_openapi_document_lists_exactly_the_routes_served() {
         }
     }
     listed.sort();
-    let mut expected: Vec<(String, String)> = ROUTES.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    let mut expected: Vec<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
     expected.sort();
     assert_eq!(listed, expected);
 
@@ -246,11 +379,31 @@ async fn the_openapi_document_lists_exactly_the_routes_served() {
     for (method, path) in &expected {
         let op = &paths[path.as_str()][method.as_str()];
         let uri = path.replace("{id}", "00000000-0000-0000-0000-000000000000");
-        let req = if method == "get" { get(&uri, None) } else { post_json(&uri, None, &json!({})) };
+        let req = if method == "get" {
+            get(&uri, None)
+        } else {
+            post_json(&uri, None, &json!({}))
+        };
         let r = h.call(req).await;
-        assert!(r.status != StatusCode::NOT_FOUND && r.status != StatusCode::METHOD_NOT_ALLOWED, "{method} {path}: {}", r.status);
+        assert!(
+            r.status != StatusCode::NOT_FOUND && r.status != StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}: {}",
+            r.status
+        );
         let public = op["security"] == json!([]);
-        assert_eq!(r.status == StatusCode::UNAUTHORIZED, !public, "{method} {path}: {}", r.status);
-        assert!(op["responses"].as_object().unwrap().keys().any(|k| k.starts_with('2')), "{method} {path}");
+        assert_eq!(
+            r.status == StatusCode::UNAUTHORIZED,
+            !public,
+            "{method} {path}: {}",
+            r.status
+        );
+        assert!(
+            op["responses"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .any(|k| k.starts_with('2')),
+            "{method} {path}"
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! The job flow through the HTTP API: upload → parse_headers → create → worker runs it
 //! → detail with logs and timings → download → ledger; 402, limit + preview, retry,
 //! cancel and the event stream.
+// Test helpers fail loudly: that is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 
@@ -31,7 +33,11 @@ async fn upload_parse_create_run_download_and_ledger() {
     assert!(file_path.ends_with("/prospects.csv"));
 
     let r = h
-        .call(post_json("/parse_headers", Some(&t), &json!({ "file_path": file_path })))
+        .call(post_json(
+            "/parse_headers",
+            Some(&t),
+            &json!({ "file_path": file_path }),
+        ))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let summary = r.json();
@@ -44,9 +50,16 @@ async fn upload_parse_create_run_download_and_ledger() {
     let service = json!({ "core_offer": "bookkeeping", "key_differentiator": "same-day close", "cta": "a call",
         "timeline": "this month", "goal": "save time", "fallback_action": "point me to finance" });
     let id = h
-        .create_job(&t, json!({ "file_path": file_path, "email_col": "email", "service": service }))
+        .create_job(
+            &t,
+            json!({ "file_path": file_path, "email_col": "email", "service": service }),
+        )
         .await;
-    assert_eq!(h.me(&t).await["credits_remaining"], 50, "reserved at creation");
+    assert_eq!(
+        h.me(&t).await["credits_remaining"],
+        50,
+        "reserved at creation"
+    );
 
     let job = h.wait_job(&t, &id).await;
     assert_eq!(job["status"], "succeeded", "{job}");
@@ -66,8 +79,14 @@ async fn upload_parse_create_run_download_and_ledger() {
         .map(|l| l["message"].as_str().unwrap())
         .collect();
     assert!(logs.iter().any(|m| m.starts_with("Job queued")), "{logs:?}");
-    assert!(logs.iter().any(|m| m.starts_with("Job succeeded")), "{logs:?}");
-    assert!(!job.to_string().contains("outputs/"), "storage keys stay internal");
+    assert!(
+        logs.iter().any(|m| m.starts_with("Job succeeded")),
+        "{logs:?}"
+    );
+    assert!(
+        !job.to_string().contains("outputs/"),
+        "storage keys stay internal"
+    );
 
     let r = h.call(get(&format!("/jobs/{id}/download"), Some(&t))).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -76,15 +95,27 @@ async fn upload_parse_create_run_download_and_ledger() {
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     );
     let disposition = r.headers[header::CONTENT_DISPOSITION].to_str().unwrap();
-    assert!(disposition.contains("filename=\"prospects.enriched.xlsx\""), "{disposition}");
-    assert_eq!(r.headers[header::CONTENT_LENGTH], r.body.len().to_string().as_str());
+    assert!(
+        disposition.contains("filename=\"prospects.enriched.xlsx\""),
+        "{disposition}"
+    );
+    assert_eq!(
+        r.headers[header::CONTENT_LENGTH],
+        r.body.len().to_string().as_str()
+    );
     let rows = xlsx_rows(&r.body);
     assert_eq!(rows.len(), 51);
     let email = rows[0].iter().position(|c| c == "email").unwrap();
-    assert_eq!(rows[0][rows[0].len() - 2..], ["sif_research", "sif_personalized"]);
+    assert_eq!(
+        rows[0][rows[0].len() - 2..],
+        ["sif_research", "sif_personalized"]
+    );
     let got: Vec<&str> = rows[1..].iter().map(|r| r[email].as_str()).collect();
     assert_eq!(got, sample_emails(), "rows in input order");
-    let openers = rows[1..].iter().filter(|r| !r[r.len() - 1].starts_with("SIF")).count();
+    let openers = rows[1..]
+        .iter()
+        .filter(|r| !r[r.len() - 1].starts_with("SIF"))
+        .count();
     assert_eq!(openers, 47, "every valid email got an opener");
 
     let r = h.call(get("/ledger", Some(&t))).await;
@@ -115,7 +146,11 @@ async fn short_of_credits_is_402_with_needed_and_available() {
     let t = token("bob");
     let file_path = h.upload(&t, "big.csv", &prospects_csv(60)).await;
     let r = h
-        .call(post_json("/jobs", Some(&t), &json!({ "file_path": file_path })))
+        .call(post_json(
+            "/jobs",
+            Some(&t),
+            &json!({ "file_path": file_path }),
+        ))
         .await;
     assert_eq!(r.status, StatusCode::PAYMENT_REQUIRED, "{}", r.text());
     assert_eq!(r.code(), "insufficient_credits");
@@ -127,7 +162,8 @@ async fn short_of_credits_is_402_with_needed_and_available() {
     assert_eq!(jobs["total"], 0, "no job created");
 
     // A preview of the first rows fits the balance.
-    h.create_job(&t, json!({ "file_path": file_path, "limit": 20 })).await;
+    h.create_job(&t, json!({ "file_path": file_path, "limit": 20 }))
+        .await;
     assert_eq!(h.me(&t).await["credits_remaining"], 30);
 }
 
@@ -137,8 +173,11 @@ async fn limit_processes_the_first_rows_and_preview_shows_them() {
     let t = token("carol");
     let file_path = h.upload(&t, "prospects.csv", &sample()).await;
     let id = h
-        .create_job(&t, json!({ "file_path": file_path, "limit": 5, "format": "csv",
-            "output_columns": ["email", "company", "sif_personalized"] }))
+        .create_job(
+            &t,
+            json!({ "file_path": file_path, "limit": 5, "format": "csv",
+            "output_columns": ["email", "company", "sif_personalized"] }),
+        )
         .await;
     let job = h.wait_job(&t, &id).await;
     assert_eq!(job["status"], "succeeded", "{job}");
@@ -146,10 +185,15 @@ async fn limit_processes_the_first_rows_and_preview_shows_them() {
     assert_eq!(job["credits_charged"], 5);
     assert_eq!(h.me(&t).await["credits_remaining"], 95);
 
-    let r = h.call(get(&format!("/jobs/{id}/preview?limit=3"), Some(&t))).await;
+    let r = h
+        .call(get(&format!("/jobs/{id}/preview?limit=3"), Some(&t)))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let p = r.json();
-    assert_eq!(p["headers"], json!(["email", "company", "sif_personalized"]));
+    assert_eq!(
+        p["headers"],
+        json!(["email", "company", "sif_personalized"])
+    );
     let rows = p["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 3);
     let emails = sample_emails();
@@ -181,28 +225,60 @@ async fn cancel_refunds_and_retry_reruns_a_failed_job() {
     // Cancel a queued job: everything is refunded; a second cancel conflicts.
     let id = h.create_job(&t, json!({ "file_path": file_path })).await;
     assert_eq!(h.me(&t).await["credits_remaining"], 50);
-    let r = h.call(post_json(&format!("/jobs/{id}/cancel"), Some(&t), &json!({}))).await;
+    let r = h
+        .call(post_json(
+            &format!("/jobs/{id}/cancel"),
+            Some(&t),
+            &json!({}),
+        ))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(r.json()["status"], "cancelled");
     assert_eq!(r.json()["credits_refunded"], 50);
     assert_eq!(h.me(&t).await["credits_remaining"], 100);
-    let r = h.call(post_json(&format!("/jobs/{id}/cancel"), Some(&t), &json!({}))).await;
+    let r = h
+        .call(post_json(
+            &format!("/jobs/{id}/cancel"),
+            Some(&t),
+            &json!({}),
+        ))
+        .await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(r.code(), "conflict");
-    let r = h.call(post_json(&format!("/jobs/{id}/retry"), Some(&t), &json!({}))).await;
-    assert_eq!(r.status, StatusCode::CONFLICT, "only failed jobs can be retried");
+    let r = h
+        .call(post_json(
+            &format!("/jobs/{id}/retry"),
+            Some(&t),
+            &json!({}),
+        ))
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CONFLICT,
+        "only failed jobs can be retried"
+    );
     let r = h.call(get(&format!("/jobs/{id}/download"), Some(&t))).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(r.code(), "job_not_finished");
 
     // A failed job (refunded) is retried: charged again, then completes.
     let id = h.create_job(&t, json!({ "file_path": file_path })).await;
-    h.state.jobs.fail_job(&id, "the worker crashed").await.unwrap();
+    h.state
+        .jobs
+        .fail_job(&id, "the worker crashed")
+        .await
+        .unwrap();
     let failed = h.call(get(&format!("/jobs/{id}"), Some(&t))).await.json();
     assert_eq!(failed["status"], "failed");
     assert_eq!(failed["error"], "the worker crashed");
     assert_eq!(h.me(&t).await["credits_remaining"], 100);
-    let r = h.call(post_json(&format!("/jobs/{id}/retry"), Some(&t), &json!({}))).await;
+    let r = h
+        .call(post_json(
+            &format!("/jobs/{id}/retry"),
+            Some(&t),
+            &json!({}),
+        ))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(r.json()["status"], "queued");
     assert_eq!(r.json()["attempt"], 2);
@@ -257,8 +333,13 @@ async fn the_event_stream_follows_the_job_and_ends_with_a_terminal_event() {
     assert_eq!(last_kind, "done", "{events:?}");
     assert_eq!(last["status"], "succeeded");
     assert_eq!(last["rows_processed"], 50);
-    assert!(events[..events.len() - 1].iter().all(|(k, _)| k == "progress"));
-    let processed: Vec<u64> = events.iter().map(|(_, d)| d["rows_processed"].as_u64().unwrap()).collect();
+    assert!(events[..events.len() - 1]
+        .iter()
+        .all(|(k, _)| k == "progress"));
+    let processed: Vec<u64> = events
+        .iter()
+        .map(|(_, d)| d["rows_processed"].as_u64().unwrap())
+        .collect();
     assert!(processed.windows(2).all(|w| w[0] <= w[1]), "{processed:?}");
 
     // A finished job: one terminal event, then the stream closes.
@@ -266,6 +347,8 @@ async fn the_event_stream_follows_the_job_and_ends_with_a_terminal_event() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].0, "done");
 
-    let r = h.call(get(&format!("/jobs/{id}/events"), Some(&token("mallory")))).await;
+    let r = h
+        .call(get(&format!("/jobs/{id}/events"), Some(&token("mallory"))))
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }

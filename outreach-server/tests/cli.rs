@@ -1,5 +1,7 @@
 //! The `outreach` binary as a user runs it: against fake providers speaking the real
 //! wire formats, on hostile inputs, and killed with SIGKILL halfway through a run.
+// Test helpers fail loudly: that is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -212,7 +214,8 @@ async fn a_killed_run_resumes_where_it_stopped() {
     let command = |fakes: &FakeProviders| {
         let mut cmd = bin();
         with_fakes(&mut cmd, fakes);
-        cmd.env("OUTREACH_SEARCH_RPS", "0").env("OUTREACH_LLM_RPS", "0");
+        cmd.env("OUTREACH_SEARCH_RPS", "0")
+            .env("OUTREACH_LLM_RPS", "0");
         cmd.env("OUTREACH_DATA_DIR", &data)
             .args(["enrich", "--format", "csv", "-o"])
             .arg(&out_path)

@@ -54,7 +54,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "auth: local JWT secret in {} (mint tokens with `outreach token --email …`)",
             data_dir.display()
         ),
-        _ => tracing::info!(issuer = ?auth.issuer(), audience = auth.audience(), "auth: SUPABASE_JWT_SECRET"),
+        _ => {
+            tracing::info!(issuer = ?auth.issuer(), audience = auth.audience(), "auth: SUPABASE_JWT_SECRET")
+        }
     }
     let state = AppState::new(
         system.clone(),

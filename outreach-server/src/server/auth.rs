@@ -74,7 +74,11 @@ pub struct Claims {
 }
 
 impl AuthConfig {
-    pub fn new(secret: impl Into<Vec<u8>>, issuer: Option<String>, audience: impl Into<String>) -> Self {
+    pub fn new(
+        secret: impl Into<Vec<u8>>,
+        issuer: Option<String>,
+        audience: impl Into<String>,
+    ) -> Self {
         Self {
             secret: secret.into(),
             issuer,
@@ -93,7 +97,11 @@ impl AuthConfig {
         data_dir: &Path,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, CoreError> {
-        let var = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let var = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         let audience = var("SUPABASE_JWT_AUD").unwrap_or_else(|| DEFAULT_AUDIENCE.to_string());
         let issuer = var("SUPABASE_JWT_ISS");
         Ok(match var("SUPABASE_JWT_SECRET") {
@@ -132,13 +140,19 @@ impl AuthConfig {
             required.push("iss");
         }
         validation.set_required_spec_claims(&required);
-        let data = jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(&self.secret), &validation)
-            .map_err(|e| {
-                tracing::debug!(error = %e, "token rejected");
-                AppError::Unauthorized("invalid or expired token".into())
-            })?;
+        let data = jsonwebtoken::decode::<Claims>(
+            token,
+            &DecodingKey::from_secret(&self.secret),
+            &validation,
+        )
+        .map_err(|e| {
+            tracing::debug!(error = %e, "token rejected");
+            AppError::Unauthorized("invalid or expired token".into())
+        })?;
         if !valid_user_id(&data.claims.sub) {
-            return Err(AppError::Unauthorized("the token's subject is not a valid user id".into()));
+            return Err(AppError::Unauthorized(
+                "the token's subject is not a valid user id".into(),
+            ));
         }
         Ok(data.claims)
     }
@@ -159,8 +173,12 @@ impl AuthConfig {
             exp: now + ttl.as_secs(),
             iat: now,
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(&self.secret))
-            .map_err(|e| CoreError::Config(format!("could not sign the token: {e}")))
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(&self.secret),
+        )
+        .map_err(|e| CoreError::Config(format!("could not sign the token: {e}")))
     }
 }
 
@@ -169,7 +187,9 @@ impl AuthConfig {
 pub fn valid_user_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 128
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Reads `<data_dir>/jwt-secret`, creating it (32 random bytes, hex, mode 0600) if absent.
@@ -219,18 +239,25 @@ pub struct AuthUser {
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| AppError::Unauthorized("missing `Authorization: Bearer <token>`".into()))?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+            AppError::Unauthorized("missing `Authorization: Bearer <token>`".into())
+        })?;
         let token = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| AppError::Unauthorized("expected `Authorization: Bearer <token>`".into()))?;
+            .ok_or_else(|| {
+                AppError::Unauthorized("expected `Authorization: Bearer <token>`".into())
+            })?;
         let claims = state.auth.verify(token)?;
         let email = claims.email.unwrap_or_default();
         state

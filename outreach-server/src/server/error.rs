@@ -120,7 +120,11 @@ impl IntoResponse for AppError {
             AppError::Internal(detail) => tracing::error!(%detail, "internal error"),
             AppError::Upstream(detail) => tracing::warn!(%detail, "upstream error"),
             AppError::Unavailable { message, .. } => tracing::warn!(%message, "unavailable"),
-            _ => tracing::debug!(status = status.as_u16(), code = self.code(), "request refused"),
+            _ => tracing::debug!(
+                status = status.as_u16(),
+                code = self.code(),
+                "request refused"
+            ),
         }
         let mut error = json!({ "code": self.code(), "message": self.message() });
         if let AppError::InsufficientCredits { needed, available } = self {

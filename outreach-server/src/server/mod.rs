@@ -59,15 +59,18 @@ pub fn app(state: AppState) -> Router {
     }
     router.layer(
         ServiceBuilder::new()
-            .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                tracing::info_span!(
-                    "request",
-                    method = %req.method(),
-                    path = %req.uri().path(),
-                    request_id = tracing::field::Empty,
-                )
-            })
-            .on_response(DefaultOnResponse::new().level(Level::INFO)))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(|req: &Request| {
+                        tracing::info_span!(
+                            "request",
+                            method = %req.method(),
+                            path = %req.uri().path(),
+                            request_id = tracing::field::Empty,
+                        )
+                    })
+                    .on_response(DefaultOnResponse::new().level(Level::INFO)),
+            )
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(axum::middleware::map_request(record_request_id))
@@ -117,10 +120,15 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
 }
 
 /// The route with the configured request timeout (a JSON 408 when it runs out).
-pub(crate) fn timed(route: MethodRouter<AppState>, config: &ServerConfig) -> MethodRouter<AppState> {
+pub(crate) fn timed(
+    route: MethodRouter<AppState>,
+    config: &ServerConfig,
+) -> MethodRouter<AppState> {
     route.layer(
         ServiceBuilder::new()
-            .layer(HandleErrorLayer::new(|_: tower::BoxError| async { AppError::Timeout }))
+            .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+                AppError::Timeout
+            }))
             .timeout(config.request_timeout),
     )
 }

@@ -62,17 +62,18 @@ impl Default for Catalog {
                 offer("growth", 5_000, "$99/month"),
                 offer("pro", 20_000, "$299/month"),
             ],
-            addons: vec![
-                offer("small", 500, "$19"),
-                offer("large", 2_500, "$79"),
-            ],
+            addons: vec![offer("small", 500, "$19"), offer("large", 2_500, "$79")],
         }
     }
 }
 
 impl Catalog {
     pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, CoreError> {
-        let var = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let var = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         let mut catalog = match var("OUTREACH_PLANS") {
             Some(json) => serde_json::from_str::<Catalog>(&json).map_err(|e| {
                 CoreError::Config(format!(
@@ -81,16 +82,19 @@ impl Catalog {
             })?,
             None => Catalog::default(),
         };
-        for (kind, offers) in [
-            ("", &mut catalog.plans),
-            ("ADDON_", &mut catalog.addons),
-        ] {
+        for (kind, offers) in [("", &mut catalog.plans), ("ADDON_", &mut catalog.addons)] {
             for o in offers.iter_mut() {
                 if o.credits <= 0 {
-                    return Err(CoreError::Config(format!("offer `{}` must grant credits", o.name)));
+                    return Err(CoreError::Config(format!(
+                        "offer `{}` must grant credits",
+                        o.name
+                    )));
                 }
                 if o.price_id.is_none() {
-                    let name = format!("STRIPE_PRICE_{kind}{}", o.name.to_ascii_uppercase().replace('-', "_"));
+                    let name = format!(
+                        "STRIPE_PRICE_{kind}{}",
+                        o.name.to_ascii_uppercase().replace('-', "_")
+                    );
                     o.price_id = var(&name);
                 }
             }

@@ -57,12 +57,17 @@ impl ServerConfig {
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, CoreError> {
         let mut config = Self::new(data_dir);
-        let var = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let var = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         let number = |name: &str| -> Result<Option<u64>, CoreError> {
             var(name)
                 .map(|v| {
-                    v.parse::<u64>()
-                        .map_err(|_| CoreError::Config(format!("{name} must be a whole number, got `{v}`")))
+                    v.parse::<u64>().map_err(|_| {
+                        CoreError::Config(format!("{name} must be a whole number, got `{v}`"))
+                    })
                 })
                 .transpose()
         };

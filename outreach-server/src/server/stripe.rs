@@ -35,8 +35,14 @@ pub struct BillingConfig {
 impl std::fmt::Debug for BillingConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BillingConfig")
-            .field("secret_key", &self.secret_key.as_ref().map(|_| "<redacted>"))
-            .field("webhook_secret", &self.webhook_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "secret_key",
+                &self.secret_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "webhook_secret",
+                &self.webhook_secret.as_ref().map(|_| "<redacted>"),
+            )
             .field("api_base", &self.api_base)
             .field("app_base_url", &self.app_base_url)
             .field("catalog", &self.catalog)
@@ -63,7 +69,11 @@ impl BillingConfig {
     }
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, CoreError> {
-        let var = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let var = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         Ok(Self {
             secret_key: var("STRIPE_SECRET_KEY"),
             webhook_secret: var("STRIPE_WEBHOOK_SECRET"),
@@ -101,11 +111,18 @@ impl Stripe {
     }
 
     /// `POST /v1/checkout/sessions` with these form fields; returns the session's URL.
-    pub async fn create_checkout_session(&self, form: &[(String, String)]) -> Result<String, AppError> {
-        let key = self.config.secret_key.as_deref().ok_or(AppError::Unavailable {
-            code: "billing_not_configured",
-            message: "billing is not configured on this server".into(),
-        })?;
+    pub async fn create_checkout_session(
+        &self,
+        form: &[(String, String)],
+    ) -> Result<String, AppError> {
+        let key = self
+            .config
+            .secret_key
+            .as_deref()
+            .ok_or(AppError::Unavailable {
+                code: "billing_not_configured",
+                message: "billing is not configured on this server".into(),
+            })?;
         let url = format!("{}/v1/checkout/sessions", self.config.api_base);
         let response = self
             .http
@@ -116,13 +133,14 @@ impl Stripe {
             .await
             .map_err(|e| AppError::Upstream(format!("Stripe checkout request failed: {e}")))?;
         let status = response.status();
-        let body: serde_json::Value = response
-            .json()
-            .await
-            .map_err(|e| AppError::Upstream(format!("Stripe checkout answer unreadable ({status}): {e}")))?;
+        let body: serde_json::Value = response.json().await.map_err(|e| {
+            AppError::Upstream(format!("Stripe checkout answer unreadable ({status}): {e}"))
+        })?;
         if !status.is_success() {
             let message = body["error"]["message"].as_str().unwrap_or("no message");
-            return Err(AppError::Upstream(format!("Stripe checkout returned {status}: {message}")));
+            return Err(AppError::Upstream(format!(
+                "Stripe checkout returned {status}: {message}"
+            )));
         }
         body["url"]
             .as_str()
@@ -131,11 +149,20 @@ impl Stripe {
     }
 
     /// Verifies a webhook's `Stripe-Signature` header against its raw body.
-    pub fn verify_webhook(&self, header: Option<&str>, body: &[u8], now: i64) -> Result<(), AppError> {
-        let secret = self.config.webhook_secret.as_deref().ok_or(AppError::Unavailable {
-            code: "billing_not_configured",
-            message: "webhooks are not configured on this server".into(),
-        })?;
+    pub fn verify_webhook(
+        &self,
+        header: Option<&str>,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), AppError> {
+        let secret = self
+            .config
+            .webhook_secret
+            .as_deref()
+            .ok_or(AppError::Unavailable {
+                code: "billing_not_configured",
+                message: "webhooks are not configured on this server".into(),
+            })?;
         let header = header.ok_or_else(|| bad_signature("missing Stripe-Signature header"))?;
         verify_signature(secret.as_bytes(), header, body, now, self.config.tolerance)
     }
@@ -157,7 +184,11 @@ pub fn sign_payload(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Checks `t=…,v1=…` against the body: any `v1` may match (Stripe sends several while
@@ -183,7 +214,9 @@ pub fn verify_signature(
         return Err(bad_signature("the signature has no v1 entry"));
     }
     if now.abs_diff(t) > tolerance.as_secs() {
-        return Err(bad_signature("the signature's timestamp is outside the tolerance"));
+        return Err(bad_signature(
+            "the signature's timestamp is outside the tolerance",
+        ));
     }
     let matches = signatures.iter().any(|sig| {
         let Some(expected) = decode_hex(sig) else {

@@ -20,7 +20,9 @@ impl TempCopy {
         let base = base.to_path_buf();
         let dir = tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&base)?;
-            tempfile::Builder::new().prefix("outreach-http-").tempdir_in(&base)
+            tempfile::Builder::new()
+                .prefix("outreach-http-")
+                .tempdir_in(&base)
         })
         .await
         .map_err(AppError::internal)??;

@@ -42,7 +42,10 @@ pub fn sanitize_filename(raw: &str) -> Option<String> {
         _ => (cleaned, String::new()),
     };
     let keep = MAX_NAME_CHARS.saturating_sub(ext.chars().count());
-    Some(format!("{}{ext}", stem.chars().take(keep).collect::<String>()))
+    Some(format!(
+        "{}{ext}",
+        stem.chars().take(keep).collect::<String>()
+    ))
 }
 
 /// The lowercase extension when it is one we read.

@@ -79,15 +79,29 @@ async fn grant(
             idempotency_key: format!("grant:{event_id}"),
         })
         .await?;
-    tracing::info!(user = user_id, event = event_id, credits, ?applied, "credits granted");
+    tracing::info!(
+        user = user_id,
+        event = event_id,
+        credits,
+        ?applied,
+        "credits granted"
+    );
     Ok(())
 }
 
-async fn checkout_completed(state: &AppState, event_id: &str, s: &Value) -> Result<Outcome, CoreError> {
-    let Some(user_id) = text(&s["client_reference_id"]).or_else(|| text(&s["metadata"]["user_id"])) else {
+async fn checkout_completed(
+    state: &AppState,
+    event_id: &str,
+    s: &Value,
+) -> Result<Outcome, CoreError> {
+    let Some(user_id) = text(&s["client_reference_id"]).or_else(|| text(&s["metadata"]["user_id"]))
+    else {
         return Ok(Outcome::Ignored("no user on the session"));
     };
-    if !matches!(s["payment_status"].as_str(), Some("paid" | "no_payment_required") | None) {
+    if !matches!(
+        s["payment_status"].as_str(),
+        Some("paid" | "no_payment_required") | None
+    ) {
         return Ok(Outcome::Ignored("not paid yet"));
     }
     let catalog = &state.stripe.config().catalog;
@@ -148,7 +162,8 @@ async fn subscription_updated(state: &AppState, sub: &Value) -> Result<Outcome, 
     let item = &sub["items"]["data"][0];
     let price_id = text(&item["price"]["id"]);
     let plan = plan_of(state, price_id.as_deref(), &sub["metadata"]);
-    let renewal = timestamp(&sub["current_period_end"]).or_else(|| timestamp(&item["current_period_end"]));
+    let renewal =
+        timestamp(&sub["current_period_end"]).or_else(|| timestamp(&item["current_period_end"]));
     let update = PlanUpdate {
         plan_type: plan.map(|p| p.name.clone()),
         max_credits: plan.map(|p| p.credits),
@@ -193,9 +208,14 @@ async fn invoice_paid(state: &AppState, event_id: &str, inv: &Value) -> Result<O
     let Some(user_id) = text(&metadata["user_id"]) else {
         return Ok(Outcome::Ignored("no user_id in the subscription metadata"));
     };
-    let price_id = text(&line["price"]["id"]).or_else(|| text(&line["pricing"]["price_details"]["price"]));
+    let price_id =
+        text(&line["price"]["id"]).or_else(|| text(&line["pricing"]["price_details"]["price"]));
     let Some(plan) = plan_of(state, price_id.as_deref(), &metadata) else {
-        tracing::warn!(event = event_id, ?price_id, "renewal of a plan not in the catalog");
+        tracing::warn!(
+            event = event_id,
+            ?price_id,
+            "renewal of a plan not in the catalog"
+        );
         return Ok(Outcome::Ignored("unknown plan"));
     };
     grant(

@@ -2,6 +2,8 @@
 //! local storage, in-process queue), fake Serper/LLM servers speaking the real wire
 //! formats, and `app(state).oneshot(request)` without a socket.
 #![allow(dead_code)]
+// Helpers of tests: failing loudly is their job.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -148,7 +150,9 @@ impl Harness {
 
     /// Uploads `bytes` as `name`; returns the `file_path`.
     pub async fn upload(&self, token: &str, name: &str, bytes: &[u8]) -> String {
-        let r = self.call(multipart("/files", Some(token), name, bytes)).await;
+        let r = self
+            .call(multipart("/files", Some(token), name, bytes))
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
         r.json()["file_path"].as_str().unwrap().to_string()
     }
@@ -214,8 +218,11 @@ impl Resp {
 
 /// A Supabase-style token for `user`.
 pub fn token(user: &str) -> String {
-    token_with(json!({ "sub": user, "email": format!("{user}@example.com"), "aud": AUDIENCE, "iss": ISSUER,
-        "role": "authenticated", "exp": now() + 3600 }), SECRET)
+    token_with(
+        json!({ "sub": user, "email": format!("{user}@example.com"), "aud": AUDIENCE, "iss": ISSUER,
+        "role": "authenticated", "exp": now() + 3600 }),
+        SECRET,
+    )
 }
 
 pub fn token_with(claims: Value, secret: &str) -> String {
@@ -231,7 +238,10 @@ pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-fn with_auth(builder: axum::http::request::Builder, token: Option<&str>) -> axum::http::request::Builder {
+fn with_auth(
+    builder: axum::http::request::Builder,
+    token: Option<&str>,
+) -> axum::http::request::Builder {
     match token {
         Some(t) => builder.header(header::AUTHORIZATION, format!("Bearer {t}")),
         None => builder,
@@ -239,14 +249,26 @@ fn with_auth(builder: axum::http::request::Builder, token: Option<&str>) -> axum
 }
 
 pub fn get(path: &str, token: Option<&str>) -> Request<Body> {
-    with_auth(Request::get(path), token).body(Body::empty()).unwrap()
+    with_auth(Request::get(path), token)
+        .body(Body::empty())
+        .unwrap()
 }
 
 pub fn post_json(path: &str, token: Option<&str>, body: &Value) -> Request<Body> {
-    post_raw(path, token, Some("application/json"), body.to_string().into_bytes())
+    post_raw(
+        path,
+        token,
+        Some("application/json"),
+        body.to_string().into_bytes(),
+    )
 }
 
-pub fn post_raw(path: &str, token: Option<&str>, content_type: Option<&str>, body: Vec<u8>) -> Request<Body> {
+pub fn post_raw(
+    path: &str,
+    token: Option<&str>,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> Request<Body> {
     let mut b = with_auth(Request::post(path), token);
     if let Some(ct) = content_type {
         b = b.header(header::CONTENT_TYPE, ct);
@@ -257,13 +279,21 @@ pub fn post_raw(path: &str, token: Option<&str>, content_type: Option<&str>, bod
 pub fn multipart(path: &str, token: Option<&str>, filename: &str, bytes: &[u8]) -> Request<Body> {
     let boundary = "----outreach-test-boundary";
     let mut body = Vec::new();
-    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n").as_bytes());
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n")
+            .as_bytes(),
+    );
     body.extend_from_slice(
         format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
     );
     body.extend_from_slice(bytes);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    post_raw(path, token, Some(&format!("multipart/form-data; boundary={boundary}")), body)
+    post_raw(
+        path,
+        token,
+        Some(&format!("multipart/form-data; boundary={boundary}")),
+        body,
+    )
 }
 
 pub fn sample_path() -> PathBuf {
@@ -288,5 +318,7 @@ pub fn sample_emails() -> Vec<String> {
     let mut r = csv::Reader::from_path(sample_path()).unwrap();
     let headers = r.headers().unwrap().clone();
     let idx = headers.iter().position(|h| h == "email").unwrap();
-    r.records().map(|rec| rec.unwrap()[idx].to_string()).collect()
+    r.records()
+        .map(|rec| rec.unwrap()[idx].to_string())
+        .collect()
 }

@@ -62,7 +62,10 @@ async fn checkout(
     };
     let config = state.stripe.config();
     let offer = config.catalog.get(kind, &name).ok_or_else(|| {
-        AppError::bad_request("unknown_offer", format!("no {} named `{name}`", kind.as_str()))
+        AppError::bad_request(
+            "unknown_offer",
+            format!("no {} named `{name}`", kind.as_str()),
+        )
     })?;
     let price_id = offer.price_id.as_deref().ok_or(AppError::Unavailable {
         code: "billing_not_configured",
@@ -70,15 +73,29 @@ async fn checkout(
     })?;
     let account = state.jobs.ledger().account(&user.user_id).await?;
     let mut form: Vec<(String, String)> = vec![
-        ("mode".into(), if kind == OfferKind::Plan { "subscription" } else { "payment" }.into()),
+        (
+            "mode".into(),
+            if kind == OfferKind::Plan {
+                "subscription"
+            } else {
+                "payment"
+            }
+            .into(),
+        ),
         ("line_items[0][price]".into(), price_id.into()),
         ("line_items[0][quantity]".into(), "1".into()),
         ("client_reference_id".into(), user.user_id.clone()),
         (
             "success_url".into(),
-            format!("{}/billing?checkout=success&session_id={{CHECKOUT_SESSION_ID}}", config.app_base_url),
+            format!(
+                "{}/billing?checkout=success&session_id={{CHECKOUT_SESSION_ID}}",
+                config.app_base_url
+            ),
         ),
-        ("cancel_url".into(), format!("{}/billing?checkout=cancelled", config.app_base_url)),
+        (
+            "cancel_url".into(),
+            format!("{}/billing?checkout=cancelled", config.app_base_url),
+        ),
         ("metadata[user_id]".into(), user.user_id.clone()),
         (format!("metadata[{}]", kind.as_str()), offer.name.clone()),
         ("metadata[credits]".into(), offer.credits.to_string()),
@@ -91,8 +108,14 @@ async fn checkout(
     if kind == OfferKind::Plan {
         // Subscription events carry the subscription's metadata: this is how renewals
         // and plan changes find the user.
-        form.push(("subscription_data[metadata][user_id]".into(), user.user_id.clone()));
-        form.push(("subscription_data[metadata][plan]".into(), offer.name.clone()));
+        form.push((
+            "subscription_data[metadata][user_id]".into(),
+            user.user_id.clone(),
+        ));
+        form.push((
+            "subscription_data[metadata][plan]".into(),
+            offer.name.clone(),
+        ));
     }
     let url = state.stripe.create_checkout_session(&form).await?;
     tracing::info!(user = %user.user_id, offer = %offer.name, "checkout session created");
@@ -104,12 +127,15 @@ async fn stripe_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> AppResult<Json<Value>> {
-    let signature = headers.get("stripe-signature").and_then(|v| v.to_str().ok());
+    let signature = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok());
     state
         .stripe
         .verify_webhook(signature, &body, chrono::Utc::now().timestamp())?;
-    let event: Value = serde_json::from_slice(&body)
-        .map_err(|e| AppError::bad_request("malformed_json", format!("the event is not JSON: {e}")))?;
+    let event: Value = serde_json::from_slice(&body).map_err(|e| {
+        AppError::bad_request("malformed_json", format!("the event is not JSON: {e}"))
+    })?;
     let outcome = webhook::handle(&state, &event).await?;
     let id = event["id"].as_str().unwrap_or_default();
     let kind = event["type"].as_str().unwrap_or_default();

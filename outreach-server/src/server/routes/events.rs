@@ -55,14 +55,20 @@ async fn events(
                 Some(job) => job,
                 None => {
                     tokio::time::sleep(poll).await;
-                    match p.state.jobs.store().get_job(Some(&p.user_id), &p.job_id).await {
+                    match p
+                        .state
+                        .jobs
+                        .store()
+                        .get_job(Some(&p.user_id), &p.job_id)
+                        .await
+                    {
                         Ok(job) => job,
                         Err(e) => {
                             tracing::warn!(job = %p.job_id, error = %e, "events: could not read the job");
                             p.done = true;
-                            let event = Event::default()
-                                .event("error")
-                                .data(r#"{"code":"internal_error","message":"could not read the job"}"#);
+                            let event = Event::default().event("error").data(
+                                r#"{"code":"internal_error","message":"could not read the job"}"#,
+                            );
                             return Some((Ok(event), p));
                         }
                     }

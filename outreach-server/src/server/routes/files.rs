@@ -26,7 +26,10 @@ pub fn router(config: &ServerConfig) -> Router<AppState> {
         .unwrap_or(usize::MAX)
         .saturating_add(64 * 1024);
     Router::new()
-        .route("/files", post(upload).layer(DefaultBodyLimit::max(upload_limit)))
+        .route(
+            "/files",
+            post(upload).layer(DefaultBodyLimit::max(upload_limit)),
+        )
         .route("/parse_headers", timed(post(parse_headers), config))
 }
 
@@ -44,7 +47,13 @@ async fn upload(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let mut multipart = multipart.map_err(|r| {
-        AppError::bad_request("invalid_multipart", format!("{} (send multipart/form-data with a `file` field)", r.body_text()))
+        AppError::bad_request(
+            "invalid_multipart",
+            format!(
+                "{} (send multipart/form-data with a `file` field)",
+                r.body_text()
+            ),
+        )
     })?;
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         if field.name() != Some("file") {
@@ -52,7 +61,9 @@ async fn upload(
         }
         let raw_name = field
             .file_name()
-            .ok_or_else(|| AppError::bad_request("missing_filename", "the `file` field has no file name"))?
+            .ok_or_else(|| {
+                AppError::bad_request("missing_filename", "the `file` field has no file name")
+            })?
             .to_string();
         let filename = sanitize_filename(&raw_name)
             .ok_or_else(|| AppError::bad_request("missing_filename", "the file name is empty"))?;
@@ -93,7 +104,10 @@ async fn upload(
             Json(json!({ "file_path": key, "filename": filename, "size": size })),
         ));
     }
-    Err(AppError::bad_request("missing_file", "no `file` field in the form"))
+    Err(AppError::bad_request(
+        "missing_file",
+        "no `file` field in the form",
+    ))
 }
 
 #[derive(Debug, Deserialize)]

@@ -18,7 +18,12 @@ pub fn router(config: &ServerConfig) -> Router<AppState> {
 
 async fn healthz(State(state): State<AppState>) -> AppResult<Json<Value>> {
     // A read that touches the database on every backend.
-    match state.jobs.ledger().find_by_email("healthz@outreach.invalid").await {
+    match state
+        .jobs
+        .ledger()
+        .find_by_email("healthz@outreach.invalid")
+        .await
+    {
         Ok(_) => Ok(Json(json!({ "status": "ok" }))),
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");

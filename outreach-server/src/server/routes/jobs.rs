@@ -52,7 +52,10 @@ async fn create(
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let filename = owned_upload(&user.user_id, &req.file_path)?.to_string();
     if req.limit == Some(0) {
-        return Err(AppError::bad_request("invalid_request", "limit must be at least 1"));
+        return Err(AppError::bad_request(
+            "invalid_request",
+            "limit must be at least 1",
+        ));
     }
     let job = state
         .jobs

@@ -90,7 +90,13 @@ pub fn download_name(input: &str, format: OutputFormat) -> String {
 pub fn content_disposition(name: &str) -> String {
     let ascii: String = name
         .chars()
-        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let encoded: String = name
         .bytes()
@@ -123,13 +129,16 @@ async fn preview(
     let read = tokio::task::spawn_blocking(move || -> outreach_core::Result<_> {
         let reader = outreach_core::input::RowReader::open(&path)?;
         let headers = reader.headers().to_vec();
-        let rows = reader.take(limit).collect::<outreach_core::Result<Vec<_>>>()?;
+        let rows = reader
+            .take(limit)
+            .collect::<outreach_core::Result<Vec<_>>>()?;
         Ok((headers, rows))
     })
     .await
     .map_err(AppError::internal);
     copy.remove().await;
-    let (headers, rows) = read?.map_err(|e| AppError::internal(format!("reading a result: {e}")))?;
+    let (headers, rows) =
+        read?.map_err(|e| AppError::internal(format!("reading a result: {e}")))?;
     Ok(Json(json!({ "headers": headers, "rows": rows })))
 }
 
@@ -139,9 +148,18 @@ mod tests {
 
     #[test]
     fn download_names() {
-        assert_eq!(download_name("leads.csv", OutputFormat::Xlsx), "leads.enriched.xlsx");
-        assert_eq!(download_name("a.b.xlsx", OutputFormat::Csv), "a.b.enriched.csv");
-        assert_eq!(download_name("noext", OutputFormat::Xlsx), "noext.enriched.xlsx");
+        assert_eq!(
+            download_name("leads.csv", OutputFormat::Xlsx),
+            "leads.enriched.xlsx"
+        );
+        assert_eq!(
+            download_name("a.b.xlsx", OutputFormat::Csv),
+            "a.b.enriched.csv"
+        );
+        assert_eq!(
+            download_name("noext", OutputFormat::Xlsx),
+            "noext.enriched.xlsx"
+        );
         assert_eq!(
             content_disposition("Müller \"x\".xlsx"),
             "attachment; filename=\"M_ller _x_.xlsx\"; filename*=UTF-8''M%C3%BCller%20%22x%22.xlsx"
