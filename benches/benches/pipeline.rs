@@ -26,7 +26,11 @@ use outreach_core::{
 use outreach_fake_providers::{FakeOptions, FakeProviders};
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "quick");
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without
+    // it, and then a smoke-sized run checks the harness still works.
+    let benching = std::env::args().any(|a| a == "--bench");
+    let quick = !benching || std::env::args().any(|a| a == "quick");
+    let smoke = !benching;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -34,7 +38,13 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
 
     // Throughput first, so the peak RSS reading is this section's alone.
-    let rows = if quick { 20_000 } else { 100_000 };
+    let rows = if smoke {
+        500
+    } else if quick {
+        20_000
+    } else {
+        100_000
+    };
     let input = dir.path().join("big.csv");
     write_prospects(&input, rows, 5);
     let out = dir.path().join("big.xlsx");
@@ -82,8 +92,20 @@ fn main() {
         }),
         ..PipelineConfig::default()
     };
-    let baseline_rows = if quick { 10 } else { 20 };
-    let pipeline_rows = if quick { 300 } else { 1500 };
+    let baseline_rows = if smoke {
+        3
+    } else if quick {
+        10
+    } else {
+        20
+    };
+    let pipeline_rows = if smoke {
+        100
+    } else if quick {
+        300
+    } else {
+        1500
+    };
     let small = dir.path().join("latency.csv");
     // Unique companies: no cache help, the hardest case for throughput.
     write_prospects(&small, pipeline_rows, 1);
@@ -122,8 +144,9 @@ fn main() {
 
     // Cost per row, both modes, five prospects per company.
     let list = dir.path().join("cost.csv");
-    write_prospects(&list, 500, 5);
-    println!("\n## cost per row, 500 rows, 5 prospects per company");
+    let cost_rows = if smoke { 50 } else { 500 };
+    write_prospects(&list, cost_rows, 5);
+    println!("\n## cost per row, {cost_rows} rows, 5 prospects per company");
     println!("| mode | search calls/row | LLM calls/row | total calls/row | prompt tokens/row | completion tokens/row |");
     println!("|---|---|---|---|---|---|");
     for mode in [Mode::TwoCall, Mode::Combined] {

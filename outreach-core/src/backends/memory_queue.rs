@@ -16,6 +16,7 @@
 //!   delay elapsed, deadline passed), then by arrival order.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -101,11 +102,13 @@ impl State {
 
     /// The earliest future instant at which a task may become ready.
     fn next_event(&self, now: Instant) -> Option<Instant> {
+        // The first pending key after every task ready by `now`; O(log n) however many
+        // tasks are ready.
         let pending = self
             .pending
-            .keys()
-            .map(|&(ready_at, _)| ready_at)
-            .find(|&ready_at| ready_at > now);
+            .range((Bound::Excluded((now, u64::MAX)), Bound::Unbounded))
+            .next()
+            .map(|(&(ready_at, _), _)| ready_at);
         let deadline = self.deadlines.first().map(|&(deadline, _)| deadline);
         match (pending, deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -371,6 +374,36 @@ mod tests {
         assert!(
             waited >= Duration::from_millis(500) && waited < Duration::from_secs(1),
             "redelivered after {waited:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_delayed_retry_wakes_a_waiting_receiver_on_time() {
+        let queue = MemoryQueue::new(Duration::from_secs(30));
+        for n in 0..3 {
+            queue.enqueue(chunk(n)).await.unwrap();
+        }
+        let first = queue.receive(Duration::ZERO).await.unwrap().unwrap();
+        // Two tasks stay ready; take them so that only the delayed one remains.
+        for _ in 0..2 {
+            let other = queue.receive(Duration::ZERO).await.unwrap().unwrap();
+            queue.ack(&other).await.unwrap();
+        }
+        queue
+            .retry(&first, Duration::from_millis(200))
+            .await
+            .unwrap();
+        let start = Instant::now();
+        let again = queue
+            .receive(Duration::from_secs(60))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((&again.task, again.attempt), (&first.task, 2));
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_millis(200) && waited < Duration::from_millis(300),
+            "woke after {waited:?}"
         );
     }
 

@@ -82,7 +82,14 @@ impl ObjectStorage {
         }
         match url.split_once("://") {
             None => Self::local(Path::new(url)),
-            Some(("file", dir)) if !dir.is_empty() => Self::local(Path::new(dir)),
+            Some(("file", dir)) if !dir.is_empty() => {
+                // `file://localhost/dir` is the long form of `file:///dir`.
+                let dir = dir
+                    .strip_prefix("localhost")
+                    .filter(|rest| rest.starts_with('/'))
+                    .unwrap_or(dir);
+                Self::local(Path::new(dir))
+            }
             Some(("file", _)) => Err(Error::Config(format!(
                 "STORAGE_URL `{url}` names no directory: use file:///absolute/dir or file://relative/dir"
             ))),
@@ -250,10 +257,11 @@ impl Storage for ObjectStorage {
         let mut file = tokio::fs::File::open(path).await?;
         let first = read_part(&mut file, PART_SIZE).await?;
         if first.len() < PART_SIZE {
-            // The whole file fits in one part: one request, atomic like `put`.
+            // The whole file fits in one part: one request, atomic like `put`. Copied so a
+            // store that keeps the buffer (memory) does not keep a whole part's capacity.
             let len = first.len() as u64;
             self.store
-                .put(&location, first.into())
+                .put(&location, Bytes::copy_from_slice(&first).into())
                 .await
                 .map_err(|e| store_error("put_file", key, e))?;
             return Ok(len);
@@ -354,6 +362,11 @@ mod tests {
         let bare = dir.path().join("bare");
         assert!(ObjectStorage::from_url(&bare.display().to_string(), dir.path()).is_ok());
         assert!(bare.is_dir());
+
+        let long_form = dir.path().join("long");
+        let url = format!("file://localhost{}", long_form.display());
+        assert!(ObjectStorage::from_url(&url, dir.path()).is_ok());
+        assert!(long_form.is_dir());
 
         assert!(ObjectStorage::from_url("", dir.path()).is_ok());
         assert!(dir.path().join(DEFAULT_SUBDIR).is_dir());

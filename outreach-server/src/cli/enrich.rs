@@ -255,7 +255,8 @@ fn summary_line(job: &Job, output: &Path) -> String {
     let fallbacks = n(&["fallbacks"]) as u64;
     let refundable = n(&["refundable_rows"]) as u64;
     let wall = n(&["seconds", "wall"]);
-    format!(
+    let truncated = n(&["truncated_cells"]) as u64;
+    let mut line = format!(
         "{} rows, {} lines written, {} fallbacks ({} invalid emails), {} provider calls ({} search, {} LLM), {} cache hits, {} retries, {:.1}s ({:.1} rows/s) → {}",
         job.rows,
         job.rows.saturating_sub(fallbacks),
@@ -269,5 +270,11 @@ fn summary_line(job: &Job, output: &Path) -> String {
         wall,
         n(&["rows_per_second"]),
         output.display()
-    )
+    );
+    if truncated > 0 {
+        line.push_str(&format!(
+            " ({truncated} cells truncated to Excel's 32,767-character limit)"
+        ));
+    }
+    line
 }

@@ -77,8 +77,9 @@ struct MetaLimit {
 
 /// Percent done: by rows against the rows the job will process (its `rows`, or the
 /// `limit` if smaller), so progress moves within a chunk-sized step; and exactly 100
-/// once every chunk is recorded, whatever the row counts say.
-fn percent(
+/// once every chunk is recorded, whatever the row counts say. The PostgreSQL backend
+/// uses it too.
+pub(crate) fn percent(
     rows: u64,
     limit: Option<u64>,
     chunks_done: u32,

@@ -36,7 +36,7 @@
 //! - A failed statement aborts a PostgreSQL transaction; every error path here already
 //!   rolls back, so nothing relies on continuing after one.
 
-mod jobs;
+pub(crate) mod jobs;
 mod ledger;
 
 use std::borrow::Cow;
