@@ -1,8 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The `outreach` binary as a user runs it: against fake providers speaking the real
 //! wire formats, on hostile inputs, and killed with SIGKILL halfway through a run.
-// Test helpers fail loudly: that is how a test fails.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
