@@ -327,6 +327,49 @@ async fn responses_carry_a_request_id() {
     assert_eq!(h.call(req).await.headers["x-request-id"], "abc-123");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn cors_allows_only_the_configured_origins() {
+    let h = Harness::with(Options {
+        worker: false,
+        cors_origins: vec!["https://app.example.com".into()],
+        ..Options::default()
+    })
+    .await;
+    let preflight = |origin: &str| {
+        axum::http::Request::options("/jobs")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let r = h.call(preflight("https://app.example.com")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.headers["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let allowed = r.headers["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(allowed.contains("authorization"), "{allowed}");
+    let r = h.call(preflight("https://evil.example.com")).await;
+    assert!(r.headers.get("access-control-allow-origin").is_none());
+
+    // Without configured origins no CORS headers are sent.
+    let plain = Harness::with(Options {
+        worker: false,
+        ..Options::default()
+    })
+    .await;
+    let r = plain.call(preflight("https://app.example.com")).await;
+    assert!(r.headers.get("access-control-allow-origin").is_none());
+}
+
 /// Every route of the router (as a client would call it).
 const ROUTES: &[(&str, &str)] = &[
     ("post", "/files"),

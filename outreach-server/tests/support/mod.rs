@@ -35,6 +35,7 @@ pub struct Options {
     pub free_credits: i64,
     pub max_upload_bytes: u64,
     pub stripe_api_base: Option<String>,
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for Options {
@@ -44,6 +45,7 @@ impl Default for Options {
             free_credits: 100,
             max_upload_bytes: 1_000_000,
             stripe_api_base: None,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -99,6 +101,7 @@ impl Harness {
         config.free_credits = options.free_credits;
         config.max_upload_bytes = options.max_upload_bytes;
         config.events_poll = Duration::from_millis(50);
+        config.cors_origins = options.cors_origins;
         let auth = AuthConfig::new(SECRET, Some(ISSUER.into()), AUDIENCE);
         let billing = BillingConfig {
             secret_key: Some(STRIPE_KEY.into()),
