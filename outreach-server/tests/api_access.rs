@@ -231,6 +231,8 @@ async fn bad_input_gets_a_clear_4xx_never_a_500() {
         ("no content type", post_raw("/jobs", Some(&t), None, b"{}".to_vec()), StatusCode::BAD_REQUEST, "invalid_content_type"),
         ("huge body", raw(&format!("{{\"file_path\": \"{}\"}}", "x".repeat(2 << 20))), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
         ("bad query", get("/jobs?offset=-3", Some(&t)), StatusCode::BAD_REQUEST, "invalid_query"),
+        ("non-UTF-8 id", get("/jobs/%FF%FE", Some(&t)), StatusCode::BAD_REQUEST, "invalid_path"),
+        ("huge webhook", post_raw("/stripe/webhook", None, Some("application/json"), vec![b' '; 2 << 20]), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
         ("unknown route", get("/nope", Some(&t)), StatusCode::NOT_FOUND, "not_found"),
         ("wrong method", get("/parse_headers", Some(&t)), StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
         ("oversized upload", multipart("/files", Some(&t), "big.csv", &prospects_csv(5000)), StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),

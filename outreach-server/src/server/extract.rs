@@ -2,7 +2,7 @@
 //! query string is a 400 (413 when too large, 415 without a JSON content type), never
 //! axum's plain-text default.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -66,6 +66,55 @@ where
 
 fn query_rejection(r: QueryRejection) -> AppError {
     AppError::bad_request("invalid_query", r.body_text())
+}
+
+/// `Path<T>` with the API's rejections (e.g. a percent-encoded id that is not UTF-8).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AppPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for AppPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(AppPath(value)),
+            Err(r) => Err(path_rejection(r)),
+        }
+    }
+}
+
+fn path_rejection(r: PathRejection) -> AppError {
+    AppError::bad_request("invalid_path", r.body_text())
+}
+
+/// A raw body (the Stripe webhook needs the exact bytes), with the API's rejections.
+#[derive(Debug, Clone, Default)]
+pub struct AppBytes(pub axum::body::Bytes);
+
+impl<S> FromRequest<S> for AppBytes
+where
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::body::Bytes::from_request(req, state).await {
+            Ok(bytes) => Ok(AppBytes(bytes)),
+            Err(r) => Err(bytes_rejection(r)),
+        }
+    }
+}
+
+fn bytes_rejection(r: BytesRejection) -> AppError {
+    if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::PayloadTooLarge(r.body_text())
+    } else {
+        AppError::bad_request("invalid_body", r.body_text())
+    }
 }
 
 /// `offset`/`limit` of the list routes: limit defaults to 20 and is capped at 100.

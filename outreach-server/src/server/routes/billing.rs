@@ -2,7 +2,6 @@
 //! Stripe Checkout URL for a plan or an add-on) and `POST /stripe/webhook` (signed
 //! events; see `server::webhook` for their effects).
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
@@ -12,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::server::auth::AuthUser;
 use crate::server::error::{AppError, AppResult};
-use crate::server::extract::AppJson;
+use crate::server::extract::{AppBytes, AppJson};
 use crate::server::plans::{Offer, OfferKind};
 use crate::server::state::{AppState, ServerConfig};
 use crate::server::timed;
@@ -125,7 +124,7 @@ async fn checkout(
 async fn stripe_webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    AppBytes(body): AppBytes,
 ) -> AppResult<Json<Value>> {
     let signature = headers
         .get("stripe-signature")

@@ -6,7 +6,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use axum::Router;
@@ -15,6 +15,7 @@ use outreach_core::ports::{Job, JobStatus};
 
 use crate::server::auth::AuthUser;
 use crate::server::error::AppResult;
+use crate::server::extract::AppPath;
 use crate::server::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -33,7 +34,7 @@ struct Poll {
 async fn events(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> AppResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     // Checked before the stream starts, so a foreign or unknown job is a plain 404.
     let job = state.jobs.store().get_job(Some(&user.user_id), &id).await?;

@@ -1,7 +1,7 @@
 //! Jobs: create (reserve credits, queue), list, detail with logs and timings, retry,
 //! cancel. Every lookup is scoped to the caller: another user's job is a 404.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::server::auth::AuthUser;
 use crate::server::error::{AppError, AppResult};
-use crate::server::extract::{AppJson, AppQuery, Page};
+use crate::server::extract::{AppJson, AppPath, AppQuery, Page};
 use crate::server::state::{AppState, ServerConfig};
 use crate::server::timed;
 use crate::server::uploads::owned_upload;
@@ -106,7 +106,7 @@ async fn list(
 async fn detail(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> AppResult<Json<Value>> {
     let job = state.jobs.store().get_job(Some(&user.user_id), &id).await?;
     let logs = state.jobs.store().logs(&job.id).await?;
@@ -116,7 +116,7 @@ async fn detail(
 async fn retry(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> AppResult<Json<Value>> {
     let job = state.jobs.retry_job(&user.user_id, &id).await?;
     Ok(Json(job_summary(&job)))
@@ -125,7 +125,7 @@ async fn retry(
 async fn cancel(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> AppResult<Json<Value>> {
     let job = state.jobs.cancel_job(&user.user_id, &id).await?;
     Ok(Json(job_summary(&job)))

@@ -4,7 +4,7 @@
 //! never holds the file.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -18,7 +18,7 @@ use tokio_util::io::ReaderStream;
 
 use crate::server::auth::AuthUser;
 use crate::server::error::{AppError, AppResult};
-use crate::server::extract::AppQuery;
+use crate::server::extract::{AppPath, AppQuery};
 use crate::server::state::{AppState, ServerConfig};
 use crate::server::tempfiles::TempCopy;
 use crate::server::timed;
@@ -47,7 +47,7 @@ async fn finished_job(state: &AppState, user: &AuthUser, id: &str) -> AppResult<
 async fn download(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> AppResult<Response> {
     let (job, key) = finished_job(&state, &user, &id).await?;
     let copy = TempCopy::fetch(&state, &key).await?;
@@ -119,7 +119,7 @@ struct PreviewQuery {
 async fn preview(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
     AppQuery(q): AppQuery<PreviewQuery>,
 ) -> AppResult<Json<Value>> {
     let limit = q.limit.unwrap_or(10).clamp(1, 100);
