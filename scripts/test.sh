@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Runs every test of the project: formatting, lints, unit, integration and CLI tests.
+# Runs every test of the project: formatting, lints, unit, integration and CLI tests, and
+# the backend suites against real servers (PostgreSQL, Redis, S3 emulator) that the
+# scripts under scripts/services/ install and start on loopback.
 # This is the README's test command and what CI (`.ci/run`) calls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
+started=$(date +%s)
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy (all targets, warnings are errors)"
+step "cargo clippy (all targets, all backend features, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p outreach-core --all-targets --all-features --locked -- -D warnings
 
 step "cargo test (workspace)"
 cargo test --workspace --all-targets --locked
@@ -18,5 +22,11 @@ cargo test --workspace --all-targets --locked
 step "doc tests"
 cargo test --workspace --doc --locked
 
+step "PostgreSQL backend against a real server"
+./scripts/test-postgres.sh
+
+step "Python binding (wheel built into a venv, pytest)"
+./scripts/test-python.sh
+
 echo
-echo "all tests passed"
+echo "all tests passed in $(( $(date +%s) - started )) s"

@@ -8,6 +8,7 @@
 //! target and renamed at the end, so a failed run never leaves a file that looks done.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -139,8 +140,15 @@ pub async fn enrich_file(
     let (chunk_tx, chunk_rx) = mpsc::channel::<Result<Vec<Vec<String>>>>(2);
     let reader = spawn_reader(opened, chunk_size, options.limit, chunk_tx);
     let partial = partial_path(output);
+    let mut guard = PartialGuard::new(partial.clone());
     let (write_tx, write_rx) = mpsc::channel::<Vec<Vec<String>>>(4);
-    let writer = spawn_writer(partial.clone(), format, layout.headers().to_vec(), write_rx);
+    let writer = spawn_writer(
+        partial.clone(),
+        format,
+        layout.headers().to_vec(),
+        write_rx,
+        guard.abandoned.clone(),
+    );
 
     let in_flight = Arc::new(Semaphore::new(concurrency));
     let chunks_in_flight = concurrency.div_ceil(chunk_size) + 1;
@@ -193,14 +201,10 @@ pub async fn enrich_file(
     let finished = run
         .and(written)
         .and_then(|report| read.map(|ragged| (report, ragged)));
-    let (report, ragged_rows) = match finished {
-        Ok(v) => v,
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            return Err(e);
-        }
-    };
+    // On error the guard removes the partial file as it drops.
+    let (report, ragged_rows) = finished?;
     std::fs::rename(&partial, output)?;
+    guard.disarm();
 
     let summary = RunSummary {
         rows: tally.rows,
@@ -353,6 +357,7 @@ fn spawn_writer(
     format: OutputFormat,
     headers: Vec<String>,
     mut rx: mpsc::Receiver<Vec<Vec<String>>>,
+    abandoned: Arc<AtomicBool>,
 ) -> tokio::task::JoinHandle<Result<WriteReport>> {
     tokio::task::spawn_blocking(move || {
         let mut writer = output::create_writer(&path, format, &headers)?;
@@ -361,8 +366,45 @@ fn spawn_writer(
                 writer.write_row(row)?;
             }
         }
-        writer.finish()
+        let report = writer.finish();
+        // The run was dropped (cancelled) while this thread finished: leave nothing.
+        if abandoned.load(Ordering::SeqCst) {
+            let _ = std::fs::remove_file(&path);
+        }
+        report
     })
+}
+
+/// Removes the partial output file unless the run completed. It also flags the writer
+/// thread, which may still be finishing after a cancelled run was dropped, so whichever
+/// of the two ends last removes the file.
+struct PartialGuard {
+    path: PathBuf,
+    abandoned: Arc<AtomicBool>,
+    armed: bool,
+}
+
+impl PartialGuard {
+    fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            abandoned: Arc::new(AtomicBool::new(false)),
+            armed: true,
+        }
+    }
+
+    fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for PartialGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            self.abandoned.store(true, Ordering::SeqCst);
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 fn partial_path(output: &Path) -> PathBuf {

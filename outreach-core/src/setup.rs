@@ -77,10 +77,16 @@ impl Backends {
                 let db = Arc::new(SqliteStore::connect(url).await?);
                 (db.clone(), db)
             }
+            #[cfg(feature = "postgres")]
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                let db = Arc::new(crate::backends::PgStore::connect(url).await?);
+                (db.clone(), db)
+            }
             Some(url) => {
                 return Err(Error::Config(format!(
-                    "DATABASE_URL `{}` is not supported by this build (sqlite:// only; PostgreSQL needs the `postgres` feature)",
-                    redact(url)
+                    "DATABASE_URL `{}` is not supported by this build (sqlite://{}; postgres:// needs the `postgres` feature)",
+                    redact(url),
+                    if cfg!(feature = "postgres") { " or postgres://" } else { "" }
                 )))
             }
         };

@@ -12,6 +12,7 @@ use outreach_core::providers::ChatRequest;
 use outreach_core::{
     enrich_file, EnrichOptions, EnricherConfig, Error, Mode, NoProgress, ProviderKind,
 };
+use support::FnLlm;
 use support::*;
 
 const HEADER: [&str; 3] = ["id", "name", "email"];
@@ -385,4 +386,27 @@ async fn missing_email_column_is_a_clear_error() {
     .unwrap_err();
     assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
     let _ = Arc::new(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_run_leaves_no_file_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_csv(dir.path(), "in.csv", &HEADER, &prospects(200, 1));
+    let out = dir.path().join("out.xlsx");
+    let slow = Arc::new(FnLlm {
+        f: Box::new(|req| Ok(good_answer(req))),
+        delay: std::time::Duration::from_millis(20),
+        calls: Default::default(),
+    });
+    let e = enricher(Some(echo_search()), Some(slow), EnricherConfig::default());
+    let options = EnrichOptions::default();
+    let run = enrich_file(&e, &input, &out, &options, &NoProgress);
+    let cancelled = tokio::time::timeout(std::time::Duration::from_millis(150), run).await;
+    assert!(cancelled.is_err(), "the run should still have been going");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["in.csv"], "files left after cancelling: {left:?}");
 }

@@ -43,7 +43,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use futures::future::BoxFuture;
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, PgSslMode};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 
 use crate::error::{Error, InputError, Result};
@@ -126,16 +126,6 @@ impl PgStore {
         let connect = PgConnectOptions::from_str(url)
             .map_err(|e| Error::Config(format!("invalid PostgreSQL URL: {e}")))?
             .application_name("outreach");
-        if matches!(
-            connect.get_ssl_mode(),
-            PgSslMode::Require | PgSslMode::VerifyCa | PgSslMode::VerifyFull
-        ) {
-            return Err(Error::Config(
-                "the PostgreSQL URL requires TLS (sslmode), which this build of outreach \
-                 does not include"
-                    .into(),
-            ));
-        }
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .min_connections(options.min_connections.min(options.max_connections))
@@ -311,10 +301,6 @@ mod tests {
     async fn bad_urls_are_config_errors_without_connecting() {
         assert!(matches!(
             PgStore::connect("mysql://x").await,
-            Err(Error::Config(_))
-        ));
-        assert!(matches!(
-            PgStore::connect("postgres://u@127.0.0.1:1/db?sslmode=require").await,
             Err(Error::Config(_))
         ));
     }

@@ -1,0 +1,112 @@
+"""Plain data types of the public API: the service context, progress and run summaries."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Dict, List, Mapping, Optional, TypedDict, Union
+
+from . import _outreach
+
+# The defaults come from the core, so the two can never disagree.
+_SERVICE_DEFAULTS: Dict[str, str] = _outreach.default_service()
+
+
+@dataclass(frozen=True)
+class ServiceContext:
+    """What you sell: the opener ties the prospect's situation to it.
+
+    Absent fields take the core's defaults (the same as the CLI and the server).
+    """
+
+    core_offer: str = _SERVICE_DEFAULTS["core_offer"]
+    key_differentiator: str = _SERVICE_DEFAULTS["key_differentiator"]
+    cta: str = _SERVICE_DEFAULTS["cta"]
+    timeline: str = _SERVICE_DEFAULTS["timeline"]
+    goal: str = _SERVICE_DEFAULTS["goal"]
+    fallback_action: str = _SERVICE_DEFAULTS["fallback_action"]
+
+    def to_dict(self) -> Dict[str, str]:
+        return asdict(self)
+
+
+ServiceLike = Union[ServiceContext, Mapping[str, str], None]
+
+
+def service_dict(service: ServiceLike) -> Optional[Dict[str, str]]:
+    """The service as the `{field: text}` dict the extension takes (None = defaults)."""
+    if service is None:
+        return None
+    if isinstance(service, ServiceContext):
+        return service.to_dict()
+    return {str(k): str(v) for k, v in service.items()}
+
+
+class Metrics(TypedDict):
+    """Provider calls and cache hits of one run."""
+
+    search_calls: int
+    llm_calls: int
+    search_cache_hits: int
+    research_cache_hits: int
+    retries: int
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class HeaderSummary(TypedDict):
+    """What `read_headers` returns."""
+
+    headers: List[str]
+    rows: int
+    email_column: Optional[str]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a run stands; passed to a `progress=` callback."""
+
+    rows_done: int
+    rows_total: Optional[int]
+    fallbacks: int
+    metrics: Metrics
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a run did.
+
+    `fallbacks` counts rows that got a fallback text instead of research and an opener;
+    `refundable` those among them that failed for reasons other than their input
+    (provider errors, missing keys); `invalid_emails` those whose email cell is not an
+    address. `metrics` counts only this run's calls.
+    """
+
+    rows: int
+    enriched: int
+    fallbacks: int
+    invalid_emails: int
+    refundable: int
+    email_column: str
+    truncated_cells: int
+    ragged_rows: int
+    metrics: Metrics
+    seconds: float
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    @classmethod
+    def _from_dict(cls, d: Mapping[str, Any]) -> RunSummary:
+        return cls(**{f: d[f] for f in cls.__dataclass_fields__})
+
+
+__all__ = [
+    "HeaderSummary",
+    "Metrics",
+    "Progress",
+    "RunSummary",
+    "ServiceContext",
+    "ServiceLike",
+    "service_dict",
+]

@@ -1,0 +1,597 @@
+//! `Pipeline`: providers built once from settings, and the calls that run on them.
+//!
+//! Each method converts its arguments, checks what can be checked without I/O (so a
+//! bad email column or output format raises at once, before any provider call), and
+//! spawns the core's work as a task behind a [`RunHandle`]. No pipeline logic lives
+//! here: rows go through `enrich_rows` / `enrich_file`, files through the core's
+//! readers and writers, columns through `OutputLayout`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use outreach_core::engine::{self, blocking};
+use outreach_core::input::{resolve_email_column, EMAIL_SAMPLE_ROWS};
+use outreach_core::output::{create_writer, OutputFormat, OutputLayout, RowWriter};
+use outreach_core::{
+    EnrichOptions, Enricher, EnricherConfig, Error, Mode, PipelineConfig, Providers, RowOutcome,
+    RowStatus, RunSummary, ServiceContext,
+};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use pyo3::IntoPyObjectExt;
+
+use crate::errors::{config_error, input_error, to_py_err};
+use crate::run::{metrics_dict, spawn, Converter, RunHandle};
+
+/// The six fields of a service context, in the core's order.
+pub const SERVICE_FIELDS: [&str; 6] = [
+    "core_offer",
+    "key_differentiator",
+    "cta",
+    "timeline",
+    "goal",
+    "fallback_action",
+];
+
+/// A service context from a `{field: text}` mapping; absent fields keep the defaults.
+pub fn service_from(map: Option<HashMap<String, String>>) -> PyResult<ServiceContext> {
+    let mut service = ServiceContext::default();
+    for (key, value) in map.unwrap_or_default() {
+        let slot = match key.as_str() {
+            "core_offer" => &mut service.core_offer,
+            "key_differentiator" => &mut service.key_differentiator,
+            "cta" => &mut service.cta,
+            "timeline" => &mut service.timeline,
+            "goal" => &mut service.goal,
+            "fallback_action" => &mut service.fallback_action,
+            other => {
+                return Err(config_error(format!(
+                    "unknown service field `{other}`; the fields are: {}",
+                    SERVICE_FIELDS.join(", ")
+                )))
+            }
+        };
+        *slot = value;
+    }
+    Ok(service)
+}
+
+/// The core's default service context as a dict (the facade's dataclass defaults).
+pub fn service_dict<'py>(py: Python<'py>, s: &ServiceContext) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("core_offer", &s.core_offer)?;
+    d.set_item("key_differentiator", &s.key_differentiator)?;
+    d.set_item("cta", &s.cta)?;
+    d.set_item("timeline", &s.timeline)?;
+    d.set_item("goal", &s.goal)?;
+    d.set_item("fallback_action", &s.fallback_action)?;
+    Ok(d)
+}
+
+fn parse_format(format: Option<&str>, out: Option<&PathBuf>) -> PyResult<OutputFormat> {
+    match format {
+        Some(f) => f.parse().map_err(input_error),
+        None => Ok(out
+            .and_then(|p| OutputFormat::from_path(p))
+            .unwrap_or_default()),
+    }
+}
+
+/// A configured pipeline: HTTP clients with their retry, rate-limit and concurrency
+/// policies, shared by every call made through it.
+#[pyclass(frozen, module = "outreach._outreach")]
+pub struct Pipeline {
+    providers: Providers,
+    mode: Mode,
+    concurrency: usize,
+    chunk_size: usize,
+    /// Used by one-off `research` calls, so their search cache spans calls.
+    researcher: Arc<Enricher>,
+    model: Option<String>,
+}
+
+impl Pipeline {
+    fn enricher(&self, service: ServiceContext) -> Enricher {
+        self.providers.enricher(EnricherConfig {
+            mode: self.mode,
+            service,
+            ..EnricherConfig::default()
+        })
+    }
+
+    fn options(&self, limit: Option<u64>) -> EnrichOptions {
+        EnrichOptions {
+            chunk_size: self.chunk_size,
+            concurrency: self.concurrency,
+            limit,
+            ..EnrichOptions::default()
+        }
+    }
+}
+
+#[pymethods]
+impl Pipeline {
+    /// `settings` maps the DESIGN.md environment names (`SERPER_API_KEY`, `SERPER_URL`,
+    /// `GROQ_API_KEY`/`LLM_API_KEY`, `LLM_BASE_URL`, `LLM_MODEL`, `OUTREACH_*_RPS`,
+    /// `OUTREACH_*_CONCURRENCY`) to values; the facade merges arguments over
+    /// `os.environ` into it.
+    #[new]
+    #[pyo3(signature = (settings, *, concurrency = 64, chunk_size = 50, combined = false, max_retries = None))]
+    fn new(
+        settings: HashMap<String, String>,
+        concurrency: usize,
+        chunk_size: usize,
+        combined: bool,
+        max_retries: Option<u32>,
+    ) -> PyResult<Self> {
+        if concurrency == 0 {
+            return Err(config_error("concurrency must be at least 1"));
+        }
+        if chunk_size == 0 {
+            return Err(config_error("chunk_size must be at least 1"));
+        }
+        let mut config = PipelineConfig::from_lookup(|name| settings.get(name).cloned());
+        if let Some(n) = max_retries {
+            config.search_policy.max_retries = n;
+            config.llm_policy.max_retries = n;
+        }
+        let mode = if combined {
+            Mode::Combined
+        } else {
+            Mode::TwoCall
+        };
+        config.enricher.mode = mode;
+        let providers = config.providers().map_err(to_py_err)?;
+        let researcher = Arc::new(providers.enricher(EnricherConfig {
+            mode,
+            ..EnricherConfig::default()
+        }));
+        Ok(Self {
+            providers,
+            mode,
+            concurrency,
+            chunk_size,
+            researcher,
+            model: config.llm.as_ref().map(|l| l.model.clone()),
+        })
+    }
+
+    /// True when a search key is configured (else every row gets the research fallback).
+    #[getter]
+    fn search_configured(&self) -> bool {
+        self.providers.search.is_some()
+    }
+
+    /// True when an LLM key is configured (else every row gets the fallbacks).
+    #[getter]
+    fn llm_configured(&self) -> bool {
+        self.providers.llm.is_some()
+    }
+
+    /// The LLM model name, when an LLM is configured.
+    #[getter]
+    fn model(&self) -> Option<String> {
+        self.model.clone()
+    }
+
+    #[getter]
+    fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
+    #[getter]
+    fn combined(&self) -> bool {
+        self.mode == Mode::Combined
+    }
+
+    /// Enrich rows held in memory. `rows` are the cells as text, under `headers`.
+    ///
+    /// The result dict: `headers` (the output columns), `research`, `personalized` and
+    /// `status` (one per processed row, in input order) and `summary`.
+    #[pyo3(signature = (headers, rows, *, email_column = None, service = None, output_columns = None, out = None, format = None, limit = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn enrich_rows(
+        &self,
+        headers: Vec<String>,
+        rows: Vec<Vec<String>>,
+        email_column: Option<String>,
+        service: Option<HashMap<String, String>>,
+        output_columns: Option<Vec<String>>,
+        out: Option<PathBuf>,
+        format: Option<String>,
+        limit: Option<u64>,
+    ) -> PyResult<RunHandle> {
+        let service = service_from(service)?;
+        let format = parse_format(format.as_deref(), out.as_ref())?;
+        let sample_len = rows.len().min(EMAIL_SAMPLE_ROWS);
+        let email_index =
+            match resolve_email_column(&headers, email_column.as_deref(), &rows[..sample_len]) {
+                Ok(i) => i,
+                // No rows: nothing to guess from and nothing to enrich; an empty result
+                // (with the output columns) is more useful than an error.
+                Err(_) if rows.is_empty() && email_column.is_none() => 0,
+                Err(e) => return Err(to_py_err(e.into())),
+            };
+        let layout = OutputLayout::new(&headers, output_columns.as_deref()).map_err(to_py_err)?;
+        let email_column = headers.get(email_index).cloned().unwrap_or_default();
+        let enricher = self.enricher(service);
+        let options = self.options(limit);
+        spawn(move |ctx| async move {
+            let started = Instant::now();
+            let writer = match out {
+                Some(path) => Some(open_writer(path, format, layout.headers().to_vec()).await?),
+                None => None,
+            };
+            let outcomes = engine::enrich_rows(
+                &enricher,
+                email_cells(&rows, email_index),
+                0,
+                &options,
+                &ctx.progress,
+            )
+            .await?;
+            let truncated = match writer {
+                Some(writer) => {
+                    let projected = project(&layout, &rows, &outcomes);
+                    write_all(writer, projected).await?.0
+                }
+                None => 0,
+            };
+            let summary = summarize(
+                &outcomes,
+                email_column,
+                truncated,
+                0,
+                ctx.metrics.snapshot(),
+                started,
+            );
+            let headers = layout.headers().to_vec();
+            let convert: Converter = Box::new(move |py| {
+                let d = PyDict::new(py);
+                d.set_item("headers", headers)?;
+                let (mut research, mut personalized, mut status) = (
+                    Vec::with_capacity(outcomes.len()),
+                    Vec::with_capacity(outcomes.len()),
+                    Vec::with_capacity(outcomes.len()),
+                );
+                for o in outcomes {
+                    research.push(o.research);
+                    personalized.push(o.personalized);
+                    status.push(status_name(o.status));
+                }
+                d.set_item("research", research)?;
+                d.set_item("personalized", personalized)?;
+                d.set_item("status", status)?;
+                d.set_item("summary", summary_dict(py, &summary)?)?;
+                Ok(d.into_any().unbind())
+            });
+            Ok(convert)
+        })
+    }
+
+    /// Enrich a CSV/XLSX file.
+    ///
+    /// With `return_rows` (the default) the rows are read into memory, enriched and
+    /// returned (and written to `out` when given); without it the file is streamed to
+    /// `out` by the core's `enrich_file` in bounded memory and only the summary returns.
+    /// The result dict: `headers`, `rows` (output cells as text, or None) and `summary`.
+    #[pyo3(signature = (path, *, email_column = None, service = None, output_columns = None, out = None, format = None, limit = None, return_rows = true))]
+    #[allow(clippy::too_many_arguments)]
+    fn enrich_path(
+        &self,
+        path: PathBuf,
+        email_column: Option<String>,
+        service: Option<HashMap<String, String>>,
+        output_columns: Option<Vec<String>>,
+        out: Option<PathBuf>,
+        format: Option<String>,
+        limit: Option<u64>,
+        return_rows: bool,
+    ) -> PyResult<RunHandle> {
+        let service = service_from(service)?;
+        let format = parse_format(format.as_deref(), out.as_ref())?;
+        let enricher = self.enricher(service);
+        let options = EnrichOptions {
+            email_column,
+            output_columns,
+            format: Some(format),
+            ..self.options(limit)
+        };
+        if !return_rows {
+            let Some(out) = out else {
+                return Err(input_error(
+                    "return_rows=False needs `out`: the rows would go nowhere",
+                ));
+            };
+            return spawn(move |ctx| async move {
+                let mut summary =
+                    engine::enrich_file(&enricher, &path, &out, &options, &ctx.progress).await?;
+                summary.metrics = ctx.metrics.snapshot();
+                let convert: Converter = Box::new(move |py| {
+                    let d = PyDict::new(py);
+                    d.set_item("headers", py.None())?;
+                    d.set_item("rows", py.None())?;
+                    d.set_item("summary", summary_dict(py, &summary)?)?;
+                    Ok(d.into_any().unbind())
+                });
+                Ok(convert)
+            });
+        }
+        spawn(move |ctx| async move {
+            let started = Instant::now();
+            let opened = engine::open_input(path, options.email_column.clone()).await?;
+            let email_index = opened.email_index;
+            let email_column = opened
+                .reader
+                .headers()
+                .get(email_index)
+                .cloned()
+                .unwrap_or_default();
+            let layout =
+                OutputLayout::new(opened.reader.headers(), options.output_columns.as_deref())?;
+            let writer = match out {
+                Some(path) => Some(open_writer(path, format, layout.headers().to_vec()).await?),
+                None => None,
+            };
+            let limit = options.limit;
+            let (rows, ragged) = blocking(move || {
+                let engine::OpenedInput {
+                    mut reader, sample, ..
+                } = opened;
+                let limit = limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+                let mut rows = sample;
+                rows.truncate(limit);
+                for row in reader.by_ref() {
+                    if rows.len() >= limit {
+                        break;
+                    }
+                    rows.push(row?);
+                }
+                Ok((rows, reader.ragged_rows()))
+            })
+            .await?;
+            let options = EnrichOptions {
+                limit: None,
+                ..options
+            };
+            let outcomes = engine::enrich_rows(
+                &enricher,
+                email_cells(&rows, email_index),
+                0,
+                &options,
+                &ctx.progress,
+            )
+            .await?;
+            let projected = project(&layout, &rows, &outcomes);
+            drop(rows);
+            let (truncated, projected) = match writer {
+                Some(writer) => write_all(writer, projected).await?,
+                None => (0, projected),
+            };
+            let summary = summarize(
+                &outcomes,
+                email_column,
+                truncated,
+                ragged,
+                ctx.metrics.snapshot(),
+                started,
+            );
+            let headers = layout.headers().to_vec();
+            let convert: Converter = Box::new(move |py| {
+                let d = PyDict::new(py);
+                d.set_item("headers", headers)?;
+                d.set_item("rows", projected)?;
+                d.set_item("summary", summary_dict(py, &summary)?)?;
+                Ok(d.into_any().unbind())
+            });
+            Ok(convert)
+        })
+    }
+
+    /// Research one address: `(cell, ok)` where `cell` is the research JSON text when
+    /// `ok`, else the research fallback text.
+    fn research(&self, email: String) -> PyResult<RunHandle> {
+        let researcher = self.researcher.clone();
+        spawn(move |_ctx| async move {
+            let (cell, parsed) = researcher.research(&email).await?;
+            let ok = parsed.is_some();
+            let convert: Converter = Box::new(move |py| (cell, ok).into_py_any(py));
+            Ok(convert)
+        })
+    }
+
+    /// An opener for a research JSON text (or a research fallback text) and a service
+    /// context: the line, or the personalized fallback text.
+    #[pyo3(signature = (research_json, service = None))]
+    fn personalize(
+        &self,
+        research_json: String,
+        service: Option<HashMap<String, String>>,
+    ) -> PyResult<RunHandle> {
+        let enricher = self.providers.enricher(EnricherConfig {
+            mode: self.mode,
+            service: service_from(service)?,
+            // One call, nothing to cache.
+            cache_capacity: 1,
+        });
+        spawn(move |_ctx| async move {
+            let line = enricher.personalize(&research_json).await?;
+            let convert: Converter = Box::new(move |py| line.into_py_any(py));
+            Ok(convert)
+        })
+    }
+}
+
+/// Open the output writer before any provider call, so a bad `out` fails at once.
+async fn open_writer(
+    path: PathBuf,
+    format: OutputFormat,
+    headers: Vec<String>,
+) -> Result<Box<dyn RowWriter>, Error> {
+    blocking(move || create_writer(&path, format, &headers)).await
+}
+
+/// Write every row and finish; returns the truncated-cell count and the rows.
+async fn write_all(
+    mut writer: Box<dyn RowWriter>,
+    rows: Vec<Vec<String>>,
+) -> Result<(u64, Vec<Vec<String>>), Error> {
+    blocking(move || {
+        for row in &rows {
+            writer.write_row(row)?;
+        }
+        Ok((writer.finish()?.truncated_cells, rows))
+    })
+    .await
+}
+
+/// The engine only reads the email cell: hand it one-cell rows rather than a copy of
+/// every row.
+fn email_cells(rows: &[Vec<String>], email_index: usize) -> Vec<Vec<String>> {
+    rows.iter()
+        .map(|row| vec![row.get(email_index).cloned().unwrap_or_default()])
+        .collect()
+}
+
+fn project(
+    layout: &OutputLayout,
+    rows: &[Vec<String>],
+    outcomes: &[RowOutcome],
+) -> Vec<Vec<String>> {
+    rows.iter()
+        .zip(outcomes)
+        .map(|(row, o)| layout.project(row, &o.research, &o.personalized))
+        .collect()
+}
+
+fn status_name(status: RowStatus) -> &'static str {
+    match status {
+        RowStatus::Enriched => "enriched",
+        RowStatus::InvalidEmail => "invalid_email",
+        RowStatus::MissingKey => "missing_key",
+        RowStatus::ProviderFailed => "provider_failed",
+    }
+}
+
+/// A `RunSummary` for rows enriched in memory (the file path gets one from the core).
+fn summarize(
+    outcomes: &[RowOutcome],
+    email_column: String,
+    truncated_cells: u64,
+    ragged_rows: u64,
+    metrics: outreach_core::MetricsSnapshot,
+    started: Instant,
+) -> RunSummary {
+    let count = |f: &dyn Fn(&RowOutcome) -> bool| outcomes.iter().filter(|o| f(o)).count() as u64;
+    let rows = outcomes.len() as u64;
+    let enriched = count(&|o| o.status == RowStatus::Enriched);
+    RunSummary {
+        rows,
+        enriched,
+        fallbacks: rows - enriched,
+        invalid_emails: count(&|o| o.status == RowStatus::InvalidEmail),
+        refundable: count(&|o| o.status.is_refundable()),
+        email_column,
+        truncated_cells,
+        ragged_rows,
+        metrics,
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+fn summary_dict<'py>(py: Python<'py>, s: &RunSummary) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("rows", s.rows)?;
+    d.set_item("enriched", s.enriched)?;
+    d.set_item("fallbacks", s.fallbacks)?;
+    d.set_item("invalid_emails", s.invalid_emails)?;
+    d.set_item("refundable", s.refundable)?;
+    d.set_item("email_column", &s.email_column)?;
+    d.set_item("truncated_cells", s.truncated_cells)?;
+    d.set_item("ragged_rows", s.ragged_rows)?;
+    d.set_item("metrics", metrics_dict(py, &s.metrics)?)?;
+    d.set_item("seconds", s.seconds)?;
+    Ok(d)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn outcome(status: RowStatus) -> RowOutcome {
+        RowOutcome {
+            research: "r".into(),
+            personalized: "p".into(),
+            status,
+        }
+    }
+
+    #[test]
+    fn summary_counts_statuses_like_the_engine() {
+        let outcomes = [
+            outcome(RowStatus::Enriched),
+            outcome(RowStatus::InvalidEmail),
+            outcome(RowStatus::MissingKey),
+            outcome(RowStatus::ProviderFailed),
+            outcome(RowStatus::Enriched),
+        ];
+        let s = summarize(
+            &outcomes,
+            "email".into(),
+            1,
+            2,
+            Default::default(),
+            Instant::now(),
+        );
+        assert_eq!(
+            (
+                s.rows,
+                s.enriched,
+                s.fallbacks,
+                s.invalid_emails,
+                s.refundable
+            ),
+            (5, 2, 3, 1, 2)
+        );
+        assert_eq!((s.truncated_cells, s.ragged_rows), (1, 2));
+    }
+
+    #[test]
+    fn email_cells_tolerate_short_rows() {
+        let rows = vec![
+            vec!["a".to_string(), "x@y.com".to_string()],
+            vec!["b".to_string()],
+        ];
+        assert_eq!(
+            email_cells(&rows, 1),
+            vec![vec!["x@y.com".to_string()], vec![String::new()]]
+        );
+    }
+
+    #[test]
+    fn service_fields_override_defaults_and_unknown_fields_are_refused() {
+        let mut map = HashMap::new();
+        map.insert("cta".to_string(), "a demo".to_string());
+        let s = service_from(Some(map)).unwrap();
+        assert_eq!(s.cta, "a demo");
+        assert_eq!(s.goal, ServiceContext::default().goal);
+        let mut bad = HashMap::new();
+        bad.insert("offer".to_string(), "x".to_string());
+        assert!(service_from(Some(bad)).is_err());
+    }
+
+    #[test]
+    fn format_comes_from_the_argument_then_the_extension() {
+        let csv = PathBuf::from("out.CSV");
+        assert_eq!(parse_format(None, Some(&csv)).unwrap(), OutputFormat::Csv);
+        assert_eq!(
+            parse_format(Some("xlsx"), Some(&csv)).unwrap(),
+            OutputFormat::Xlsx
+        );
+        assert_eq!(parse_format(None, None).unwrap(), OutputFormat::Xlsx);
+        assert!(parse_format(Some("xls"), None).is_err());
+    }
+}
