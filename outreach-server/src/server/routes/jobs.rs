@@ -57,22 +57,26 @@ async fn create(
             "limit must be at least 1",
         ));
     }
-    let job = state
-        .jobs
-        .create_job(CreateJob {
-            user_id: user.user_id.clone(),
-            file_path: req.file_path,
-            filename,
-            email_col: req.email_col.filter(|c| !c.trim().is_empty()),
-            service: req.service,
-            output_columns: req.output_columns,
-            format: req.format.unwrap_or_default(),
-            limit: req.limit,
-            combined: req.combined,
-            charge: true,
-            job_id: None,
-        })
-        .await?;
+    let system = state.jobs.clone();
+    let user_id = user.user_id.clone();
+    let job = run_to_completion(async move {
+        system
+            .create_job(CreateJob {
+                user_id,
+                file_path: req.file_path,
+                filename,
+                email_col: req.email_col.filter(|c| !c.trim().is_empty()),
+                service: req.service,
+                output_columns: req.output_columns,
+                format: req.format.unwrap_or_default(),
+                limit: req.limit,
+                combined: req.combined,
+                charge: true,
+                job_id: None,
+            })
+            .await
+    })
+    .await?;
     tracing::info!(user = %user.user_id, job = %job.id, rows = job.rows, "job created");
     Ok((
         StatusCode::CREATED,
@@ -118,7 +122,8 @@ async fn retry(
     user: AuthUser,
     AppPath(id): AppPath<String>,
 ) -> AppResult<Json<Value>> {
-    let job = state.jobs.retry_job(&user.user_id, &id).await?;
+    let system = state.jobs.clone();
+    let job = run_to_completion(async move { system.retry_job(&user.user_id, &id).await }).await?;
     Ok(Json(job_summary(&job)))
 }
 
@@ -127,8 +132,23 @@ async fn cancel(
     user: AuthUser,
     AppPath(id): AppPath<String>,
 ) -> AppResult<Json<Value>> {
-    let job = state.jobs.cancel_job(&user.user_id, &id).await?;
+    let system = state.jobs.clone();
+    let job = run_to_completion(async move { system.cancel_job(&user.user_id, &id).await }).await?;
     Ok(Json(job_summary(&job)))
+}
+
+/// Runs a multi-step core operation (charge, then create or queue) on its own task, so
+/// a request that times out or a client that hangs up cannot stop it halfway, e.g.
+/// between the credit reservation and the job row.
+async fn run_to_completion<T: Send + 'static>(
+    operation: impl std::future::Future<Output = outreach_core::Result<T>> + Send + 'static,
+) -> AppResult<T> {
+    match tokio::spawn(operation).await {
+        Ok(result) => Ok(result?),
+        Err(e) => Err(AppError::internal(format!(
+            "job operation task failed: {e}"
+        ))),
+    }
 }
 
 /// A job as the list shows it. Storage keys stay internal.
