@@ -36,6 +36,8 @@ pub struct Options {
     pub max_upload_bytes: u64,
     pub stripe_api_base: Option<String>,
     pub cors_origins: Vec<String>,
+    /// `DATABASE_URL` (default: SQLite in the temp dir).
+    pub database_url: Option<String>,
 }
 
 impl Default for Options {
@@ -46,6 +48,7 @@ impl Default for Options {
             max_upload_bytes: 1_000_000,
             stripe_api_base: None,
             cors_origins: Vec::new(),
+            database_url: None,
         }
     }
 }
@@ -83,7 +86,12 @@ impl Harness {
             _ => None,
         });
         let data = dir.path().join("data");
-        let backends = Backends::open(&BackendConfig::local(&data)).await.unwrap();
+        let backends = Backends::open(&BackendConfig {
+            database_url: options.database_url,
+            ..BackendConfig::local(&data)
+        })
+        .await
+        .unwrap();
         let system = JobSystem::new(
             backends.store,
             backends.ledger,
