@@ -120,10 +120,10 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
 }
 
 /// The route with the configured request timeout (a JSON 408 when it runs out).
-pub(crate) fn timed(
-    route: MethodRouter<AppState>,
-    config: &ServerConfig,
-) -> MethodRouter<AppState> {
+pub(crate) fn timed<S>(route: MethodRouter<S>, config: &ServerConfig) -> MethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
     route.layer(
         ServiceBuilder::new()
             .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
@@ -131,4 +131,39 @@ pub(crate) fn timed(
             }))
             .timeout(config.request_timeout),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_slow_handler_times_out_with_a_json_408() {
+        let mut config = ServerConfig::new(std::path::Path::new("unused"));
+        config.request_timeout = Duration::from_millis(20);
+        let slow = || async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            "late"
+        };
+        let app: Router = Router::new()
+            .route("/slow", timed(get(slow), &config))
+            .route("/fast", timed(get(|| async { "ok" }), &config));
+        let request = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+        let response = app.clone().oneshot(request("/slow")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "timeout");
+        let response = app.oneshot(request("/fast")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
 }
