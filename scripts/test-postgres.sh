@@ -20,3 +20,4 @@ if [[ -z ${OUTREACH_TEST_POSTGRES_URL:-} ]]; then
 fi
 
 cargo test -p outreach-core --features postgres --test postgres_ports "$@"
+cargo test -p outreach-server --features postgres --test api_postgres "$@"

@@ -15,6 +15,7 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, all backend features, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p outreach-core --all-targets --all-features --locked -- -D warnings
+cargo clippy -p outreach-server --all-targets --all-features --locked -- -D warnings
 
 step "cargo test (workspace)"
 cargo test --workspace --all-targets --locked

@@ -1,4 +1,5 @@
-//! The `outreach` binary: the CLI today; the HTTP server and worker join it later.
+//! The `outreach` binary: the CLI (`enrich`, `headers`, `token`, `credits`) and the
+//! hosted HTTP API with its workers (`serve`, built from the `outreach_server` library).
 
 mod cli;
 
@@ -8,7 +9,8 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    init_tracing(args.verbose);
+    let serving = matches!(args.command, cli::Command::Serve(_));
+    init_tracing(args.verbose, serving);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -29,9 +31,12 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr so stdout stays clean for JSON and tokens. `RUST_LOG` overrides.
-fn init_tracing(verbose: bool) {
+/// A server logs its requests (info) by default; the CLI only warnings.
+fn init_tracing(verbose: bool, serving: bool) {
     let default = if verbose {
-        "info,outreach_core=debug"
+        "info,outreach_core=debug,outreach_server=debug"
+    } else if serving {
+        "info"
     } else {
         "warn"
     };

@@ -1,9 +1,12 @@
 //! Command-line parsing and dispatch. Each subcommand lives in its own file.
 
+mod credits;
 mod enrich;
 mod headers;
 mod local_runs;
 mod progress_bar;
+mod serve;
+mod token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +35,50 @@ pub enum Command {
     Headers {
         /// The CSV or XLSX file.
         input: PathBuf,
+    },
+    /// Run the HTTP API (and in-process workers) on the configured backends.
+    Serve(ServeArgs),
+    /// Print a bearer token for the API (self-hosting without Supabase).
+    Token(TokenArgs),
+    /// Manage credits.
+    #[command(subcommand)]
+    Credits(CreditsCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one; the URL is printed).
+    #[arg(long, env = "OUTREACH_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: String,
+    /// In-process worker loops (0 = API only; run workers elsewhere).
+    #[arg(long, env = "OUTREACH_WORKERS", default_value_t = 1)]
+    pub workers: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The user's email (the `email` claim).
+    #[arg(long)]
+    pub email: String,
+    /// The user id (`sub`); default: the existing account's with that email, else new.
+    #[arg(long = "user-id")]
+    pub user_id: Option<String>,
+    /// Validity in hours.
+    #[arg(long = "ttl-hours", default_value_t = 24 * 30)]
+    pub ttl_hours: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CreditsCommand {
+    /// Add credits to the account with this email (through the ledger).
+    Grant {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        amount: i64,
+        /// Shown in the ledger (default "grant: manual (CLI)").
+        #[arg(long)]
+        reason: Option<String>,
     },
 }
 
@@ -90,5 +137,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Enrich(args) => enrich::run(*args).await,
         Command::Headers { input } => headers::run(&input).await,
+        Command::Serve(args) => serve::run(args).await,
+        Command::Token(args) => token::run(args).await,
+        Command::Credits(command) => credits::run(command).await,
     }
 }

@@ -1,0 +1,124 @@
+//! `outreach serve`: the HTTP API plus, by default, one in-process worker loop, on the
+//! backends the environment names (embedded defaults: SQLite, local files, in-process
+//! queue). With the in-process queue, unfinished jobs are re-queued at start.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use outreach_core::config::PipelineConfig;
+use outreach_core::jobs::{JobSettings, JobSystem};
+use outreach_core::setup::{BackendConfig, Backends};
+use outreach_server::server::auth::{AuthConfig, SecretSource};
+use outreach_server::server::stripe::BillingConfig;
+use outreach_server::server::{app, AppState, ServerConfig};
+use tokio::sync::Notify;
+
+use super::ServeArgs;
+
+/// How long open connections (event streams, downloads) may take to finish after a
+/// shutdown signal.
+const DRAIN: Duration = Duration::from_secs(10);
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let backend_config = BackendConfig::from_env();
+    let data_dir = backend_config.data_dir.clone();
+    let backends = Backends::open(&backend_config).await?;
+    let pipeline = PipelineConfig::from_env();
+    for warning in pipeline.build()?.missing_key_warnings() {
+        eprintln!("warning: {warning}");
+    }
+    let settings = JobSettings {
+        temp_dir: data_dir.join("tmp"),
+        ..JobSettings::default()
+    };
+    let durable = backends.durable_queue;
+    let system = JobSystem::new(
+        backends.store,
+        backends.ledger,
+        backends.storage,
+        backends.queue,
+        pipeline.providers()?,
+        settings,
+    );
+    if !durable {
+        let n = system.recover().await?;
+        if n > 0 {
+            eprintln!("re-queued {n} unfinished job(s)");
+        }
+    }
+    let auth = AuthConfig::from_env(&data_dir)?;
+    match auth.source {
+        SecretSource::LocalFile => eprintln!(
+            "auth: local JWT secret in {} (mint tokens with `outreach token --email …`)",
+            data_dir.display()
+        ),
+        _ => {
+            tracing::info!(issuer = ?auth.issuer(), audience = auth.audience(), "auth: SUPABASE_JWT_SECRET")
+        }
+    }
+    let state = AppState::new(
+        system.clone(),
+        ServerConfig::from_env(&data_dir)?,
+        auth,
+        BillingConfig::from_env()?,
+    )?;
+    let workers: Vec<_> = (0..args.workers)
+        .map(|_| system.spawn_worker(system.default_parallelism()))
+        .collect();
+
+    let listener = tokio::net::TcpListener::bind(&args.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    let addr = listener.local_addr()?;
+    println!("outreach listening on http://{addr}");
+    eprintln!(
+        "{} worker loop(s); data in {}",
+        args.workers,
+        data_dir.display()
+    );
+
+    let stopping = Arc::new(Notify::new());
+    let signal = {
+        let stopping = stopping.clone();
+        async move {
+            shutdown_signal().await;
+            eprintln!("shutting down");
+            stopping.notify_waiters();
+        }
+    };
+    let serve = axum::serve(listener, app(state)).with_graceful_shutdown(signal);
+    tokio::select! {
+        r = serve => r.context("the server failed")?,
+        _ = async { stopping.notified().await; tokio::time::sleep(DRAIN).await } => {
+            eprintln!("connections still open after {}s; closing them", DRAIN.as_secs());
+        }
+    }
+    for worker in workers {
+        worker.shutdown().await;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

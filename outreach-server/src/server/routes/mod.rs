@@ -1,0 +1,9 @@
+//! One router per resource; `server::app` merges them.
+
+pub mod account;
+pub mod billing;
+pub mod events;
+pub mod files;
+pub mod health;
+pub mod jobs;
+pub mod results;

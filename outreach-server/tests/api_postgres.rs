@@ -1,0 +1,92 @@
+//! The API unchanged on PostgreSQL (`--features postgres`): the job flow, credits and a
+//! Stripe grant against a real server. Run by `scripts/test-postgres.sh`, which starts
+//! a throwaway PostgreSQL and sets `OUTREACH_TEST_POSTGRES_URL`. The database is shared
+//! with other suites, so users are unique per run.
+#![cfg(feature = "postgres")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use axum::http::StatusCode;
+use outreach_server::server::stripe::sign_payload;
+use serde_json::json;
+use support::*;
+
+const URL_VAR: &str = "OUTREACH_TEST_POSTGRES_URL";
+
+fn server_url() -> Option<String> {
+    match std::env::var(URL_VAR) {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ if std::env::var("OUTREACH_SKIP_SERVICES").as_deref() == Ok("1") => {
+            eprintln!("skipped: OUTREACH_SKIP_SERVICES=1 (no PostgreSQL)");
+            None
+        }
+        _ => panic!(
+            "{URL_VAR} is not set. Run this through scripts/test-postgres.sh, which starts a \
+             throwaway PostgreSQL; set OUTREACH_SKIP_SERVICES=1 to skip it."
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_job_flow_and_billing_work_on_postgres() {
+    let Some(url) = server_url() else { return };
+    let h = Harness::with(Options {
+        database_url: Some(url),
+        ..Options::default()
+    })
+    .await;
+    let user = format!("pg-{}", uuid::Uuid::new_v4());
+    let t = token(&user);
+    let other = token(&format!("pg-{}", uuid::Uuid::new_v4()));
+
+    let file_path = h.upload(&t, "prospects.csv", &sample()).await;
+    let r = h
+        .call(post_json(
+            "/parse_headers",
+            Some(&t),
+            &json!({ "file_path": file_path }),
+        ))
+        .await;
+    assert_eq!(r.json()["rows"], 50);
+    let id = h
+        .create_job(&t, json!({ "file_path": file_path, "limit": 20 }))
+        .await;
+    let job = h.wait_job(&t, &id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["rows_processed"], 20);
+    let r = h.call(get(&format!("/jobs/{id}/download"), Some(&t))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        h.call(get(&format!("/jobs/{id}"), Some(&other)))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(h.me(&t).await["credits_remaining"], 80);
+
+    let r = h
+        .call(post_json(
+            "/jobs",
+            Some(&t),
+            &json!({ "file_path": file_path }),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let body = json!({ "id": format!("evt_{user}"), "type": "checkout.session.completed", "data": { "object": {
+        "client_reference_id": user, "payment_status": "paid", "customer": "cus_pg",
+        "metadata": { "user_id": user, "addon": "small" } } } })
+    .to_string();
+    for _ in 0..2 {
+        let ts = now();
+        let sig = sign_payload(WEBHOOK_SECRET.as_bytes(), ts, body.as_bytes());
+        let req = axum::http::Request::post("/stripe/webhook")
+            .header("stripe-signature", format!("t={ts},v1={sig}"))
+            .body(axum::body::Body::from(body.clone()))
+            .unwrap();
+        assert_eq!(h.call(req).await.status, StatusCode::OK);
+    }
+    assert_eq!(h.me(&t).await["credits_remaining"], 80 - 50 + 500);
+    let ledger = h.call(get("/ledger", Some(&t))).await.json();
+    assert_eq!(ledger["total"], 4, "{ledger}");
+}
