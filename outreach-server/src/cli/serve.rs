@@ -29,10 +29,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     for warning in pipeline.build()?.missing_key_warnings() {
         eprintln!("warning: {warning}");
     }
-    let settings = JobSettings {
-        temp_dir: data_dir.join("tmp"),
-        ..JobSettings::default()
-    };
+    let settings = JobSettings::from_env(&data_dir);
     let durable = backends.durable_queue;
     let system = JobSystem::new(
         backends.store,
