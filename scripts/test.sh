@@ -29,6 +29,9 @@ step "PostgreSQL backend against a real server"
 step "Redis queue + shared rate limiter, S3 storage, against real servers"
 ./scripts/test-redis-s3.sh
 
+step "Scale-out fault tests: outreach worker processes on PostgreSQL + Redis + S3"
+./scripts/test-scale.sh
+
 step "Python binding (wheel built into a venv, pytest)"
 ./scripts/test-python.sh
 
