@@ -1,4 +1,4 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! Many workers on real PostgreSQL, Redis and S3 (moto), started by
 //! `scripts/test-scale.sh`: a worker killed mid-job, Redis and PostgreSQL restarted
 //! mid-job, and 100 concurrent job creations against a balance covering 10.
