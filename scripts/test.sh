@@ -17,8 +17,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy -p outreach-core --all-targets --all-features --locked -- -D warnings
 cargo clippy -p outreach-server --all-targets --all-features --locked -- -D warnings
 
-step "cargo test (workspace)"
-cargo test --workspace --all-targets --locked
+step "cargo test (workspace; the real-server suites run in their own steps below)"
+OUTREACH_SKIP_SERVICES=1 cargo test --workspace --all-targets --locked
 
 step "doc tests"
 cargo test --workspace --doc --locked
@@ -28,6 +28,9 @@ step "PostgreSQL backend against a real server"
 
 step "Redis queue + shared rate limiter, S3 storage, against real servers"
 ./scripts/test-redis-s3.sh
+
+step "Scale-out fault tests: outreach worker processes on PostgreSQL + Redis + S3"
+./scripts/test-scale.sh
 
 step "Python binding (wheel built into a venv, pytest)"
 ./scripts/test-python.sh

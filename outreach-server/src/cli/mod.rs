@@ -4,9 +4,12 @@ mod credits;
 mod enrich;
 mod headers;
 mod local_runs;
+mod migrate;
 mod progress_bar;
 mod serve;
+mod system;
 mod token;
+mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +41,10 @@ pub enum Command {
     },
     /// Run the HTTP API (and in-process workers) on the configured backends.
     Serve(ServeArgs),
+    /// Run chunk and finalize tasks from the shared queue (REDIS_URL); start as many as you like.
+    Worker(WorkerArgs),
+    /// Create or upgrade the database schema.
+    Migrate,
     /// Print a bearer token for the API (self-hosting without Supabase).
     Token(TokenArgs),
     /// Manage credits.
@@ -53,6 +60,13 @@ pub struct ServeArgs {
     /// In-process worker loops (0 = API only; run workers elsewhere).
     #[arg(long, env = "OUTREACH_WORKERS", default_value_t = 1)]
     pub workers: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Tasks run at once (default: enough to keep OUTREACH_CONCURRENCY rows busy).
+    #[arg(long, env = "OUTREACH_WORKER_PARALLEL")]
+    pub parallel: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -138,6 +152,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Enrich(args) => enrich::run(*args).await,
         Command::Headers { input } => headers::run(&input).await,
         Command::Serve(args) => serve::run(args).await,
+        Command::Worker(args) => worker::run(args).await,
+        Command::Migrate => migrate::run().await,
         Command::Token(args) => token::run(args).await,
         Command::Credits(command) => credits::run(command).await,
     }

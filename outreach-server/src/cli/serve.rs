@@ -7,9 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use outreach_core::config::PipelineConfig;
-use outreach_core::jobs::{JobSettings, JobSystem};
-use outreach_core::setup::{BackendConfig, Backends};
 use outreach_server::server::auth::{AuthConfig, SecretSource};
 use outreach_server::server::stripe::BillingConfig;
 use outreach_server::server::{app, AppState, ServerConfig};
@@ -22,24 +19,10 @@ use super::ServeArgs;
 const DRAIN: Duration = Duration::from_secs(10);
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let backend_config = BackendConfig::from_env();
-    let data_dir = backend_config.data_dir.clone();
-    let backends = Backends::open(&backend_config).await?;
-    let pipeline = PipelineConfig::from_env();
-    for warning in pipeline.build()?.missing_key_warnings() {
-        eprintln!("warning: {warning}");
-    }
-    let settings = JobSettings::from_env(&data_dir);
-    let durable = backends.durable_queue;
-    let system = JobSystem::new(
-        backends.store,
-        backends.ledger,
-        backends.storage,
-        backends.queue,
-        pipeline.providers()?,
-        settings,
-    );
-    if !durable {
+    let opened = super::system::open_from_env().await?;
+    let data_dir = opened.data_dir.clone();
+    let system = opened.system;
+    if !opened.durable_queue {
         let n = system.recover().await?;
         if n > 0 {
             eprintln!("re-queued {n} unfinished job(s)");
@@ -98,7 +81,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

@@ -1,0 +1,47 @@
+//! Building the job system from the environment, shared by `serve` and `worker` so both
+//! read the same names (DESIGN.md) and get the same backends, limits and settings.
+
+use std::path::PathBuf;
+
+use outreach_core::config::PipelineConfig;
+use outreach_core::jobs::{JobSettings, JobSystem};
+use outreach_core::setup::{BackendConfig, Backends};
+
+pub struct Opened {
+    pub system: JobSystem,
+    pub data_dir: PathBuf,
+    /// False for the in-process queue (tasks die with the process).
+    pub durable_queue: bool,
+    pub shared_rate_limits: bool,
+}
+
+/// Backends from `DATABASE_URL` / `STORAGE_URL` / `REDIS_URL` / `OUTREACH_DATA_DIR`,
+/// providers from the provider names, rate limits shared through Redis when it is
+/// configured, job settings from `OUTREACH_*`.
+pub async fn open_from_env() -> anyhow::Result<Opened> {
+    let backend_config = BackendConfig::from_env();
+    let data_dir = backend_config.data_dir.clone();
+    let backends = Backends::open(&backend_config).await?;
+    let pipeline = PipelineConfig::from_env();
+    for warning in pipeline.build()?.missing_key_warnings() {
+        eprintln!("warning: {warning}");
+    }
+    let shared = backends.shared_limiters(&pipeline).await?;
+    let shared_rate_limits = shared.is_some();
+    let providers = pipeline.providers_with(Default::default(), shared)?;
+    let durable_queue = backends.durable_queue;
+    let system = JobSystem::new(
+        backends.store,
+        backends.ledger,
+        backends.storage,
+        backends.queue,
+        providers,
+        JobSettings::from_env(&data_dir),
+    );
+    Ok(Opened {
+        system,
+        data_dir,
+        durable_queue,
+        shared_rate_limits,
+    })
+}

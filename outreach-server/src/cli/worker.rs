@@ -1,0 +1,37 @@
+//! `outreach worker`: a process that only runs chunk and finalize tasks. Any number of
+//! them, on any machines, share the work of every job through the shared queue
+//! (`REDIS_URL`), database (`DATABASE_URL`) and storage (`STORAGE_URL`).
+
+use std::process::ExitCode;
+
+use super::system::open_from_env;
+use super::WorkerArgs;
+
+pub async fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    let opened = open_from_env().await?;
+    if !opened.durable_queue {
+        anyhow::bail!(
+            "`outreach worker` needs a shared queue: set REDIS_URL (and DATABASE_URL / STORAGE_URL \
+             that every process can reach). On one machine, `outreach serve --workers N` runs \
+             workers in-process instead."
+        );
+    }
+    let system = opened.system;
+    let parallel = args
+        .parallel
+        .unwrap_or_else(|| system.default_parallelism());
+    eprintln!(
+        "outreach worker: {parallel} task(s) at once, {} rows in flight, rate limits {}",
+        system.settings().concurrency,
+        if opened.shared_rate_limits {
+            "shared through Redis"
+        } else {
+            "per process"
+        }
+    );
+    let worker = system.spawn_worker(parallel);
+    super::serve::shutdown_signal().await;
+    eprintln!("stopping: finishing the tasks in hand");
+    worker.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
