@@ -103,8 +103,11 @@ async fn run_to_end(system: &JobSystem, job_id: &str) -> outreach_core::ports::J
     .await
     .expect("job did not finish in time")
     .unwrap();
+    // Shutting down waits for the task in hand: a finalize refunds failed rows right
+    // after it flips the status, so read the job again once it is settled.
     worker.shutdown().await;
-    job
+    let _ = job;
+    system.store().get_job(None, job_id).await.unwrap()
 }
 
 async fn ledger_sum(db: &SqliteStore, user: &str) -> i64 {
