@@ -4,7 +4,7 @@
 
 import { setUnauthorizedHandler } from './api.js';
 import { currentSession, readSession, signOut } from './auth.js';
-import { clear, h } from './ui.js';
+import { clear, fill, h } from './ui.js';
 
 const ROUTES = [
   { pattern: /^\/$/, page: 'dashboard', title: 'Dashboard' },
@@ -58,7 +58,7 @@ async function render() {
   const path = location.pathname;
   const route = ROUTES.find((r) => r.pattern.test(path));
   if (!route) {
-    clear(main).append(h('h1', {}, 'Page not found'), h('p', {}, h('a', { href: '/' }, 'Go to the dashboard')));
+    fill(main, h('h1', {}, 'Page not found'), h('p', {}, h('a', { href: '/' }, 'Go to the dashboard')));
     return;
   }
   const session = await currentSession(config);
@@ -86,7 +86,7 @@ async function render() {
     controller.abort();
     if (e.name === 'AbortError') return;
     console.error(e);
-    clear(main).append(h('div', { class: 'alert error', role: 'alert' }, `This page could not be shown: ${e.message || e}`));
+    fill(main, h('div', { class: 'alert error', role: 'alert' }, `This page could not be shown: ${e.message || e}`));
   }
   if (id === renderId) {
     // Move focus to the new page for keyboard and screen-reader users (not on first load).
@@ -108,7 +108,7 @@ async function start() {
   try {
     config = await loadConfig();
   } catch (e) {
-    clear(main).append(h('div', { class: 'alert error', role: 'alert' }, `The app could not load its settings (${e.message}). Reload the page to try again.`));
+    fill(main, h('div', { class: 'alert error', role: 'alert' }, `The app could not load its settings (${e.message}). Reload the page to try again.`));
     return;
   }
   setUnauthorizedHandler(() => {

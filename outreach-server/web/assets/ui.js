@@ -30,6 +30,11 @@ export function clear(el) {
   return el;
 }
 
+/** Replaces el's children (arrays are flattened; null/false are skipped). */
+export function fill(el, ...children) {
+  return append(clear(el), children);
+}
+
 const number = new Intl.NumberFormat();
 export const fmtNumber = (n) => (n === null || n === undefined ? '—' : number.format(n));
 
@@ -61,7 +66,7 @@ export function dayLabel(iso) {
 
 export function fmtDuration(seconds) {
   if (!Number.isFinite(seconds) || seconds < 0) return '—';
-  if (seconds < 1) return 'under a second';
+  if (seconds < 10) return `${seconds.toFixed(seconds < 1 ? 2 : 1)} s`;
   if (seconds < 60) return `${Math.round(seconds)} s`;
   const m = Math.floor(seconds / 60);
   const s = Math.round(seconds % 60);

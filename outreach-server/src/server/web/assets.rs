@@ -112,7 +112,10 @@ fn content_security_policy(state: &AppState) -> String {
 pub fn shell_response(state: &AppState) -> Response {
     let mut response = shell_html().into_response();
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert(VARY, HeaderValue::from_static("Accept, Authorization"));
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -211,13 +214,16 @@ mod tests {
             let dir = asset.path.rsplit_once('/').map_or("", |(d, _)| d);
             for quote in ['\'', '"', '`'] {
                 for part in text.split(quote).skip(1).step_by(2) {
-                    if !(part.starts_with("./") || part.starts_with("../")) || !part.ends_with(".js") {
+                    if !(part.starts_with("./") || part.starts_with("../"))
+                        || !part.ends_with(".js")
+                    {
                         continue;
                     }
                     if part.contains("${") {
                         continue;
                     }
-                    let mut segments: Vec<&str> = dir.split('/').filter(|s| !s.is_empty()).collect();
+                    let mut segments: Vec<&str> =
+                        dir.split('/').filter(|s| !s.is_empty()).collect();
                     for seg in part.split('/') {
                         match seg {
                             "." => {}
@@ -228,7 +234,11 @@ mod tests {
                         }
                     }
                     let resolved = segments.join("/");
-                    assert!(find(&resolved).is_some(), "{}: `{part}` → {resolved} is not embedded", asset.path);
+                    assert!(
+                        find(&resolved).is_some(),
+                        "{}: `{part}` → {resolved} is not embedded",
+                        asset.path
+                    );
                 }
             }
         }

@@ -168,7 +168,9 @@ fn dummy_hash() -> &'static str {
     })
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| AppError::internal(format!("password task failed: {e}")))
@@ -230,7 +232,10 @@ pub async fn signup(
         .ensure_account(&user.user_id, &user.email, state.config.free_credits)
         .await?;
     tracing::info!(user = %user.user_id, "local account created");
-    Ok((StatusCode::CREATED, session(&state, &user.user_id, &user.email)?))
+    Ok((
+        StatusCode::CREATED,
+        session(&state, &user.user_id, &user.email)?,
+    ))
 }
 
 /// `POST /auth/login {email, password}` → a session; `401` for a wrong password or an
@@ -283,7 +288,11 @@ mod tests {
 
     #[test]
     fn email_shapes() {
-        for ok in ["a@b.co", "first.last+tag@sub.example.com", "x@localhost.localdomain"] {
+        for ok in [
+            "a@b.co",
+            "first.last+tag@sub.example.com",
+            "x@localhost.localdomain",
+        ] {
             assert!(valid_email(ok), "{ok}");
         }
         for bad in [

@@ -163,7 +163,9 @@ pub fn router(config: &ServerConfig) -> Router<AppState> {
 /// `GET /ui/config.json`: how to sign in, what can be bought, the service defaults.
 async fn ui_config(State(state): State<AppState>) -> Json<Value> {
     let auth = match &state.web.config.supabase {
-        Some(s) => json!({ "mode": "supabase", "supabase_url": s.url, "supabase_anon_key": s.anon_key }),
+        Some(s) => {
+            json!({ "mode": "supabase", "supabase_url": s.url, "supabase_anon_key": s.anon_key })
+        }
         None => json!({ "mode": "local", "signup": state.web.accounts.is_some() }),
     };
     let billing = state.stripe.config();
@@ -212,7 +214,11 @@ fn is_browser_navigation(req: &Request) -> bool {
 
 /// Serves the app shell for browser navigations to `/jobs` and `/jobs/{id}`; every
 /// other request goes on to the API unchanged.
-pub async fn pages_for_browsers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn pages_for_browsers(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     if is_shared_page_path(req.uri().path()) && is_browser_navigation(&req) {
         return assets::shell_response(&state);
     }
@@ -250,7 +256,10 @@ mod tests {
                     .map(|(_, v)| v.to_string())
             }
         };
-        assert_eq!(WebConfig::from_lookup(lookup(&[])).ok(), Some(WebConfig::default()));
+        assert_eq!(
+            WebConfig::from_lookup(lookup(&[])).ok(),
+            Some(WebConfig::default())
+        );
         let both = WebConfig::from_lookup(lookup(&[
             ("SUPABASE_URL", "https://p.supabase.co/"),
             ("SUPABASE_ANON_KEY", "anon"),
@@ -262,7 +271,9 @@ mod tests {
                 anon_key: "anon".into()
             })
         );
-        assert!(WebConfig::from_lookup(lookup(&[("SUPABASE_URL", "https://p.supabase.co")])).is_err());
+        assert!(
+            WebConfig::from_lookup(lookup(&[("SUPABASE_URL", "https://p.supabase.co")])).is_err()
+        );
         assert!(WebConfig::from_lookup(lookup(&[("SUPABASE_ANON_KEY", "anon")])).is_err());
         assert!(WebConfig::from_lookup(lookup(&[
             ("SUPABASE_URL", "p.supabase.co"),

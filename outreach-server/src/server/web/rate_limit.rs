@@ -191,6 +191,9 @@ mod tests {
         std::thread::sleep(Duration::from_millis(40));
         assert!(l.check(&[email("a@x.io")]).is_ok());
         l.hit(&[email("a@x.io")]);
-        assert!(l.check(&[email("a@x.io")]).is_ok(), "a new window starts at 1");
+        assert!(
+            l.check(&[email("a@x.io")]).is_ok(),
+            "a new window starts at 1"
+        );
     }
 }

@@ -4,8 +4,8 @@
 import { actions, progressBlock } from '../jobactions.js';
 import { api, ApiError, describe } from '../api.js';
 import { watchJob } from '../live.js';
-import { alertBox, clear, fmtDateTime, fmtDuration, fmtNumber, fmtTime, h, isTerminal, pill, table } from '../ui.js';
-import { researchLines } from './upload.js';
+import { alertBox, fill, fmtDateTime, fmtDuration, fmtNumber, fmtTime, h, isTerminal, pill, table } from '../ui.js';
+import { researchLines, SERVICE_FIELDS } from './upload.js';
 
 const SAMPLE_ROWS = 10;
 
@@ -20,7 +20,7 @@ function timingFacts(t) {
     ['Total time', fmtDuration(s.wall)],
     ['Speed', t.rows_per_second != null ? `${t.rows_per_second} rows/s` : '—'],
     ['Splitting', fmtDuration(s.split)],
-    ['Research and writing (all chunks)', fmtDuration(s.chunks_total)],
+    ['Research + writing', fmtDuration(s.chunks_total)],
     ['Merging', fmtDuration(s.finalize)],
     ['Provider calls', t.provider_calls ? `${fmtNumber(t.provider_calls.total)} (search ${fmtNumber(t.provider_calls.search)}, LLM ${fmtNumber(t.provider_calls.llm)})` : '—'],
     ['Cache hits', fmtNumber(t.cache_hits)],
@@ -30,9 +30,8 @@ function timingFacts(t) {
 }
 
 function sampleTable(preview, emailCol) {
-  const wanted = [emailCol, 'sif_personalized', 'sif_research'].filter((c) => c && preview.headers.includes(c));
-  const others = preview.headers.filter((c) => !wanted.includes(c)).slice(0, 2);
-  const columns = [...wanted.slice(0, 1), ...others, ...wanted.slice(1)];
+  // The email, the opener and the research: what a person checks first.
+  const columns = [emailCol, 'sif_personalized', 'sif_research'].filter((c) => c && preview.headers.includes(c));
   const idx = columns.map((c) => preview.headers.indexOf(c));
   const rows = preview.rows.map((r) =>
     h('tr', {}, idx.map((i, n) => {
@@ -74,12 +73,12 @@ export async function render(main, ctx) {
   let progress = null;
 
   function draw() {
-    clear(head).append(h('h1', { class: 'row' }, job.filename, ' ', pill(job.status)),
+    fill(head, h('h1', { class: 'row' }, job.filename, ' ', pill(job.status)),
       h('div', { class: 'row' }, actions(job, { errorBox: error, onChange: (j) => { job = { ...job, ...j }; draw(); live(); } })));
     progress = progressBlock(job);
-    clear(progressCard).append(h('h2', { id: 'progress-h' }, 'Progress'), progress,
+    fill(progressCard, h('h2', { id: 'progress-h' }, 'Progress'), progress,
       job.error ? h('div', { class: 'alert error', id: 'job-error' }, h('strong', {}, 'Error: '), job.error) : null);
-    clear(detailGrid).append(
+    fill(detailGrid, 
       h('section', { class: 'card', 'aria-labelledby': 'credits-h' }, h('h2', { id: 'credits-h' }, 'Credits and times'), facts([
         ['Credits charged', fmtNumber(job.credits_charged)],
         ['Credits refunded', fmtNumber(job.credits_refunded)],
@@ -95,10 +94,10 @@ export async function render(main, ctx) {
         ['Result format', (job.format || 'xlsx').toUpperCase()],
         ['Rows limit', job.limit ? `first ${fmtNumber(job.limit)}` : 'all rows'],
         ['Output columns', job.output_columns ? job.output_columns.join(', ') : 'all, plus research and opener'],
-        ...Object.entries(job.service || {}).map(([k, v]) => [k.replace(/_/g, ' ').replace(/^./, (c) => c.toUpperCase()), v]),
+        ...SERVICE_FIELDS.filter(([k]) => job.service?.[k]).map(([k, label]) => [label, job.service[k]]),
       ])));
     const logs = job.logs || [];
-    clear(logsCard).append(h('h2', { id: 'logs-h' }, 'Log'),
+    fill(logsCard, h('h2', { id: 'logs-h' }, 'Log'),
       logs.length
         ? h('ol', { class: 'logs' }, logs.map((l) => h('li', {}, h('time', { datetime: l.created_at }, fmtTime(l.created_at)), l.message)))
         : h('p', { class: 'muted' }, 'No entries yet.'));
@@ -107,14 +106,14 @@ export async function render(main, ctx) {
 
   async function loadSample() {
     sampleCard.hidden = false;
-    clear(sampleCard).append(h('h2', { id: 'sample-h' }, 'Sample of the results'), h('p', { class: 'muted' }, 'Loading…'));
+    fill(sampleCard, h('h2', { id: 'sample-h' }, 'Sample of the results'), h('p', { class: 'muted' }, 'Loading…'));
     try {
       const preview = await api(`/jobs/${job.id}/preview?limit=${SAMPLE_ROWS}`, { signal });
-      clear(sampleCard).append(h('h2', { id: 'sample-h' }, 'Sample of the results'),
+      fill(sampleCard, h('h2', { id: 'sample-h' }, 'Sample of the results'),
         h('p', { class: 'muted small' }, `The first ${preview.rows.length} rows. Download the file for all of them.`),
         sampleTable(preview, job.email_col));
     } catch (e) {
-      if (e.name !== 'AbortError') clear(sampleCard).append(h('h2', { id: 'sample-h' }, 'Sample of the results'), h('p', { class: 'alert error' }, describe(e, 'loading the sample')));
+      if (e.name !== 'AbortError') fill(sampleCard, h('h2', { id: 'sample-h' }, 'Sample of the results'), h('p', { class: 'alert error' }, describe(e, 'loading the sample')));
     }
   }
 

@@ -8,9 +8,9 @@
 
 import { api, describe } from '../api.js';
 import { watchJob } from '../live.js';
-import { alertBox, busy, clear, fmtNumber, h, progressBar, setProgress, statusLabel } from '../ui.js';
+import { alertBox, busy, clear, fill, fmtNumber, h, progressBar, setProgress, statusLabel } from '../ui.js';
 
-const SERVICE_FIELDS = [
+export const SERVICE_FIELDS = [
   ['core_offer', 'Core offer', 'What you sell, in a phrase.'],
   ['key_differentiator', 'Key differentiator', 'Why you rather than the alternatives.'],
   ['cta', 'Call to action', 'What you ask the prospect to do.'],
@@ -46,16 +46,17 @@ export async function render(main, ctx) {
   // ---- Step 1: file ----
   const fileError = alertBox('error');
   const fileInput = h('input', { type: 'file', id: 'file', name: 'file', accept: '.csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' });
+  fileInput.setAttribute('aria-describedby', 'file-hint');
   const dropzone = h('label', { class: 'dropzone', for: 'file' },
     h('strong', {}, 'Drop a CSV or Excel file here'),
-    h('span', { class: 'muted' }, 'or choose one from your computer. One row per prospect, with a header row and an email column.'),
-    h('br'), fileInput);
+    h('span', { class: 'muted' }, 'or choose one: '), fileInput);
+  const fileHint = h('p', { class: 'hint', id: 'file-hint' }, 'One row per prospect, with a header row and a column of email addresses. CSV or Excel (.xlsx).');
   const uploadStatus = h('p', { class: 'muted', role: 'status', 'aria-live': 'polite' });
   const summaryBox = h('div');
   const next0 = h('button', { class: 'button', type: 'button', disabled: true }, 'Next: columns');
   sections.push(h('section', { class: 'card', 'aria-labelledby': 'step0-h' },
     h('h2', { id: 'step0-h' }, '1. Choose a file'),
-    dropzone, uploadStatus, fileError, summaryBox,
+    dropzone, fileHint, uploadStatus, fileError, summaryBox,
     h('div', { class: 'row' }, next0)));
 
   // ---- Step 2: columns ----
@@ -99,7 +100,7 @@ export async function render(main, ctx) {
   sections.push(h('section', { class: 'card', 'aria-labelledby': 'step2-h' },
     h('h2', { id: 'step2-h' }, '3. Describe your offer'),
     h('p', { class: 'muted' }, 'The openers tie each prospect’s situation to this. The defaults are a starting point.'),
-    h('div', { class: 'grid' }, serviceFields),
+    h('div', { class: 'grid wide' }, serviceFields),
     h('section', { class: 'card', 'aria-labelledby': 'preview-h' },
       h('h3', { id: 'preview-h' }, 'Preview'),
       previewNote, previewButton, previewError, previewProgressBox, previewResults),
@@ -168,7 +169,7 @@ export async function render(main, ctx) {
   function showSummary() {
     const s = state.summary;
     const short = s.credits_remaining < s.credit_cost;
-    clear(summaryBox).append(
+    fill(summaryBox, 
       h('h3', {}, state.upload.filename),
       h('div', { class: 'summary', id: 'file-summary' },
         h('div', {}, h('b', { id: 'summary-rows' }, fmtNumber(s.rows)), 'rows'),
@@ -254,9 +255,9 @@ export async function render(main, ctx) {
     const iEmail = col(emailCol);
     const iResearch = col('sif_research');
     const iOpener = col('sif_personalized');
-    clear(previewResults).append(
+    fill(previewResults, 
       h('p', { class: 'alert ok' }, 'Here is what the first rows look like. If they read well, run the whole file below.'),
-      preview.rows.map((row) =>
+      ...preview.rows.map((row) =>
         h('article', { class: 'preview-row' },
           h('div', { class: 'small muted' }, iEmail >= 0 ? row[iEmail] : ''),
           iOpener >= 0 ? h('p', { class: 'opener' }, row[iOpener]) : null,
