@@ -9,7 +9,8 @@
 #    temp dir, so a concurrent build in a shared target dir cannot swap them mid-run;
 # 4. starts the fake Serper/LLM servers (20 ms search, 50 ms LLM) and a real
 #    `outreach serve` on the embedded defaults (SQLite, local files, in-process queue)
-#    in a temp data dir, on a free port, pointed at the fakes;
+#    in a temp data dir, on a free port, pointed at the fakes; and a second one that
+#    signs people in through a stand-in for Supabase Auth (web-tests/fake-supabase.mjs);
 # 5. runs the tests (node:test + playwright-core driving /usr/bin/chromium);
 # 6. stops everything and removes the temp dir, whatever happens.
 #
@@ -93,24 +94,49 @@ wait_for_line "$tmp/fakes.env" LLM_BASE_URL "${pids[-1]}"
 # shellcheck disable=SC1091
 source "$tmp/fakes.env"
 
+# Starts `outreach serve` with the environment given as NAME=VALUE arguments, in the
+# data dir $tmp/$1; sets $server_url.
+start_server() {
+    local name=$1
+    shift
+    env "$@" OUTREACH_DATA_DIR="$tmp/$name" OUTREACH_FREE_CREDITS=500 OUTREACH_WORKERS=1 \
+        RUST_LOG="${RUST_LOG:-info}" NO_COLOR=1 \
+        "$tmp/bin/outreach" serve --addr 127.0.0.1:0 >"$tmp/$name.out" 2>"$tmp/$name.log" &
+    pids+=($!)
+    wait_for_line "$tmp/$name.out" "listening on" "${pids[-1]}"
+    server_url=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$tmp/$name.out" | head -n 1)
+    for _ in $(seq 1 100); do
+        curl -fsS "$server_url/healthz" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "$name did not become healthy at $server_url" >&2
+    return 1
+}
+
 # The embedded defaults only: nothing from the caller's environment may point the
-# server at another database, queue, storage or auth provider.
+# servers at another database, queue, storage or auth provider.
 unset DATABASE_URL REDIS_URL STORAGE_URL SUPABASE_URL SUPABASE_ANON_KEY SUPABASE_JWT_SECRET \
     SUPABASE_JWT_ISS SUPABASE_JWT_AUD GROQ_API_KEY OUTREACH_PLANS STRIPE_SECRET_KEY
-export OUTREACH_DATA_DIR=$tmp/data OUTREACH_FREE_CREDITS=500 OUTREACH_WORKERS=1 RUST_LOG=${RUST_LOG:-info}
-"$tmp/bin/outreach" serve --addr 127.0.0.1:0 >"$tmp/server.out" 2>"$tmp/server.log" &
+start_server server
+base_url=$server_url
+echo "server at $base_url (built-in sign-in; data in $tmp/server)"
+
+# A second server that signs people in through (a stand-in for) Supabase Auth.
+supabase_secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+SUPABASE_JWT_SECRET=$supabase_secret SUPABASE_ANON_KEY=fake-anon-key \
+    node "$web_tests/fake-supabase.mjs" >"$tmp/supabase.env" 2>"$tmp/supabase.log" &
 pids+=($!)
-wait_for_line "$tmp/server.out" "listening on" "${pids[-1]}"
-base_url=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$tmp/server.out" | head -n 1)
-for _ in $(seq 1 100); do
-    curl -fsS "$base_url/healthz" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-echo "server at $base_url (data in $tmp/data)"
+wait_for_line "$tmp/supabase.env" SUPABASE_URL "${pids[-1]}"
+supabase_url=$(sed -n 's/^SUPABASE_URL=//p' "$tmp/supabase.env")
+start_server supabase-server SUPABASE_URL="$supabase_url" SUPABASE_ANON_KEY=fake-anon-key \
+    SUPABASE_JWT_SECRET="$supabase_secret" SUPABASE_JWT_ISS="$supabase_url/auth/v1"
+supabase_base_url=$server_url
+echo "server at $supabase_base_url (Supabase sign-in at $supabase_url)"
 
 step "browser tests (headless chromium)"
 tests_started=$(date +%s)
-(cd "$web_tests" && OUTREACH_BASE_URL=$base_url OUTREACH_REPO=$root \
+(cd "$web_tests" && OUTREACH_BASE_URL=$base_url OUTREACH_SUPABASE_BASE_URL=$supabase_base_url \
+    OUTREACH_REPO=$root \
     node --test --test-concurrency=1 --test-reporter=spec ${OUTREACH_BROWSER_TEST_ARGS:-} tests/)
 echo
 echo "browser tests passed in $(( $(date +%s) - tests_started )) s (script total $(( $(date +%s) - started )) s)"

@@ -503,3 +503,73 @@ async fn without_local_accounts_sign_up_is_unavailable() {
     let v = h.call(get("/ui/config.json", None)).await.json();
     assert_eq!(v["auth"], json!({ "mode": "local", "signup": false }));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_client_address_cannot_sign_up_or_guess_without_bound() {
+    use axum::extract::ConnectInfo;
+    use std::net::SocketAddr;
+
+    let limits = |n| Limits {
+        max_failures: n,
+        window: Duration::from_secs(600),
+    };
+    let (h, _) = harness_with(
+        WebConfig::default(),
+        LoginLimiter::new(limits(100), limits(3)),
+    )
+    .await;
+    let from = |ip: &str, path: &str, email: &str| {
+        let mut req = post_json(
+            path,
+            None,
+            &json!({ "email": email, "password": "long enough" }),
+        );
+        let addr: SocketAddr = format!("{ip}:40000").parse().unwrap();
+        req.extensions_mut().insert(ConnectInfo(addr));
+        req
+    };
+    for i in 0..3 {
+        let r = h
+            .call(from(
+                "10.0.0.1",
+                "/auth/signup",
+                &format!("u{i}@example.com"),
+            ))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    }
+    let r = h
+        .call(from("10.0.0.1", "/auth/signup", "u3@example.com"))
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.code(), "rate_limited");
+    // Another address is not affected, and counts its failed guesses across emails.
+    for i in 0..3 {
+        let r = h
+            .call(from(
+                "10.0.0.2",
+                "/auth/login",
+                &format!("u{i}@example.com"),
+            ))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "the right password: {}", r.text());
+    }
+    for i in 0..3 {
+        let mut req = post_json(
+            "/auth/login",
+            None,
+            &json!({ "email": format!("u{i}@example.com"), "password": "wrong guess" }),
+        );
+        req.extensions_mut()
+            .insert(ConnectInfo("10.0.0.3:1".parse::<SocketAddr>().unwrap()));
+        assert_eq!(h.call(req).await.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = h
+        .call(from("10.0.0.3", "/auth/login", "u0@example.com"))
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text());
+    let r = h
+        .call(from("10.0.0.4", "/auth/login", "u0@example.com"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+}

@@ -73,7 +73,7 @@ test('an unreadable upload (a text file named .xlsx) is explained in step 1', as
   const alert = step.getByRole('alert');
   await alert.waitFor();
   const text = await alert.textContent();
-  assert.match(text, /could not read that file/i);
+  assert.match(text, /could not read “leads\.xlsx”/i);
   assert.match(text, /not a valid XLSX workbook/i);
   assert.ok(await page.getByRole('button', { name: 'Next: columns' }).isDisabled(), 'cannot go on');
   await screenshot(page, '11-upload-unreadable');
@@ -83,6 +83,32 @@ test('an unreadable upload (a text file named .xlsx) is explained in step 1', as
   writeFileSync(txt, 'email\nx@y.com\n');
   await page.setInputFiles('input[type=file]', txt);
   await step.getByRole('alert').filter({ hasText: 'is not a .csv or .xlsx file' }).waitFor();
+  await page.context().close();
+});
+
+test('not enough credits: the wizard says how many are needed and available', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'outreach-web-'));
+  const big = join(dir, 'big list.csv');
+  const lines = ['name,email'];
+  for (let i = 0; i < 600; i++) lines.push(`Person ${i},person${i}@company${i % 9}.com`);
+  writeFileSync(big, `${lines.join('\n')}\n`);
+  const page = await newPage(browser);
+  const email = uniqueEmail('short');
+  await apiSignUp(email);
+  await signInWithForm(page, email);
+  await page.goto('/upload');
+  await page.setInputFiles('input[type=file]', big);
+  await page.locator('#file-summary').waitFor();
+  // Warned before anything is charged…
+  await page.getByText('This file needs 600 credits and you have 500.').waitFor();
+  await page.getByRole('button', { name: 'Next: columns' }).click();
+  await page.getByRole('button', { name: 'Next: your offer' }).click();
+  await page.getByRole('button', { name: 'Run all 600 rows (600 credits)' }).click();
+  // …and refused with the numbers, next to the step.
+  const step = page.locator('section', { has: page.getByRole('heading', { name: '3. Describe your offer' }) });
+  await step.getByRole('alert').filter({ hasText: 'Not enough credits: this needs 600 credits and you have 500.' }).waitFor();
+  assert.match(page.url(), /\/upload$/, 'stays on the wizard');
+  await screenshot(page, '15-upload-not-enough-credits');
   await page.context().close();
 });
 

@@ -39,9 +39,11 @@ async function errorFrom(response) {
   return error;
 }
 
+// `no-store`: API answers are never cached. Besides freshness, `/jobs/{id}` is also a
+// page URL, and a cached JSON answer must never stand in for the page (Back button).
 async function send(path, options) {
   try {
-    return await fetch(path, options);
+    return await fetch(path, { cache: 'no-store', ...options });
   } catch (e) {
     if (e.name === 'AbortError') throw e;
     throw new ApiError(0, 'network', "Can't reach the server. Check your connection and try again.");

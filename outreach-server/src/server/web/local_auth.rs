@@ -256,6 +256,7 @@ pub async fn login(
         .map_err(AuthError::RateLimited)?;
     let wrong = || AppError::Unauthorized("wrong email or password".into());
     if credentials.password.len() > MAX_PASSWORD_BYTES {
+        state.web.limiter.hit(&keys);
         return Err(wrong().into());
     }
     let user = accounts.user_by_email(&email).await?;

@@ -158,7 +158,7 @@ export async function render(main, ctx) {
       if (e.name === 'AbortError') return;
       uploadStatus.textContent = '';
       state.upload = null;
-      fileError.show(describe(e, 'reading the file'));
+      fileError.show(e.status === 422 ? `We could not read “${file.name}”: ${e.message}. Check that it is a CSV or Excel file with a header row.` : describe(e, 'reading the file'));
     } finally {
       state.busy = false;
       dropzone.removeAttribute('aria-busy');
