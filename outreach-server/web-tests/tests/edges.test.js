@@ -124,6 +124,20 @@ test('a wrong password is refused in plain words', async () => {
   await page.context().close();
 });
 
+test('a pasted token (as from `outreach token`) signs in', async () => {
+  const page = await newPage(browser);
+  await page.goto('/login');
+  await page.getByText('Have a token from').click();
+  await page.getByLabel('Access token').fill('not a token');
+  await page.getByRole('button', { name: 'Use this token' }).click();
+  await page.getByRole('alert').filter({ hasText: 'does not look like a token' }).waitFor();
+  await page.getByLabel('Access token').fill(ownerToken);
+  await page.getByRole('button', { name: 'Use this token' }).click();
+  await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+  assert.equal(await page.locator('#who').textContent(), owner);
+  await page.context().close();
+});
+
 test('the jobs page fits a phone screen (no sideways scrolling)', async () => {
   const page = await newPage(browser, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
   await signInWithForm(page, owner);

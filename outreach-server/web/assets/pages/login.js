@@ -22,7 +22,7 @@ export async function render(main, ctx) {
   if (query.get('expired')) info.show('Your session has ended. Sign in again.');
   const existing = readSession();
 
-  const email = h('input', { id: 'email', name: 'email', type: 'email', autocomplete: 'email', required: true, autofocus: true });
+  const email = h('input', { id: 'email', name: 'email', type: 'email', autocomplete: 'email', required: true });
   const password = h('input', { id: 'password', name: 'password', type: 'password', required: true, minlength: 8 });
   const passwordHint = h('p', { class: 'hint', id: 'password-hint' }, 'At least 8 characters.');
   const submit = h('button', { class: 'button', type: 'submit' });
@@ -117,7 +117,7 @@ export async function render(main, ctx) {
         }
       }));
     tokenBox = h('details', { class: 'card' },
-      h('summary', {}, 'Have a token from `outreach token`?'),
+      h('summary', {}, 'Have a token from ', h('code', {}, 'outreach token'), '?'),
       h('div', { class: 'field' }, h('label', { for: 'token' }, 'Access token'), token,
         h('p', { class: 'hint' }, 'Administrators can mint one with ', h('code', {}, 'outreach token --email you@example.com'), '.')),
       tokenError, useButton);
