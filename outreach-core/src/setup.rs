@@ -9,7 +9,7 @@ use crate::backends::memory_queue::MemoryQueue;
 use crate::backends::object_storage::ObjectStorage;
 use crate::backends::sqlite::SqliteStore;
 use crate::error::{Error, Result};
-use crate::ports::{CreditLedger, JobQueue, JobStore, Storage};
+use crate::ports::{CreditLedger, JobQueue, JobStore, LocalAccounts, Storage};
 
 /// How long a task may run before another worker may take it over.
 pub const DEFAULT_VISIBILITY_TIMEOUT: Duration = Duration::from_secs(600);
@@ -64,6 +64,8 @@ pub const TASK_STREAM: &str = "outreach:tasks";
 pub struct Backends {
     pub store: Arc<dyn JobStore>,
     pub ledger: Arc<dyn CreditLedger>,
+    /// Password sign-ins (servers without Supabase Auth), in the same database.
+    pub accounts: Arc<dyn LocalAccounts>,
     pub storage: Arc<dyn Storage>,
     pub queue: Arc<dyn JobQueue>,
     /// False for the in-process queue: its tasks die with the process, so a restart
@@ -76,19 +78,24 @@ pub struct Backends {
 impl Backends {
     pub async fn open(config: &BackendConfig) -> Result<Self> {
         std::fs::create_dir_all(&config.data_dir)?;
-        let (store, ledger): (Arc<dyn JobStore>, Arc<dyn CreditLedger>) = match config.database_url.as_deref() {
+        type Stores = (
+            Arc<dyn JobStore>,
+            Arc<dyn CreditLedger>,
+            Arc<dyn LocalAccounts>,
+        );
+        let (store, ledger, accounts): Stores = match config.database_url.as_deref() {
             None => {
                 let db = Arc::new(SqliteStore::open(&config.data_dir.join("outreach.db")).await?);
-                (db.clone(), db)
+                (db.clone(), db.clone(), db)
             }
             Some(url) if url.starts_with("sqlite:") => {
                 let db = Arc::new(SqliteStore::connect(url).await?);
-                (db.clone(), db)
+                (db.clone(), db.clone(), db)
             }
             #[cfg(feature = "postgres")]
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 let db = Arc::new(crate::backends::PgStore::connect(url).await?);
-                (db.clone(), db)
+                (db.clone(), db.clone(), db)
             }
             Some(url) => {
                 return Err(Error::Config(format!(
@@ -127,6 +134,7 @@ impl Backends {
         Ok(Self {
             store,
             ledger,
+            accounts,
             storage,
             queue,
             durable_queue,

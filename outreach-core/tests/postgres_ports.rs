@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use outreach_core::backends::{PgStore, PgStoreOptions};
-use outreach_core::ports::suite::{self, fresh_id, jobs, ledger};
+use outreach_core::ports::suite::{self, accounts, fresh_id, jobs, ledger};
 use outreach_core::ports::{CreditLedger, JobStore};
 use outreach_core::Error;
 
@@ -77,6 +77,10 @@ on_postgres! {
     record_file_is_idempotent: |s| jobs::record_file_is_idempotent(&*s).await;
 
     job_creation_reserves_exactly: |s| suite::job_creation_reserves_exactly(s.clone(), s).await;
+
+    local_accounts_create_and_find: |s| accounts::create_and_find_by_any_spelling(&*s).await;
+    local_accounts_duplicate_email: |s| accounts::duplicate_email_is_already_exists(&*s).await;
+    local_accounts_concurrent_signups: |s| accounts::concurrent_signups_create_one_user(s).await;
 }
 
 /// Every suite twice at once on one database, through two stores (two pools, as two

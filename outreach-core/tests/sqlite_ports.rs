@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use outreach_core::backends::SqliteStore;
-use outreach_core::ports::suite::{self, jobs, ledger};
+use outreach_core::ports::suite::{self, accounts, jobs, ledger};
 use outreach_core::ports::{CreditLedger, JobStore};
 
 /// A store on a fresh database file; the directory lives as long as the guard.
@@ -55,6 +55,10 @@ on_file! {
     record_file_is_idempotent: |s| jobs::record_file_is_idempotent(&*s).await;
 
     job_creation_reserves_exactly: |s| suite::job_creation_reserves_exactly(s.clone(), s).await;
+
+    local_accounts_create_and_find: |s| accounts::create_and_find_by_any_spelling(&*s).await;
+    local_accounts_duplicate_email: |s| accounts::duplicate_email_is_already_exists(&*s).await;
+    local_accounts_concurrent_signups: |s| accounts::concurrent_signups_create_one_user(s).await;
 }
 
 /// Every suite twice on one database, concurrently: nothing assumes a fresh database
@@ -76,7 +80,8 @@ async fn all_suites_share_a_busy_database() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn all_suites_in_memory() {
     let store = Arc::new(SqliteStore::in_memory().await.unwrap());
-    suite::run_all(store.clone(), store).await;
+    suite::run_all(store.clone(), store.clone()).await;
+    accounts::run_all(store).await;
 }
 
 /// Reopening a database keeps its data and does not re-run migrations.

@@ -391,6 +391,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/stripe/webhook"),
     ("get", "/healthz"),
     ("get", "/openapi.json"),
+    ("post", "/auth/signup"),
+    ("post", "/auth/login"),
+    ("get", "/ui/config.json"),
 ];
 
 #[tokio::test(flavor = "multi_thread")]

@@ -2,6 +2,7 @@
 //! backends the environment names (embedded defaults: SQLite, local files, in-process
 //! queue). With the in-process queue, unfinished jobs are re-queued at start.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use outreach_server::server::auth::{AuthConfig, SecretSource};
 use outreach_server::server::stripe::BillingConfig;
+use outreach_server::server::web::{WebConfig, WebState};
 use outreach_server::server::{app, AppState, ServerConfig};
 use tokio::sync::Notify;
 
@@ -38,12 +40,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             tracing::info!(issuer = ?auth.issuer(), audience = auth.audience(), "auth: SUPABASE_JWT_SECRET")
         }
     }
+    let web = WebConfig::from_env()?;
+    match &web.supabase {
+        Some(s) => eprintln!("web app: sign-in through Supabase Auth at {}", s.url),
+        None => eprintln!("web app: built-in sign-up and sign-in (set SUPABASE_URL and SUPABASE_ANON_KEY for Supabase Auth)"),
+    }
     let state = AppState::new(
         system.clone(),
         ServerConfig::from_env(&data_dir)?,
         auth,
         BillingConfig::from_env()?,
-    )?;
+    )?
+    .with_web(WebState::new(web, Some(backends.accounts)));
     let workers: Vec<_> = (0..args.workers)
         .map(|_| system.spawn_worker(system.default_parallelism()))
         .collect();
@@ -68,7 +76,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             stopping.notify_waiters();
         }
     };
-    let serve = axum::serve(listener, app(state)).with_graceful_shutdown(signal);
+    // The peer address feeds the per-client limit on sign-in attempts.
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let serve = axum::serve(listener, service).with_graceful_shutdown(signal);
     tokio::select! {
         r = serve => r.context("the server failed")?,
         _ = async { stopping.notified().await; tokio::time::sleep(DRAIN).await } => {

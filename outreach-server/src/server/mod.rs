@@ -17,6 +17,7 @@ pub mod state;
 pub mod stripe;
 pub mod tempfiles;
 pub mod uploads;
+pub mod web;
 pub mod webhook;
 
 use std::any::Any;
@@ -50,9 +51,14 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::account::router(&config))
         .merge(routes::billing::router(&config))
         .merge(routes::health::router(&config))
+        .merge(web::router(&config))
         .fallback(|| async { AppError::NotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(config.max_json_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web::pages_for_browsers,
+        ))
         .with_state(state);
     if let Some(cors) = cors(&config.cors_origins) {
         router = router.layer(cors);

@@ -68,6 +68,24 @@ pub const ROUTES: &[(&str, &str, &str, bool)] = &[
     ),
     ("get", "/healthz", "Liveness, including the database", false),
     ("get", "/openapi.json", "This document", false),
+    (
+        "post",
+        "/auth/signup",
+        "Create a password account (servers without Supabase Auth)",
+        false,
+    ),
+    (
+        "post",
+        "/auth/login",
+        "Sign in with a password (servers without Supabase Auth)",
+        false,
+    ),
+    (
+        "get",
+        "/ui/config.json",
+        "What the web app needs: sign-in mode, plans, defaults",
+        false,
+    ),
 ];
 
 fn error_response(description: &str) -> Value {
@@ -210,6 +228,28 @@ fn operation_details(method: &str, path: &str) -> (Option<Value>, &'static str, 
             ),
         ),
         ("get", "/healthz") => (None, "200", ok("Alive", obj(json!({ "status": string })))),
+        ("post", "/auth/signup") | ("post", "/auth/login") => (
+            Some(json_body(obj(
+                json!({ "email": string, "password": { "type": "string", "minLength": 8 } }),
+            ))),
+            if path == "/auth/signup" { "201" } else { "200" },
+            ok(
+                "A session",
+                obj(
+                    json!({ "access_token": string, "token_type": string, "expires_in": int, "user": obj(json!({ "id": string, "email": string })) }),
+                ),
+            ),
+        ),
+        ("get", "/ui/config.json") => (
+            None,
+            "200",
+            ok(
+                "Web app configuration",
+                obj(
+                    json!({ "auth": { "type": "object" }, "billing": { "type": "object" }, "service_defaults": { "type": "object" } }),
+                ),
+            ),
+        ),
         _ => (
             None,
             "200",
@@ -249,6 +289,16 @@ fn operation(method: &str, path: &str, summary: &str, auth: bool) -> Value {
             errors.extend([("502", "Stripe failed"), ("503", "Billing not configured")])
         }
         ("get", "/healthz") => errors.push(("503", "Database unreachable")),
+        ("post", "/auth/signup") => errors.extend([
+            ("409", "An account with this email exists"),
+            ("429", "Too many attempts from this address"),
+            ("503", "Sign-in goes through Supabase on this server"),
+        ]),
+        ("post", "/auth/login") => errors.extend([
+            ("401", "Wrong email or password"),
+            ("429", "Too many failed attempts (`Retry-After`)"),
+            ("503", "Sign-in goes through Supabase on this server"),
+        ]),
         _ => {}
     }
     for (code, description) in errors {

@@ -10,6 +10,7 @@ use outreach_core::Error as CoreError;
 
 use super::auth::AuthConfig;
 use super::stripe::{BillingConfig, Stripe};
+use super::web::WebState;
 
 /// The server's settings (`OUTREACH_*` names; see `ServerConfig::from_lookup`).
 #[derive(Debug, Clone, PartialEq)]
@@ -100,6 +101,8 @@ pub struct AppState {
     pub auth: Arc<AuthConfig>,
     pub stripe: Arc<Stripe>,
     pub config: Arc<ServerConfig>,
+    /// The web app's sign-in settings and local accounts (`AppState::with_web`).
+    pub web: Arc<WebState>,
 }
 
 impl AppState {
@@ -114,6 +117,7 @@ impl AppState {
             auth: Arc::new(auth),
             stripe: Arc::new(Stripe::new(billing)?),
             config: Arc::new(config),
+            web: Arc::new(WebState::default()),
         })
     }
 }

@@ -32,6 +32,7 @@
 //! (refused connection, timeout, constraint) becomes [`Error::Database`] naming the
 //! operation, with the detail in the log.
 
+mod accounts;
 mod jobs;
 mod ledger;
 
@@ -50,11 +51,18 @@ use crate::error::{Error, InputError, Result};
 
 /// The migrations, embedded in the binary (see the SQLite backend for why they are
 /// listed by hand). A test checks this list against `migrations/postgres`.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    20261101000000,
-    "initial",
-    include_str!("../../../migrations/postgres/20261101000000_initial.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        20261101000000,
+        "initial",
+        include_str!("../../../migrations/postgres/20261101000000_initial.sql"),
+    ),
+    (
+        20261201000000,
+        "local users",
+        include_str!("../../../migrations/postgres/20261201000000_local_users.sql"),
+    ),
+];
 
 #[derive(Debug)]
 struct EmbeddedMigrations;

@@ -36,6 +36,7 @@
 //! - A failed statement aborts a PostgreSQL transaction; every error path here already
 //!   rolls back, so nothing relies on continuing after one.
 
+mod accounts;
 pub(crate) mod jobs;
 mod ledger;
 
@@ -66,11 +67,18 @@ const MAX_CONNECTIONS: u32 = 8;
 /// SQLite a second time for the proc-macro host. A test checks this list against the
 /// directory, and the version/description/checksum scheme is sqlx's own, so the
 /// `sqlx migrate` CLI sees the same history.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    20261101000000,
-    "initial",
-    include_str!("../../../migrations/sqlite/20261101000000_initial.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        20261101000000,
+        "initial",
+        include_str!("../../../migrations/sqlite/20261101000000_initial.sql"),
+    ),
+    (
+        20261201000000,
+        "local users",
+        include_str!("../../../migrations/sqlite/20261201000000_local_users.sql"),
+    ),
+];
 
 #[derive(Debug)]
 struct EmbeddedMigrations;

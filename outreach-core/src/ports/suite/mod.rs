@@ -12,6 +12,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod accounts;
 pub mod jobs;
 pub mod ledger;
 pub mod queue;

@@ -1,0 +1,316 @@
+//! `POST /auth/signup` and `POST /auth/login`: email + password accounts for servers
+//! without Supabase Auth. Both answer `{access_token, token_type: "bearer", expires_in,
+//! user: {id, email}}`; the token is the server's usual HS256 JWT (`sub` = the user's
+//! id, a new UUID at sign-up), so every API route accepts it.
+//!
+//! - Passwords: at least 8 characters, at most 1024 bytes; hashed with Argon2id (the
+//!   `argon2` crate's default parameters, a random salt each) on a blocking thread.
+//! - A wrong password and an unknown email get the same 401 and take about the same
+//!   time (an unknown email is checked against a dummy hash).
+//! - Failed sign-ins are limited per email and per client address ([`LoginLimiter`]):
+//!   `429` with `Retry-After`.
+//!
+//! [`LoginLimiter`]: super::rate_limit::LoginLimiter
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::Argon2;
+use axum::extract::{ConnectInfo, State};
+use axum::http::header::RETRY_AFTER;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use outreach_core::ports::{normalize_email, LocalAccounts, NewLocalUser};
+use outreach_core::Error as CoreError;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::rate_limit::Key;
+use crate::server::error::AppError;
+use crate::server::extract::AppJson;
+use crate::server::state::AppState;
+
+pub const MIN_PASSWORD_CHARS: usize = 8;
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+const MAX_EMAIL_BYTES: usize = 254;
+
+#[derive(Debug, Deserialize)]
+pub struct Credentials {
+    email: String,
+    password: String,
+}
+
+/// The API's errors plus the one status the API has no variant for (429).
+#[derive(Debug)]
+pub enum AuthError {
+    App(AppError),
+    RateLimited(Duration),
+}
+
+impl From<AppError> for AuthError {
+    fn from(e: AppError) -> Self {
+        AuthError::App(e)
+    }
+}
+
+impl From<CoreError> for AuthError {
+    fn from(e: CoreError) -> Self {
+        AuthError::App(e.into())
+    }
+}
+
+impl IntoResponse for AuthError {
+    fn into_response(self) -> Response {
+        match self {
+            AuthError::App(e) => e.into_response(),
+            AuthError::RateLimited(wait) => {
+                let secs = wait.as_secs().max(1);
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(RETRY_AFTER, secs.to_string())],
+                    Json(json!({ "error": {
+                        "code": "rate_limited",
+                        "message": format!("too many failed sign-ins; try again in {} minute(s)", secs.div_ceil(60)),
+                        "retry_after": secs,
+                    } })),
+                )
+                    .into_response()
+            }
+        }
+    }
+}
+
+/// A plausible address: one `@`, something before it, a dotted domain after it, no
+/// spaces. (Whether it receives mail is not checked: there is no mail server.)
+pub fn valid_email(email: &str) -> bool {
+    if email.len() > MAX_EMAIL_BYTES || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+}
+
+fn validate(credentials: &Credentials) -> Result<String, AppError> {
+    let email = normalize_email(&credentials.email);
+    if !valid_email(&email) {
+        return Err(AppError::bad_request(
+            "invalid_email",
+            "enter a valid email address, like name@company.com",
+        ));
+    }
+    if credentials.password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(AppError::bad_request(
+            "weak_password",
+            format!("the password must have at least {MIN_PASSWORD_CHARS} characters"),
+        ));
+    }
+    if credentials.password.len() > MAX_PASSWORD_BYTES {
+        return Err(AppError::bad_request(
+            "invalid_password",
+            format!("the password must be at most {MAX_PASSWORD_BYTES} bytes"),
+        ));
+    }
+    Ok(email)
+}
+
+fn accounts(state: &AppState) -> Result<Arc<dyn LocalAccounts>, AppError> {
+    if state.web.config.supabase.is_some() {
+        return Err(AppError::Unavailable {
+            code: "local_auth_disabled",
+            message: "this server signs people in through Supabase".into(),
+        });
+    }
+    state.web.accounts.clone().ok_or(AppError::Unavailable {
+        code: "local_auth_disabled",
+        message: "password sign-in is not enabled on this server".into(),
+    })
+}
+
+/// Argon2id with the default parameters and a fresh random salt, as a PHC string.
+pub fn hash_password(password: &str) -> Result<String, AppError> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::internal(format!("hashing a password: {e}")))
+}
+
+/// True when `password` matches the PHC string (whose own parameters are used).
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    match PasswordHash::new(phc) {
+        Ok(hash) => Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok(),
+        Err(e) => {
+            tracing::error!(error = %e, "a stored password hash is unreadable");
+            false
+        }
+    }
+}
+
+/// A hash no password matches, for unknown emails (so they take as long as known ones).
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let random: [u8; 24] = rand::random();
+        let password: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        hash_password(&password).unwrap_or_default()
+    })
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::internal(format!("password task failed: {e}")))
+}
+
+fn session(state: &AppState, user_id: &str, email: &str) -> Result<Json<Value>, AuthError> {
+    let ttl = state.web.config.session_ttl;
+    let token = state.auth.issue(user_id, email, ttl)?;
+    Ok(Json(json!({
+        "access_token": token,
+        "token_type": "bearer",
+        "expires_in": ttl.as_secs(),
+        "user": { "id": user_id, "email": email },
+    })))
+}
+
+fn client_of(peer: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<String> {
+    peer.map(|Extension(ConnectInfo(addr))| addr.ip().to_string())
+}
+
+/// `POST /auth/signup {email, password}` → `201` and a session; `409` when the email
+/// has an account.
+pub async fn signup(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    AppJson(credentials): AppJson<Credentials>,
+) -> Result<(StatusCode, Json<Value>), AuthError> {
+    let accounts = accounts(&state)?;
+    let email = validate(&credentials)?;
+    // Sign-ups count against the client's allowance, so one address cannot make
+    // accounts (and spend Argon2 time) without bound.
+    let client: Vec<Key> = client_of(peer).map(Key::Client).into_iter().collect();
+    state
+        .web
+        .limiter
+        .check(&client)
+        .map_err(AuthError::RateLimited)?;
+    state.web.limiter.hit(&client);
+    let password = credentials.password;
+    let password_hash = blocking(move || hash_password(&password)).await??;
+    let user_id = uuid::Uuid::new_v4().to_string();
+    let user = accounts
+        .create_user(NewLocalUser {
+            user_id,
+            email: email.clone(),
+            password_hash,
+        })
+        .await
+        .map_err(|e| match e {
+            CoreError::AlreadyExists(_) => AppError::Conflict {
+                code: "email_taken",
+                message: "an account with this email already exists; sign in instead".into(),
+            },
+            other => other.into(),
+        })?;
+    state
+        .jobs
+        .ledger()
+        .ensure_account(&user.user_id, &user.email, state.config.free_credits)
+        .await?;
+    tracing::info!(user = %user.user_id, "local account created");
+    Ok((
+        StatusCode::CREATED,
+        session(&state, &user.user_id, &user.email)?,
+    ))
+}
+
+/// `POST /auth/login {email, password}` → a session; `401` for a wrong password or an
+/// unknown email alike; `429` after too many failures.
+pub async fn login(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    AppJson(credentials): AppJson<Credentials>,
+) -> Result<Json<Value>, AuthError> {
+    let accounts = accounts(&state)?;
+    let email = normalize_email(&credentials.email);
+    let mut keys = vec![Key::Email(email.clone())];
+    keys.extend(client_of(peer).map(Key::Client));
+    state
+        .web
+        .limiter
+        .check(&keys)
+        .map_err(AuthError::RateLimited)?;
+    let wrong = || AppError::Unauthorized("wrong email or password".into());
+    if credentials.password.len() > MAX_PASSWORD_BYTES {
+        state.web.limiter.hit(&keys);
+        return Err(wrong().into());
+    }
+    let user = accounts.user_by_email(&email).await?;
+    let phc = user
+        .as_ref()
+        .map_or_else(|| dummy_hash().to_string(), |u| u.password_hash.clone());
+    let password = credentials.password;
+    let matches = blocking(move || verify_password(&password, &phc)).await?;
+    match user {
+        Some(user) if matches => {
+            state.web.limiter.clear(&Key::Email(email));
+            // The profile normally exists since sign-up; make sure (a restored database).
+            state
+                .jobs
+                .ledger()
+                .ensure_account(&user.user_id, &user.email, state.config.free_credits)
+                .await?;
+            session(&state, &user.user_id, &user.email)
+        }
+        _ => {
+            state.web.limiter.hit(&keys);
+            Err(wrong().into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_shapes() {
+        for ok in [
+            "a@b.co",
+            "first.last+tag@sub.example.com",
+            "x@localhost.localdomain",
+        ] {
+            assert!(valid_email(ok), "{ok}");
+        }
+        for bad in [
+            "", "a", "a@", "@b.co", "a@b", "a@.b.co", "a@b.co.", "a@b..co", "a b@c.co", "a@b@c.co",
+        ] {
+            assert!(!valid_email(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn hashes_verify_and_are_salted() {
+        let a = hash_password("correct horse").ok().unwrap_or_default();
+        let b = hash_password("correct horse").ok().unwrap_or_default();
+        assert!(a.starts_with("$argon2id$"), "{a}");
+        assert_ne!(a, b, "a fresh salt each time");
+        assert!(verify_password("correct horse", &a));
+        assert!(!verify_password("correct horsf", &a));
+        assert!(!verify_password("correct horse", "not a hash"));
+    }
+}

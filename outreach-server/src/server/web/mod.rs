@@ -1,0 +1,284 @@
+//! The web app: an HTML shell, ES modules and a stylesheet built into the binary
+//! (`outreach-server/web/`), the configuration the browser needs (`GET /ui/config.json`)
+//! and, for servers without Supabase Auth, password sign-up and sign-in
+//! (`POST /auth/signup`, `POST /auth/login`).
+//!
+//! # Design notes
+//!
+//! - **No build step, no framework, no CDN.** The pages are plain HTML + CSS + vanilla
+//!   JavaScript modules, embedded with `include_bytes!` (see [`assets`]): nothing to
+//!   download at run time, nothing but the one binary to deploy. `rust-embed` would do
+//!   the same through a proc macro and a directory walker; a table of a dozen files is
+//!   lighter and a test keeps it in step with the directory.
+//! - **Page URLs are the seed's** (`/`, `/upload`, `/jobs`, `/jobs/{id}`, `/billing`,
+//!   `/login`), because Stripe Checkout already returns to `/billing` and users know
+//!   them. `GET /jobs` and `GET /jobs/{id}` are also API routes; [`pages_for_browsers`]
+//!   answers them with the shell only for a browser navigation (an `Accept` that names
+//!   `text/html` and no `Authorization` header). Every API client sends a bearer token,
+//!   so the API's behaviour is unchanged; the shell carries `Vary: Accept,
+//!   Authorization` so no cache mixes the two.
+//! - **Live progress without tokens in URLs.** `EventSource` cannot send an
+//!   `Authorization` header, so the browser reads `GET /jobs/{id}/events` with `fetch`
+//!   and a streamed body (a small SSE parser in `api.js`) and sends its bearer token as
+//!   on every other request. A `?token=` parameter would put tokens into proxy logs and
+//!   browser history, and need a second way of authenticating in the API.
+//! - **Local accounts live in the deployment's database** ([`LocalAccounts`], a
+//!   `local_users` table next to `profiles`), not in a file of one server: several
+//!   server processes on one PostgreSQL then share them. Passwords are hashed with
+//!   Argon2id (the `argon2` crate's defaults); tokens are the same HS256 tokens
+//!   `outreach token` mints, so the rest of the API cannot tell them apart.
+
+pub mod assets;
+pub mod local_auth;
+pub mod rate_limit;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::header::{ACCEPT, AUTHORIZATION};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use outreach_core::ports::LocalAccounts;
+use outreach_core::{Error as CoreError, ServiceContext};
+use serde_json::{json, Value};
+
+use self::rate_limit::LoginLimiter;
+use super::state::{AppState, ServerConfig};
+use super::timed;
+
+/// Supabase Auth for the browser: the project URL and its public (anon) key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupabaseAuth {
+    /// `SUPABASE_URL`, e.g. `https://<project>.supabase.co` (no trailing slash).
+    pub url: String,
+    /// `SUPABASE_ANON_KEY`: public by design (it ships to every browser).
+    pub anon_key: String,
+}
+
+/// How people sign in to the web app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebConfig {
+    /// With Supabase configured, the browser signs in there and the local sign-up and
+    /// sign-in routes answer 503.
+    pub supabase: Option<SupabaseAuth>,
+    /// Lifetime of tokens from `POST /auth/signup` and `POST /auth/login`.
+    pub session_ttl: Duration,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            supabase: None,
+            session_ttl: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+impl WebConfig {
+    /// `SUPABASE_URL` + `SUPABASE_ANON_KEY` (both, or neither).
+    pub fn from_env() -> Result<Self, CoreError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, CoreError> {
+        let var = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let supabase = match (var("SUPABASE_URL"), var("SUPABASE_ANON_KEY")) {
+            (Some(url), Some(anon_key)) => {
+                let url = url.trim_end_matches('/').to_string();
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(CoreError::Config(format!(
+                        "SUPABASE_URL must be an http(s) URL, got `{url}`"
+                    )));
+                }
+                Some(SupabaseAuth { url, anon_key })
+            }
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(CoreError::Config(
+                    "SUPABASE_URL is set but SUPABASE_ANON_KEY is not: the web app needs both to sign in through Supabase".into(),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(CoreError::Config(
+                    "SUPABASE_ANON_KEY is set but SUPABASE_URL is not".into(),
+                ))
+            }
+        };
+        Ok(Self {
+            supabase,
+            ..Self::default()
+        })
+    }
+}
+
+/// What the web app's handlers share: its configuration, the password accounts (absent
+/// when the server was built without them, e.g. by an embedder) and the sign-in
+/// attempt limiter.
+#[derive(Debug, Default)]
+pub struct WebState {
+    pub config: WebConfig,
+    pub accounts: Option<Arc<dyn LocalAccounts>>,
+    pub limiter: LoginLimiter,
+}
+
+impl WebState {
+    pub fn new(config: WebConfig, accounts: Option<Arc<dyn LocalAccounts>>) -> Self {
+        Self {
+            config,
+            accounts,
+            limiter: LoginLimiter::default(),
+        }
+    }
+}
+
+impl AppState {
+    /// The state with the web app's sign-in settings and accounts.
+    pub fn with_web(mut self, web: WebState) -> Self {
+        self.web = Arc::new(web);
+        self
+    }
+}
+
+/// The pages, the assets, the UI's configuration and the local sign-in routes.
+pub fn router(config: &ServerConfig) -> Router<AppState> {
+    let mut router = Router::new()
+        .route("/ui/config.json", timed(get(ui_config), config))
+        .route("/auth/signup", timed(post(local_auth::signup), config))
+        .route("/auth/login", timed(post(local_auth::login), config))
+        .route("/assets/{version}/{*path}", get(assets::asset));
+    for page in assets::PAGES {
+        router = router.route(page, get(assets::shell));
+    }
+    router
+}
+
+/// `GET /ui/config.json`: how to sign in, what can be bought, the service defaults.
+async fn ui_config(State(state): State<AppState>) -> Json<Value> {
+    let auth = match &state.web.config.supabase {
+        Some(s) => {
+            json!({ "mode": "supabase", "supabase_url": s.url, "supabase_anon_key": s.anon_key })
+        }
+        None => json!({ "mode": "local", "signup": state.web.accounts.is_some() }),
+    };
+    let billing = state.stripe.config();
+    let offers = |offers: &[super::plans::Offer]| -> Vec<Value> {
+        offers
+            .iter()
+            .map(|o| json!({ "name": o.name, "credits": o.credits, "price": o.price, "available": o.price_id.is_some() }))
+            .collect()
+    };
+    Json(json!({
+        "auth": auth,
+        "billing": {
+            "checkout": billing.secret_key.is_some(),
+            "plans": offers(&billing.catalog.plans),
+            "addons": offers(&billing.catalog.addons),
+        },
+        "free_credits": state.config.free_credits,
+        "max_upload_bytes": state.config.max_upload_bytes,
+        "service_defaults": ServiceContext::default(),
+        "version": env!("CARGO_PKG_VERSION"),
+    }))
+}
+
+/// True for the API paths that double as pages: `/jobs` and `/jobs/{id}`.
+fn is_shared_page_path(path: &str) -> bool {
+    let path = path.strip_suffix('/').unwrap_or(path);
+    match path.strip_prefix("/jobs") {
+        Some("") => true,
+        Some(rest) => rest
+            .strip_prefix('/')
+            .is_some_and(|id| !id.is_empty() && !id.contains('/')),
+        None => false,
+    }
+}
+
+/// A browser navigation: GET, HTML accepted, no bearer token.
+fn is_browser_navigation(req: &Request) -> bool {
+    let accepts_html = req
+        .headers()
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/html"));
+    req.method() == Method::GET && accepts_html && !req.headers().contains_key(AUTHORIZATION)
+}
+
+/// Serves the app shell for browser navigations to `/jobs` and `/jobs/{id}`; every
+/// other request goes on to the API unchanged.
+pub async fn pages_for_browsers(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if is_shared_page_path(req.uri().path()) && is_browser_navigation(&req) {
+        return assets::shell_response(&state);
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_page_paths() {
+        for p in ["/jobs", "/jobs/", "/jobs/abc", "/jobs/abc/"] {
+            assert!(is_shared_page_path(p), "{p}");
+        }
+        for p in [
+            "/jobs/abc/events",
+            "/jobs/abc/download",
+            "/jobsx",
+            "/",
+            "/jobs//",
+            "/me",
+        ] {
+            assert!(!is_shared_page_path(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn supabase_needs_both_settings() {
+        let lookup = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(
+            WebConfig::from_lookup(lookup(&[])).ok(),
+            Some(WebConfig::default())
+        );
+        let both = WebConfig::from_lookup(lookup(&[
+            ("SUPABASE_URL", "https://p.supabase.co/"),
+            ("SUPABASE_ANON_KEY", "anon"),
+        ]));
+        assert_eq!(
+            both.ok().and_then(|c| c.supabase),
+            Some(SupabaseAuth {
+                url: "https://p.supabase.co".into(),
+                anon_key: "anon".into()
+            })
+        );
+        assert!(
+            WebConfig::from_lookup(lookup(&[("SUPABASE_URL", "https://p.supabase.co")])).is_err()
+        );
+        assert!(WebConfig::from_lookup(lookup(&[("SUPABASE_ANON_KEY", "anon")])).is_err());
+        assert!(WebConfig::from_lookup(lookup(&[
+            ("SUPABASE_URL", "p.supabase.co"),
+            ("SUPABASE_ANON_KEY", "anon")
+        ]))
+        .is_err());
+    }
+}

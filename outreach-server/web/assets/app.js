@@ -1,0 +1,130 @@
+// The app shell: loads /ui/config.json, routes the page URLs to page modules with the
+// History API, keeps signed-out visitors on /login, and tidies up (open event streams)
+// when the user leaves a page.
+
+import { setUnauthorizedHandler } from './api.js';
+import { currentSession, readSession, signOut } from './auth.js';
+import { clear, fill, h } from './ui.js';
+
+const ROUTES = [
+  { pattern: /^\/$/, page: 'dashboard', title: 'Dashboard' },
+  { pattern: /^\/upload\/?$/, page: 'upload', title: 'Upload' },
+  { pattern: /^\/jobs\/?$/, page: 'jobs', title: 'Jobs' },
+  { pattern: /^\/jobs\/([^/]+)\/?$/, page: 'job', title: 'Job' },
+  { pattern: /^\/billing\/?$/, page: 'billing', title: 'Billing' },
+  { pattern: /^\/login\/?$/, page: 'login', title: 'Sign in', public: true },
+];
+
+const main = document.getElementById('main');
+let config = null;
+let leave = null; // cleanup of the current page
+let renderId = 0;
+
+async function loadConfig() {
+  const response = await fetch('/ui/config.json', { headers: { accept: 'application/json' } });
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  return response.json();
+}
+
+export function navigate(path, { replace = false } = {}) {
+  if (replace) history.replaceState(null, '', path);
+  else history.pushState(null, '', path);
+  render();
+}
+
+function setNav(session) {
+  const nav = document.getElementById('nav');
+  nav.hidden = !session;
+  document.getElementById('who').textContent = session?.user?.email || '';
+  const path = location.pathname;
+  for (const a of nav.querySelectorAll('a[data-nav]')) {
+    const target = a.dataset.nav;
+    const current = target === '/' ? path === '/' : path === target || path.startsWith(`${target}/`);
+    if (current) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+async function render() {
+  const id = ++renderId;
+  if (leave) {
+    try {
+      leave();
+    } catch {
+      // a page's cleanup must not stop the next page
+    }
+    leave = null;
+  }
+  const path = location.pathname;
+  const route = ROUTES.find((r) => r.pattern.test(path));
+  if (!route) {
+    fill(main, h('h1', {}, 'Page not found'), h('p', {}, h('a', { href: '/' }, 'Go to the dashboard')));
+    return;
+  }
+  const session = await currentSession(config);
+  if (id !== renderId) return;
+  if (!route.public && !session) {
+    const next = path + location.search;
+    navigate(`/login?next=${encodeURIComponent(next)}`, { replace: true });
+    return;
+  }
+  setNav(route.public ? null : session);
+  const params = route.pattern.exec(path).slice(1).map(decodeURIComponent);
+  document.title = `${route.title} · outreach`;
+  const controller = new AbortController();
+  const ctx = { config, session, params, signal: controller.signal, navigate, query: new URLSearchParams(location.search) };
+  clear(main);
+  try {
+    const module = await import(`./pages/${route.page}.js`);
+    if (id !== renderId) return;
+    const cleanup = await module.render(main, ctx);
+    leave = () => {
+      controller.abort();
+      if (typeof cleanup === 'function') cleanup();
+    };
+  } catch (e) {
+    controller.abort();
+    if (e.name === 'AbortError') return;
+    console.error(e);
+    fill(main, h('div', { class: 'alert error', role: 'alert' }, `This page could not be shown: ${e.message || e}`));
+  }
+  if (id === renderId) {
+    // Move focus to the new page for keyboard and screen-reader users (not on first load).
+    if (document.activeElement && document.activeElement !== document.body) main.focus({ preventScroll: true });
+  }
+}
+
+function onClick(event) {
+  if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+  const a = event.target.closest('a[href]');
+  if (!a || a.target || a.hasAttribute('download') || a.origin !== location.origin) return;
+  const url = new URL(a.href);
+  if (!ROUTES.some((r) => r.pattern.test(url.pathname))) return;
+  event.preventDefault();
+  if (url.pathname + url.search !== location.pathname + location.search) navigate(url.pathname + url.search);
+}
+
+async function start() {
+  try {
+    config = await loadConfig();
+  } catch (e) {
+    fill(main, h('div', { class: 'alert error', role: 'alert' }, `The app could not load its settings (${e.message}). Reload the page to try again.`));
+    return;
+  }
+  setUnauthorizedHandler(() => {
+    if (location.pathname !== '/login') navigate(`/login?next=${encodeURIComponent(location.pathname + location.search)}&expired=1`, { replace: true });
+  });
+  document.getElementById('sign-out').addEventListener('click', () => {
+    signOut();
+    navigate('/login', { replace: true });
+  });
+  document.addEventListener('click', onClick);
+  window.addEventListener('popstate', render);
+  // Another tab signed in or out.
+  window.addEventListener('storage', (e) => {
+    if (e.key === 'outreach.session' && !readSession()) render();
+  });
+  render();
+}
+
+start();
