@@ -35,5 +35,8 @@ step "Scale-out fault tests: outreach worker processes on PostgreSQL + Redis + S
 step "Python binding (wheel built into a venv, pytest)"
 ./scripts/test-python.sh
 
+step "Web app end to end in headless Chromium (real outreach serve, fake providers)"
+./scripts/test-browser.sh
+
 echo
 echo "all tests passed in $(( $(date +%s) - started )) s"

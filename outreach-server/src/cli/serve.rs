@@ -51,7 +51,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         auth,
         BillingConfig::from_env()?,
     )?
-    .with_web(WebState::new(web, Some(backends.accounts)));
+    .with_web(WebState::new(web, Some(opened.accounts.clone())));
     let workers: Vec<_> = (0..args.workers)
         .map(|_| system.spawn_worker(system.default_parallelism()))
         .collect();

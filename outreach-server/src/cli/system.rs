@@ -9,6 +9,8 @@ use outreach_core::setup::{BackendConfig, Backends};
 
 pub struct Opened {
     pub system: JobSystem,
+    /// Password sign-ins for the built-in web sign-in (same database as the jobs).
+    pub accounts: std::sync::Arc<dyn outreach_core::ports::LocalAccounts>,
     pub data_dir: PathBuf,
     /// False for the in-process queue (tasks die with the process).
     pub durable_queue: bool,
@@ -30,6 +32,7 @@ pub async fn open_from_env() -> anyhow::Result<Opened> {
     let shared_rate_limits = shared.is_some();
     let providers = pipeline.providers_with(Default::default(), shared)?;
     let durable_queue = backends.durable_queue;
+    let accounts = backends.accounts.clone();
     let system = JobSystem::new(
         backends.store,
         backends.ledger,
@@ -40,6 +43,7 @@ pub async fn open_from_env() -> anyhow::Result<Opened> {
     );
     Ok(Opened {
         system,
+        accounts,
         data_dir,
         durable_queue,
         shared_rate_limits,
