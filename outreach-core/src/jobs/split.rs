@@ -57,7 +57,8 @@ impl JobSystem {
                     0,
                     job.rows as i64,
                     &format!(
-                        "Split into {n} chunks of up to {} rows",
+                        "Split into {n} chunk{} of up to {} rows",
+                        if n == 1 { "" } else { "s" },
                         job.meta.chunk_size
                     ),
                 )
