@@ -215,8 +215,12 @@ pub fn llm_answer(body: &Value) -> String {
     let user = text("user");
     let json_mode = body.get("response_format").is_some();
     let research = research_from_findings(&user);
-    let company = research["company"]["name"]
-        .as_str()
+    // The personalization prompt carries the research JSON rather than the findings.
+    let company = user
+        .split("\"company\":{\"name\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .or_else(|| research["company"]["name"].as_str())
         .unwrap_or("your company")
         .to_string();
     let opener = format!(
@@ -251,4 +255,36 @@ fn research_from_findings(user: &str) -> Value {
         "company": {"name": company_name(domain), "info": ["Raised a $30M Series B", "Expanding into North America"], "moat": "fast onboarding"},
         "sources": sources
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openers_name_the_company_from_the_research() {
+        let body = json!({
+            "messages": [
+                {"role": "system", "content": "Write an opener."},
+                {"role": "user", "content": "Research:\n{\"person\":{\"name\":\"Jane\",\"info\":[]},\"company\":{\"name\":\"Northwind Logistics\",\"info\":[],\"moat\":\"unknown\"},\"sources\":[]}\n\nOur service:\n…"}
+            ]
+        });
+        let opener = llm_answer(&body);
+        assert!(opener.contains("at Northwind Logistics."), "{opener}");
+    }
+
+    #[test]
+    fn research_names_the_prospect_and_cites_shown_urls() {
+        let body = json!({
+            "response_format": {"type": "json_object"},
+            "messages": [
+                {"role": "system", "content": "You are a B2B sales researcher."},
+                {"role": "user", "content": "Prospect email: jane.doe@acme-corp.com\n- About — snippet [https://acme-corp.com/about]"}
+            ]
+        });
+        let v: Value = serde_json::from_str(&llm_answer(&body)).unwrap();
+        assert_eq!(v["person"]["name"], "Jane Doe");
+        assert_eq!(v["company"]["name"], "Acme Corp");
+        assert_eq!(v["sources"][0], "https://acme-corp.com/about");
+    }
 }
