@@ -209,6 +209,8 @@ async fn short_balance_is_refused_before_anything_exists() {
     );
     assert_eq!(env.db.list_jobs(USER, 0, 10).await.unwrap().1, 0);
     assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 5);
+    let left = env.storage.list(&format!("inputs/{USER}")).await.unwrap();
+    assert!(left.is_empty(), "a refused job left files: {left:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -60,9 +60,7 @@ impl JobSystem {
         }
         let cost = if req.charge { inspected.rows as i64 } else { 0 };
         let input_key = keys::input(&req.user_id, &job_id, &req.filename);
-        if input_key != req.file_path {
-            self.storage().put_file(&input_key, &local.path).await?;
-        }
+        // Charge first: a refused charge (402) must leave nothing behind.
         if cost > 0 {
             self.ledger()
                 .apply(NewEntry {
@@ -73,6 +71,19 @@ impl JobSystem {
                     idempotency_key: keys::reserve(&job_id, 1),
                 })
                 .await?;
+        }
+        if input_key != req.file_path {
+            if let Err(e) = self.storage().put_file(&input_key, &local.path).await {
+                self.refund(
+                    &req.user_id,
+                    &job_id,
+                    cost,
+                    keys::refund(&job_id, 1),
+                    "job refund",
+                )
+                .await?;
+                return Err(e);
+            }
         }
         let new = NewJob {
             id: job_id.clone(),
@@ -261,7 +272,11 @@ impl JobSystem {
             })
             .await?;
         if let Applied::Applied { .. } = applied {
-            self.store().add_credits_refunded(job_id, credits).await?;
+            match self.store().add_credits_refunded(job_id, credits).await {
+                // A refund for a job whose row was never written (creation failed).
+                Ok(()) | Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }
