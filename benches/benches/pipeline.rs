@@ -74,6 +74,13 @@ fn main() {
         std::fs::metadata(&out).unwrap().len() / 1_000_000
     );
     assert_eq!(summary.rows, rows as u64);
+    // Baseline in the same run: the I/O floor, the same file read and written as XLSX
+    // with the same two new columns but no enrichment at all.
+    let floor = io_floor(&input, &dir.path().join("floor.xlsx"));
+    println!(
+        "baseline (read → XLSX, no enrichment): {floor:.2} s; the full pipeline costs {:.2}× the I/O floor",
+        secs / floor
+    );
 
     // Latency-bound, over HTTP.
     let fakes = rt.block_on(FakeProviders::start(FakeOptions {
@@ -184,6 +191,27 @@ fn run(
             .await
             .unwrap()
     })
+}
+
+/// Seconds to stream `input` through the reader and the XLSX writer, cells untouched.
+fn io_floor(input: &Path, out: &Path) -> f64 {
+    let started = Instant::now();
+    let mut reader = outreach_core::input::RowReader::open(input).unwrap();
+    let layout = outreach_core::output::OutputLayout::new(reader.headers(), None).unwrap();
+    let mut writer = outreach_core::output::create_writer(
+        out,
+        outreach_core::output::OutputFormat::Xlsx,
+        layout.headers(),
+    )
+    .unwrap();
+    for row in reader.by_ref() {
+        let row = row.unwrap();
+        writer
+            .write_row(&layout.project(&row, "{}", "opener"))
+            .unwrap();
+    }
+    writer.finish().unwrap();
+    started.elapsed().as_secs_f64()
 }
 
 fn write_prospects(path: &Path, rows: usize, per_company: usize) {
