@@ -29,7 +29,8 @@ async function loadConfig() {
 export function navigate(path, { replace = false } = {}) {
   if (replace) history.replaceState(null, '', path);
   else history.pushState(null, '', path);
-  render();
+  // A redirect (replace) is part of loading a page; a push is the user moving on.
+  render({ moveFocus: !replace });
 }
 
 function setNav(session) {
@@ -45,7 +46,7 @@ function setNav(session) {
   }
 }
 
-async function render() {
+async function render({ moveFocus = false } = {}) {
   const id = ++renderId;
   if (leave) {
     try {
@@ -89,8 +90,9 @@ async function render() {
     fill(main, h('div', { class: 'alert error', role: 'alert' }, `This page could not be shown: ${e.message || e}`));
   }
   if (id === renderId) {
-    // Move focus to the new page for keyboard and screen-reader users (not on first load).
-    if (document.activeElement && document.activeElement !== document.body) main.focus({ preventScroll: true });
+    // Move focus to the new page for keyboard and screen-reader users after an in-app
+    // navigation (never on first load, where it would steal the user's first Tab).
+    if (moveFocus) main.focus({ preventScroll: true });
   }
 }
 
@@ -119,7 +121,7 @@ async function start() {
     navigate('/login', { replace: true });
   });
   document.addEventListener('click', onClick);
-  window.addEventListener('popstate', render);
+  window.addEventListener('popstate', () => render({ moveFocus: true }));
   // Another tab signed in or out.
   window.addEventListener('storage', (e) => {
     if (e.key === 'outreach.session' && !readSession()) render();
