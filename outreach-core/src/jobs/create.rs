@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::{keys, JobSystem};
-use crate::engine::blocking;
+use crate::engine::{blocking, blocking_cancellable};
 use crate::error::{Error, Result};
-use crate::input::{self, RowReader, EMAIL_SAMPLE_ROWS};
+use crate::input::{self, InputSummary, RowReader, EMAIL_SAMPLE_ROWS};
 use crate::output::{OutputFormat, OutputLayout};
 use crate::ports::{Applied, Job, JobMeta, JobStatus, NewEntry, NewJob, Task};
 use crate::ServiceContext;
@@ -48,8 +48,11 @@ impl JobSystem {
             .job_id
             .clone()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        // Reading is bounded per user and overall, and stops if this future is dropped.
+        let permit = self.parse_gate().enter(&req.user_id).await?;
         let local = self.download(&req.file_path).await?;
         let inspected = inspect(local.path.clone(), &req).await?;
+        drop(permit);
         let max_rows = self.settings().max_rows;
         if max_rows > 0 && inspected.rows > max_rows {
             return Err(crate::InputError::Other(format!(
@@ -303,6 +306,27 @@ impl JobSystem {
     }
 }
 
+impl JobSystem {
+    /// Headers, row count and email-column guess of a stored input (the upload step's
+    /// preview), read under the [`input::ParseGate`] and cancelled if this future is
+    /// dropped.
+    pub async fn summarize(&self, user_id: &str, key: &str) -> Result<InputSummary> {
+        let _permit = self.parse_gate().enter(user_id).await?;
+        let local = self.download(key).await?;
+        let path = local.path.clone();
+        let summary =
+            blocking_cancellable(move |cancel| input::read_summary_cancellable(&path, &cancel))
+                .await;
+        // The copy is removed off the async threads.
+        blocking(move || {
+            drop(local);
+            Ok(())
+        })
+        .await?;
+        summary
+    }
+}
+
 /// A local copy of a stored object; the directory goes away when this is dropped.
 pub(crate) struct LocalCopy {
     _dir: tempfile::TempDir,
@@ -314,8 +338,8 @@ async fn inspect(path: PathBuf, req: &CreateJob) -> Result<Inspected> {
     let email_col = req.email_col.clone();
     let output_columns = req.output_columns.clone();
     let limit = req.limit;
-    blocking(move || {
-        let mut reader = RowReader::open(&path)?;
+    blocking_cancellable(move |cancel| {
+        let mut reader = RowReader::open_cancellable(&path, cancel.clone())?;
         let mut sample = Vec::with_capacity(EMAIL_SAMPLE_ROWS);
         for row in reader.by_ref().take(EMAIL_SAMPLE_ROWS) {
             sample.push(row?);
@@ -324,7 +348,7 @@ async fn inspect(path: PathBuf, req: &CreateJob) -> Result<Inspected> {
         let index = input::resolve_email_column(&headers, email_col.as_deref(), &sample)?;
         OutputLayout::new(&headers, output_columns.as_deref())?;
         drop(reader);
-        let rows = input::read_summary(&path)?.rows;
+        let rows = input::read_summary_cancellable(&path, &cancel)?.rows;
         let rows = limit.map_or(rows, |l| rows.min(l));
         if rows == 0 {
             return Err(crate::InputError::HeaderOnly.into());

@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use crate::enricher::{Enricher, EnricherConfig, Mode, Providers};
+use crate::input::ParseGate;
 use crate::ports::{CreditLedger, Job, JobQueue, JobStore, Storage};
 
 pub use create::CreateJob;
@@ -53,6 +54,11 @@ pub struct JobSettings {
     /// (see `JobSystem::sweep_stalled`). Keep it well above the queue's visibility
     /// timeout.
     pub stall_after: std::time::Duration,
+    /// Input files read at once in this process (headers, job creation), overall
+    /// (`OUTREACH_MAX_PARSES`, default: the number of CPUs) and per user
+    /// (`OUTREACH_MAX_PARSES_PER_USER`, default 2). See [`crate::input::ParseGate`].
+    pub max_parses: usize,
+    pub max_parses_per_user: usize,
 }
 
 impl Default for JobSettings {
@@ -64,6 +70,8 @@ impl Default for JobSettings {
             temp_dir: std::env::temp_dir(),
             max_rows: 0,
             stall_after: std::time::Duration::from_secs(1800),
+            max_parses: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            max_parses_per_user: 2,
         }
     }
 }
@@ -87,6 +95,9 @@ impl JobSettings {
             max_rows: num("OUTREACH_MAX_ROWS").map_or(d.max_rows, |v| v as u64),
             stall_after: num("OUTREACH_STALL_AFTER_SECS")
                 .map_or(d.stall_after, std::time::Duration::from_secs_f64),
+            max_parses: num("OUTREACH_MAX_PARSES").map_or(d.max_parses, |v| v as usize),
+            max_parses_per_user: num("OUTREACH_MAX_PARSES_PER_USER")
+                .map_or(d.max_parses_per_user, |v| v as usize),
             temp_dir: data_dir.join("tmp"),
         }
     }
@@ -111,6 +122,8 @@ struct Inner {
     enrichers: Cache<String, Arc<Enricher>>,
     /// Rows in flight in this process.
     in_flight: Arc<Semaphore>,
+    /// Input files being read (headers, job creation) in this process.
+    parses: ParseGate,
 }
 
 impl JobSystem {
@@ -123,6 +136,7 @@ impl JobSystem {
         settings: JobSettings,
     ) -> Self {
         let in_flight = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+        let parses = ParseGate::new(settings.max_parses, settings.max_parses_per_user);
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -133,6 +147,7 @@ impl JobSystem {
                 settings,
                 enrichers: Cache::new(32),
                 in_flight,
+                parses,
             }),
         }
     }
@@ -154,6 +169,10 @@ impl JobSystem {
     }
     pub fn settings(&self) -> &JobSettings {
         &self.inner.settings
+    }
+    /// The bound on input files read at once (per user and overall).
+    pub fn parse_gate(&self) -> &ParseGate {
+        &self.inner.parses
     }
 
     /// The enricher for a job: its service context and mode, this process's providers.
