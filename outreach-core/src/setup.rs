@@ -83,7 +83,11 @@ impl Backends {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&config.data_dir, std::fs::Permissions::from_mode(0o700))?;
+            let private = std::fs::Permissions::from_mode(0o700);
+            if let Err(e) = std::fs::set_permissions(&config.data_dir, private) {
+                // A directory owned by someone else (a mounted volume) stays as it is.
+                tracing::warn!(dir = %config.data_dir.display(), error = %e, "could not make the data directory private (0700)");
+            }
         }
         type Stores = (
             Arc<dyn JobStore>,
