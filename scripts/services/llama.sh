@@ -56,6 +56,9 @@ ensure_python() {
       command -v cc >/dev/null && command -v c++ >/dev/null || die "a C/C++ compiler is needed (apt-get install -y build-essential)"
       rm -rf "$VENV"
       python3 -m venv "$VENV" >&2
+      # Portable CPU code (no -march=native: AMX/AVX-512 of the build host may not be
+      # usable where it runs), and no multimodal (llava/mtmd) library: a shorter build.
+      CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF}" \
       CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}" \
         "$VENV/bin/pip" install --quiet --disable-pip-version-check \
         "llama-cpp-python[server]==$LLAMA_VERSION" >&2
@@ -99,6 +102,24 @@ PY
   exec 8>&-
 }
 
+# Starts `python -m llama_cpp.server` with llama.cpp's extra buffer types off. Those
+# repack weights for AMX/AVX-512 kernels; on a VM whose CPU advertises AMX without the
+# OS enabling it, the AMX kernels die with SIGILL (seen here: `tileloadd`, invalid
+# opcode). The plain CPU kernels are all a 135M model needs.
+LAUNCHER='
+import sys
+import llama_cpp.llama_cpp as C
+_default = C.llama_model_default_params
+def _params():
+    p = _default()
+    p.use_extra_bufts = False
+    return p
+C.llama_model_default_params = _params
+from llama_cpp.server.__main__ import main
+sys.argv[0] = "llama_cpp.server"
+main()
+'
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
@@ -118,7 +139,7 @@ launch() {
   local port="$1" dir="$2" i
   mkdir -p "$dir"
   # All three streams redirected, or a caller's `$(llama.sh)` would wait for the server.
-  (cd "$dir" && exec setsid "$PYTHON" -m llama_cpp.server --model "$MODEL" \
+  (cd "$dir" && exec setsid "$PYTHON" -c "$LAUNCHER" --model "$MODEL" \
       --host 127.0.0.1 --port "$port" --n_ctx 8192 --model_alias "$ALIAS" \
       --n_threads "${OUTREACH_LLAMA_THREADS:-2}" \
       </dev/null >>"$dir/llama.log" 2>&1) &
