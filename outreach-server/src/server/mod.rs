@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod plans;
 pub mod routes;
 pub mod state;
+pub mod stream_cap;
 pub mod stripe;
 pub mod tempfiles;
 pub mod uploads;
