@@ -8,20 +8,20 @@ use tokio::sync::Semaphore;
 
 use crate::enricher::{Enricher, RowOutcome};
 use crate::error::{Error, Result};
+use crate::input::ProspectColumns;
 
-/// Enrich `rows` (each a full input row) using the cell at `email_index`.
+/// Enrich `rows` (each a full input row) read through `columns` (email + roles).
 /// Returns one outcome per row, in order. A fatal provider error (bad key, no balance)
 /// cancels the rest of the chunk and is returned.
 pub async fn process_chunk(
     enricher: &Enricher,
     rows: &[Vec<String>],
-    email_index: usize,
+    columns: &ProspectColumns,
     in_flight: &Arc<Semaphore>,
 ) -> Result<Vec<RowOutcome>> {
     let tasks = rows.iter().map(|row| async move {
         let _permit = in_flight.acquire().await.map_err(|_| Error::Cancelled)?;
-        let email = row.get(email_index).map(String::as_str).unwrap_or("");
-        enricher.enrich_row(email).await
+        enricher.enrich_row(row, columns).await
     });
     futures::future::try_join_all(tasks).await
 }

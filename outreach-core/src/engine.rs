@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, Semaphore};
 use crate::chunk::process_chunk;
 use crate::enricher::{Enricher, RowOutcome, RowStatus};
 use crate::error::{Error, Result};
-use crate::input::{self, Cancel, RowReader};
+use crate::input::{self, Cancel, ColumnOverrides, ProspectColumns, RowReader};
 use crate::metrics::MetricsSnapshot;
 use crate::output::{self, OutputFormat, OutputLayout, WriteReport};
 use crate::progress::{Progress, ProgressSink};
@@ -32,6 +32,9 @@ const EMAIL_SAMPLE_ROWS: usize = 50;
 pub struct EnrichOptions {
     /// The email column's header; guessed when `None`.
     pub email_column: Option<String>,
+    /// Headers of the name / company / title / LinkedIn / website columns; guessed
+    /// from the headers where not given (an empty name turns a role off).
+    pub columns: ColumnOverrides,
     /// Restrict and order the output columns.
     pub output_columns: Option<Vec<String>>,
     /// Output format; `None` = from the output path's extension, else XLSX.
@@ -49,6 +52,7 @@ impl Default for EnrichOptions {
     fn default() -> Self {
         Self {
             email_column: None,
+            columns: ColumnOverrides::default(),
             output_columns: None,
             format: None,
             chunk_size: 50,
@@ -102,7 +106,7 @@ impl Tally {
                 RowStatus::InvalidEmail => self.invalid += 1,
                 _ => {}
             }
-            if o.status.is_refundable() {
+            if o.is_refundable() {
                 self.refundable += 1;
             }
         }
@@ -131,6 +135,8 @@ pub async fn enrich_file(
     let opened = open_input(input.to_path_buf(), options.email_column.clone()).await?;
     let email_index = opened.email_index;
     let email_column = opened.reader.headers()[email_index].clone();
+    let columns = ProspectColumns::resolve(opened.reader.headers(), email_index, &options.columns)?;
+    enricher.config().service.validate()?;
     let layout = OutputLayout::new(opened.reader.headers(), options.output_columns.as_deref())?;
 
     let total = count_rows(input.to_path_buf()).await?;
@@ -158,9 +164,10 @@ pub async fn enrich_file(
     let results = chunks
         .map(|chunk| {
             let in_flight = &in_flight;
+            let columns = &columns;
             async move {
                 let rows = chunk?;
-                let outcomes = process_chunk(enricher, &rows, email_index, in_flight).await?;
+                let outcomes = process_chunk(enricher, &rows, columns, in_flight).await?;
                 Ok::<_, Error>((rows, outcomes))
             }
         })
@@ -177,7 +184,7 @@ pub async fn enrich_file(
             let projected = rows
                 .iter()
                 .zip(&outcomes)
-                .map(|(row, o)| layout.project(row, &o.research, &o.personalized))
+                .map(|(row, o)| layout.project(row, o))
                 .collect();
             write_tx
                 .send(projected)
@@ -228,17 +235,18 @@ pub async fn enrich_file(
 }
 
 /// Enrich rows already in memory (a Python list of dicts, a DataFrame): outcomes in
-/// input order. `email_index` is the email cell's position in each row.
+/// input order. `columns` says where each row holds the email and the role columns.
 pub async fn enrich_rows(
     enricher: &Enricher,
     rows: Vec<Vec<String>>,
-    email_index: usize,
+    columns: &ProspectColumns,
     options: &EnrichOptions,
     progress: &dyn ProgressSink,
 ) -> Result<Vec<RowOutcome>> {
     for warning in enricher.missing_key_warnings() {
         tracing::warn!("{warning}");
     }
+    enricher.config().service.validate()?;
     let limit = options
         .limit
         .map_or(rows.len(), |l| rows.len().min(l as usize));
@@ -250,7 +258,7 @@ pub async fn enrich_rows(
     let chunks_in_flight = options.concurrency.max(1).div_ceil(chunk_size) + 1;
     let mut results = Box::pin(
         futures::stream::iter(rows.chunks(chunk_size))
-            .map(|chunk| process_chunk(enricher, chunk, email_index, &in_flight))
+            .map(|chunk| process_chunk(enricher, chunk, columns, &in_flight))
             .buffered(chunks_in_flight),
     );
     let mut out = Vec::with_capacity(rows.len());

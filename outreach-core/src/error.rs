@@ -39,6 +39,8 @@ pub enum InputError {
     InflatesTooMuch { limit: u64 },
     #[error("the workbook looks like a decompression bomb: {0}")]
     SuspiciousCompression(String),
+    #[error("invalid service context: {0}")]
+    InvalidService(String),
     #[error("{0}")]
     Other(String),
 }

@@ -84,6 +84,7 @@ fn request(file_path: String) -> CreateJob {
         file_path,
         filename: "prospects.csv".into(),
         email_col: None,
+        columns: Default::default(),
         service: ServiceContext::default(),
         output_columns: None,
         format: OutputFormat::Csv,
@@ -131,14 +132,14 @@ async fn a_job_charges_enriches_in_order_and_refunds_provider_failures() {
     let mut rows = prospects(23, 1);
     rows[4][2] = "not-an-email".into();
     let search = search_fn(|q| {
-        if q.q.starts_with("person7 ") {
+        if q.q.starts_with("Person 7 ") {
             Err(Error::Upstream {
                 provider: ProviderKind::Search,
                 status: 503,
                 body: String::new(),
             })
         } else {
-            Ok(Default::default())
+            Ok(echo_results(q))
         }
     });
     let system = env.system(search, good_llm(), 5);
@@ -168,11 +169,14 @@ async fn a_job_charges_enriches_in_order_and_refunds_provider_failures() {
         assert_eq!(g[..3], r[..]);
     }
     assert_eq!(got[7][3], "Research unavailable: provider error 503.");
-    // One refund for the provider failure; the invalid email is charged.
+    assert_eq!(got[7][5], "provider_failed");
+    assert_eq!(got[4][5], "invalid_email");
+    assert_eq!(got[0][5], "enriched");
+    // Two refunds: the provider failure and the invalid email (abstentions are not charged).
     let account = env.db.account(USER).await.unwrap();
-    assert_eq!(account.credits_remaining, 78);
-    assert_eq!(done.credits_refunded, 1);
-    assert_eq!(ledger_sum(&env.db, USER).await, 78);
+    assert_eq!(account.credits_remaining, 79);
+    assert_eq!(done.credits_refunded, 2);
+    assert_eq!(ledger_sum(&env.db, USER).await, 79);
     let timing = done.timing.unwrap();
     assert_eq!(timing["fallbacks"], 2);
     assert_eq!(timing["provider_calls"]["llm"], 2 * 21);
@@ -397,12 +401,12 @@ async fn redelivered_tasks_do_no_work_twice() {
         .await
         .unwrap();
     let search = search_fn(|q| {
-        if q.q.starts_with("person1 ") {
+        if q.q.starts_with("Person 1 ") {
             Err(Error::Timeout {
                 provider: ProviderKind::Search,
             })
         } else {
-            Ok(Default::default())
+            Ok(echo_results(q))
         }
     });
     let llm = good_llm();

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use outreach_core::engine::{self, blocking};
-use outreach_core::input::{resolve_email_column, EMAIL_SAMPLE_ROWS};
+use outreach_core::input::{
+    resolve_email_column, ColumnOverrides, ColumnRole, ProspectColumns, EMAIL_SAMPLE_ROWS,
+};
 use outreach_core::output::{create_writer, OutputFormat, OutputLayout, RowWriter};
 use outreach_core::{
     EnrichOptions, Enricher, EnricherConfig, Error, Mode, PipelineConfig, Providers, RowOutcome,
@@ -190,7 +192,7 @@ impl Pipeline {
     ///
     /// The result dict: `headers` (the output columns), `research`, `personalized` and
     /// `status` (one per processed row, in input order) and `summary`.
-    #[pyo3(signature = (headers, rows, *, email_column = None, service = None, output_columns = None, out = None, format = None, limit = None))]
+    #[pyo3(signature = (headers, rows, *, email_column = None, service = None, output_columns = None, out = None, format = None, limit = None, columns = None))]
     #[allow(clippy::too_many_arguments)]
     fn enrich_rows(
         &self,
@@ -202,6 +204,7 @@ impl Pipeline {
         out: Option<PathBuf>,
         format: Option<String>,
         limit: Option<u64>,
+        columns: Option<HashMap<String, String>>,
     ) -> PyResult<RunHandle> {
         let service = service_from(service)?;
         let format = parse_format(format.as_deref(), out.as_ref())?;
@@ -215,6 +218,8 @@ impl Pipeline {
                 Err(e) => return Err(to_py_err(e.into())),
             };
         let layout = OutputLayout::new(&headers, output_columns.as_deref()).map_err(to_py_err)?;
+        let columns = ProspectColumns::resolve(&headers, email_index, &column_overrides(columns)?)
+            .map_err(to_py_err)?;
         let email_column = headers.get(email_index).cloned().unwrap_or_default();
         let enricher = self.enricher(service);
         let options = self.options(limit);
@@ -224,14 +229,9 @@ impl Pipeline {
                 Some(path) => Some(open_writer(path, format, layout.headers().to_vec()).await?),
                 None => None,
             };
-            let outcomes = engine::enrich_rows(
-                &enricher,
-                email_cells(&rows, email_index),
-                0,
-                &options,
-                &ctx.progress,
-            )
-            .await?;
+            let outcomes =
+                engine::enrich_rows(&enricher, rows.clone(), &columns, &options, &ctx.progress)
+                    .await?;
             let truncated = match writer {
                 Some(writer) => {
                     let projected = project(&layout, &rows, &outcomes);
@@ -277,7 +277,7 @@ impl Pipeline {
     /// returned (and written to `out` when given); without it the file is streamed to
     /// `out` by the core's `enrich_file` in bounded memory and only the summary returns.
     /// The result dict: `headers`, `rows` (output cells as text, or None) and `summary`.
-    #[pyo3(signature = (path, *, email_column = None, service = None, output_columns = None, out = None, format = None, limit = None, return_rows = true))]
+    #[pyo3(signature = (path, *, email_column = None, service = None, output_columns = None, out = None, format = None, limit = None, return_rows = true, columns = None))]
     #[allow(clippy::too_many_arguments)]
     fn enrich_path(
         &self,
@@ -289,12 +289,14 @@ impl Pipeline {
         format: Option<String>,
         limit: Option<u64>,
         return_rows: bool,
+        columns: Option<HashMap<String, String>>,
     ) -> PyResult<RunHandle> {
         let service = service_from(service)?;
         let format = parse_format(format.as_deref(), out.as_ref())?;
         let enricher = self.enricher(service);
         let options = EnrichOptions {
             email_column,
+            columns: column_overrides(columns)?,
             output_columns,
             format: Some(format),
             ..self.options(limit)
@@ -331,6 +333,8 @@ impl Pipeline {
                 .unwrap_or_default();
             let layout =
                 OutputLayout::new(opened.reader.headers(), options.output_columns.as_deref())?;
+            let columns =
+                ProspectColumns::resolve(opened.reader.headers(), email_index, &options.columns)?;
             let writer = match out {
                 Some(path) => Some(open_writer(path, format, layout.headers().to_vec()).await?),
                 None => None,
@@ -356,14 +360,9 @@ impl Pipeline {
                 limit: None,
                 ..options
             };
-            let outcomes = engine::enrich_rows(
-                &enricher,
-                email_cells(&rows, email_index),
-                0,
-                &options,
-                &ctx.progress,
-            )
-            .await?;
+            let outcomes =
+                engine::enrich_rows(&enricher, rows.clone(), &columns, &options, &ctx.progress)
+                    .await?;
             let projected = project(&layout, &rows, &outcomes);
             drop(rows);
             let (truncated, projected) = match writer {
@@ -415,6 +414,7 @@ impl Pipeline {
             service: service_from(service)?,
             // One call, nothing to cache.
             cache_capacity: 1,
+            skip_checks: false,
         });
         spawn(move |_ctx| async move {
             let line = enricher.personalize(&research_json).await?;
@@ -447,12 +447,24 @@ async fn write_all(
     .await
 }
 
-/// The engine only reads the email cell: hand it one-cell rows rather than a copy of
-/// every row.
-fn email_cells(rows: &[Vec<String>], email_index: usize) -> Vec<Vec<String>> {
-    rows.iter()
-        .map(|row| vec![row.get(email_index).cloned().unwrap_or_default()])
-        .collect()
+/// Role-column overrides from a `{role: header}` mapping (`first_name`, `last_name`,
+/// `full_name`, `company`, `title`, `linkedin`, `website`).
+fn column_overrides(map: Option<HashMap<String, String>>) -> PyResult<ColumnOverrides> {
+    let mut out = ColumnOverrides::default();
+    for (key, header) in map.unwrap_or_default() {
+        let role = ColumnRole::ALL
+            .into_iter()
+            .find(|r| r.as_str() == key)
+            .ok_or_else(|| {
+                let names: Vec<&str> = ColumnRole::ALL.iter().map(|r| r.as_str()).collect();
+                config_error(format!(
+                    "unknown column role `{key}`; the roles are: {}",
+                    names.join(", ")
+                ))
+            })?;
+        out.set(role, Some(header));
+    }
+    Ok(out)
 }
 
 fn project(
@@ -462,17 +474,12 @@ fn project(
 ) -> Vec<Vec<String>> {
     rows.iter()
         .zip(outcomes)
-        .map(|(row, o)| layout.project(row, &o.research, &o.personalized))
+        .map(|(row, o)| layout.project(row, o))
         .collect()
 }
 
 fn status_name(status: RowStatus) -> &'static str {
-    match status {
-        RowStatus::Enriched => "enriched",
-        RowStatus::InvalidEmail => "invalid_email",
-        RowStatus::MissingKey => "missing_key",
-        RowStatus::ProviderFailed => "provider_failed",
-    }
+    status.as_str()
 }
 
 /// A `RunSummary` for rows enriched in memory (the file path gets one from the core).
@@ -492,7 +499,7 @@ fn summarize(
         enriched,
         fallbacks: rows - enriched,
         invalid_emails: count(&|o| o.status == RowStatus::InvalidEmail),
-        refundable: count(&|o| o.status.is_refundable()),
+        refundable: count(&|o| o.is_refundable()),
         email_column,
         truncated_cells,
         ragged_rows,
@@ -554,21 +561,20 @@ mod tests {
                 s.invalid_emails,
                 s.refundable
             ),
-            (5, 2, 3, 1, 2)
+            (5, 2, 3, 1, 3)
         );
         assert_eq!((s.truncated_cells, s.ragged_rows), (1, 2));
     }
 
     #[test]
-    fn email_cells_tolerate_short_rows() {
-        let rows = vec![
-            vec!["a".to_string(), "x@y.com".to_string()],
-            vec!["b".to_string()],
-        ];
-        assert_eq!(
-            email_cells(&rows, 1),
-            vec![vec!["x@y.com".to_string()], vec![String::new()]]
-        );
+    fn column_roles_by_name_and_unknown_roles_refused() {
+        let mut map = HashMap::new();
+        map.insert("company".to_string(), "Employer".to_string());
+        let o = column_overrides(Some(map)).unwrap();
+        assert_eq!(o.company.as_deref(), Some("Employer"));
+        let mut bad = HashMap::new();
+        bad.insert("employer".to_string(), "x".to_string());
+        assert!(column_overrides(Some(bad)).is_err());
     }
 
     #[test]

@@ -170,7 +170,8 @@ def test_invalid_emails_get_fallbacks_in_place(fake: FakeProviders) -> None:
     assert_enriched("ok.two@acme.com", result[3][RESEARCH], result[3][LINE])
     summary = pipeline.last_summary
     assert summary is not None
-    assert (summary.enriched, summary.invalid_emails, summary.refundable) == (2, 2, 0)
+    # Abstentions are not charged: the two invalid rows are refundable.
+    assert (summary.enriched, summary.invalid_emails, summary.refundable) == (2, 2, 2)
 
 
 def test_provider_500_gives_fallbacks_not_errors(fake: FakeProviders) -> None:

@@ -107,26 +107,34 @@ async fn upload_parse_create_run_download_and_ledger() {
     assert_eq!(rows.len(), 51);
     let email = rows[0].iter().position(|c| c == "email").unwrap();
     assert_eq!(
-        rows[0][rows[0].len() - 2..],
-        ["sif_research", "sif_personalized"]
+        rows[0][rows[0].len() - 3..],
+        ["sif_research", "sif_personalized", "sif_status"]
     );
     let got: Vec<&str> = rows[1..].iter().map(|r| r[email].as_str()).collect();
     assert_eq!(got, sample_emails(), "rows in input order");
     let openers = rows[1..]
         .iter()
-        .filter(|r| !r[r.len() - 1].starts_with("SIF"))
+        .filter(|r| !r[r.len() - 2].starts_with("SIF"))
         .count();
     assert_eq!(openers, 47, "every valid email got an opener");
+    let invalid = rows[1..]
+        .iter()
+        .filter(|r| r[r.len() - 1] == "invalid_email")
+        .count();
+    assert_eq!(invalid, 3);
 
     let r = h.call(get("/ledger", Some(&t))).await;
     assert_eq!(r.status, StatusCode::OK);
     let ledger = r.json();
-    assert_eq!(ledger["total"], 2, "{ledger}");
-    let newest = &ledger["entries"][0];
-    assert_eq!(newest["change"], -50);
-    assert_eq!(newest["balance_after"], 50);
-    assert!(newest["reason"].as_str().unwrap().contains(&id));
-    assert_eq!(ledger["entries"][1]["change"], 100, "the signup grant");
+    assert_eq!(ledger["total"], 3, "{ledger}");
+    let refund = &ledger["entries"][0];
+    assert_eq!(refund["change"], 3, "the invalid emails are not charged");
+    assert_eq!(refund["balance_after"], 53);
+    let charge = &ledger["entries"][1];
+    assert_eq!(charge["change"], -50);
+    assert_eq!(charge["balance_after"], 50);
+    assert!(charge["reason"].as_str().unwrap().contains(&id));
+    assert_eq!(ledger["entries"][2]["change"], 100, "the signup grant");
 
     let r = h.call(get("/jobs?limit=5", Some(&t))).await;
     let list = r.json();

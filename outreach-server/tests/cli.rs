@@ -84,13 +84,16 @@ async fn enriches_the_sample_against_fake_providers() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let summary = text(&out.stdout);
     assert!(
-        summary.starts_with("50 rows, 47 lines written, 3 fallbacks (3 invalid emails)"),
+        summary.starts_with("50 rows, 47 lines written, 3 fallbacks (3 not chargeable)"),
         "{summary}"
     );
 
     let rows = xlsx_rows(&out_path);
     assert_eq!(rows.len(), 51);
-    assert_eq!(rows[0][6..], ["sif_research", "sif_personalized"]);
+    assert_eq!(
+        rows[0][6..],
+        ["sif_research", "sif_personalized", "sif_status"]
+    );
     let input: Vec<Vec<String>> = csv::Reader::from_path(sample())
         .unwrap()
         .records()
@@ -178,6 +181,7 @@ async fn a_killed_run_resumes_where_it_stopped() {
         search_latency: Duration::from_millis(5),
         llm_latency: Duration::from_millis(15),
         fail_every: 0,
+        ..FakeOptions::default()
     };
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("big.csv");

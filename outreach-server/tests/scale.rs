@@ -158,6 +158,7 @@ impl Cluster {
                 file_path: key,
                 filename: "input.csv".into(),
                 email_col: None,
+                columns: Default::default(),
                 service: ServiceContext::default(),
                 output_columns: None,
                 format: OutputFormat::Csv,
@@ -240,6 +241,7 @@ fn fake_options() -> FakeOptions {
         search_latency: Duration::from_millis(10),
         llm_latency: Duration::from_millis(30),
         fail_every: 0,
+        ..FakeOptions::default()
     }
 }
 
@@ -342,6 +344,7 @@ async fn hundred_concurrent_creations_on_postgres() {
                         file_path: key,
                         filename: "input.csv".into(),
                         email_col: None,
+                        columns: Default::default(),
                         service: ServiceContext::default(),
                         output_columns: None,
                         format: OutputFormat::Csv,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::{keys, JobSystem};
 use crate::engine::{blocking, blocking_cancellable};
 use crate::error::{Error, Result};
-use crate::input::{self, InputSummary, RowReader, EMAIL_SAMPLE_ROWS};
+use crate::input::{self, ColumnOverrides, InputSummary, RowReader, EMAIL_SAMPLE_ROWS};
 use crate::output::{OutputFormat, OutputLayout};
 use crate::ports::{Applied, Job, JobMeta, JobStatus, NewEntry, NewJob, Task};
 use crate::ServiceContext;
@@ -22,6 +22,9 @@ pub struct CreateJob {
     /// The name to show and to derive the download name from.
     pub filename: String,
     pub email_col: Option<String>,
+    /// The user's choice of role columns (name, company, …); the rest are guessed.
+    #[serde(default)]
+    pub columns: ColumnOverrides,
     pub service: ServiceContext,
     pub output_columns: Option<Vec<String>>,
     pub format: OutputFormat,
@@ -48,6 +51,7 @@ impl JobSystem {
             .job_id
             .clone()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        req.service.validate()?;
         // Reading is bounded per user and overall, and stops if this future is dropped.
         let permit = self.parse_gate().enter(&req.user_id).await?;
         let local = self.download(&req.file_path).await?;
@@ -96,6 +100,7 @@ impl JobSystem {
             meta: JobMeta {
                 file_path: input_key,
                 email_col: inspected.email_col,
+                columns: req.columns.clone(),
                 service: req.service.clone(),
                 credit_cost: cost,
                 output_columns: req.output_columns.clone(),
@@ -336,6 +341,7 @@ pub(crate) struct LocalCopy {
 /// Headers, email column, output columns and row count, checked before any charge.
 async fn inspect(path: PathBuf, req: &CreateJob) -> Result<Inspected> {
     let email_col = req.email_col.clone();
+    let columns = req.columns.clone();
     let output_columns = req.output_columns.clone();
     let limit = req.limit;
     blocking_cancellable(move |cancel| {
@@ -346,6 +352,7 @@ async fn inspect(path: PathBuf, req: &CreateJob) -> Result<Inspected> {
         }
         let headers = reader.headers().to_vec();
         let index = input::resolve_email_column(&headers, email_col.as_deref(), &sample)?;
+        input::ProspectColumns::resolve(&headers, index, &columns)?;
         OutputLayout::new(&headers, output_columns.as_deref())?;
         drop(reader);
         let rows = input::read_summary_cancellable(&path, &cancel)?.rows;

@@ -151,7 +151,7 @@ impl JobSystem {
                     .rows
                     .iter()
                     .zip(&out.outcomes)
-                    .map(|(row, o)| layout.project(row, &o.research, &o.personalized))
+                    .map(|(row, o)| layout.project(row, o))
                     .collect();
                 if tx.send(rows).await.is_err() {
                     break; // the writer failed; its error is reported below

@@ -79,18 +79,20 @@ impl JobSystem {
             .iter()
             .position(|h| *h == job.meta.email_col)
             .ok_or_else(|| crate::InputError::MissingEmailColumn(job.meta.email_col.clone()))?;
+        let columns =
+            crate::input::ProspectColumns::resolve(&headers, email_index, &job.meta.columns)?;
         let enricher = self.enricher_for(job);
         let metrics = Arc::new(Metrics::default());
         let outcomes = scoped(
             metrics.clone(),
-            process_chunk(&enricher, &raw.rows, email_index, &self.inner.in_flight),
+            process_chunk(&enricher, &raw.rows, &columns, &self.inner.in_flight),
         )
         .await?;
         let m = metrics.snapshot();
         let stats = ChunkStats {
             rows: outcomes.len() as u64,
             fallbacks: outcomes.iter().filter(|o| o.status.is_fallback()).count() as u64,
-            refundable: outcomes.iter().filter(|o| o.status.is_refundable()).count() as u64,
+            refundable: outcomes.iter().filter(|o| o.is_refundable()).count() as u64,
             search_calls: m.search_calls,
             llm_calls: m.llm_calls,
             cache_hits: m.cache_hits(),

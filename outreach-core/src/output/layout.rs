@@ -1,10 +1,11 @@
-//! Which output columns come from where: the input's columns, then the two new ones.
+//! Which output columns come from where: the input's columns, then the new ones.
 
 use std::collections::HashSet;
 
 use crate::error::InputError;
 
-use super::{PERSONALIZED_COLUMN, RESEARCH_COLUMN};
+use super::{PERSONALIZED_COLUMN, RESEARCH_COLUMN, SOURCES_COLUMN, STATUS_COLUMN};
+use crate::enricher::RowOutcome;
 
 /// Where one output column takes its value from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,13 +14,14 @@ enum Source {
     Input(usize),
     Research,
     Personalized,
+    Status,
+    Sources,
 }
 
 /// Which output columns come from where.
 ///
 /// Built once per run from the input headers; [`OutputLayout::project`] then turns each
-/// input row and its two new values into an output row with exactly
-/// `headers().len()` cells.
+/// input row and its outcome into an output row with exactly `headers().len()` cells.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputLayout {
     headers: Vec<String>,
@@ -27,11 +29,13 @@ pub struct OutputLayout {
 }
 
 impl OutputLayout {
-    /// Output = every input column except any named `sif_research` / `sif_personalized`
-    /// (they are replaced), then `sif_research`, `sif_personalized`.
+    /// Output = every input column except any named `sif_research`, `sif_personalized`,
+    /// `sif_status` or `sif_sources` (they are replaced), then `sif_research`,
+    /// `sif_personalized`, `sif_status`.
     ///
     /// With `output_columns = Some(list)`, exactly those columns in that order. The list may
-    /// name the two sif columns; every other name must be an input header (matched exactly;
+    /// name the sif columns, including the optional `sif_sources` (the evidence URLs, one
+    /// per line); every other name must be an input header (matched exactly;
     /// when the input repeats a header, the first such column is used), else
     /// `InputError::UnknownColumn`. A name listed twice is `InputError::DuplicateColumn`, and
     /// an empty list is an error too: it would export nothing.
@@ -62,6 +66,8 @@ impl OutputLayout {
         sources.push(Source::Research);
         headers.push(PERSONALIZED_COLUMN.to_string());
         sources.push(Source::Personalized);
+        headers.push(STATUS_COLUMN.to_string());
+        sources.push(Source::Status);
         OutputLayout { headers, sources }
     }
 
@@ -83,6 +89,10 @@ impl OutputLayout {
                 Source::Research
             } else if name == PERSONALIZED_COLUMN {
                 Source::Personalized
+            } else if name == STATUS_COLUMN {
+                Source::Status
+            } else if name == SOURCES_COLUMN {
+                Source::Sources
             } else {
                 match input_headers.iter().position(|h| h == name) {
                     Some(index) => Source::Input(index),
@@ -102,17 +112,19 @@ impl OutputLayout {
         &self.headers
     }
 
-    /// Build one output row from an input row and the two new values.
+    /// Build one output row from an input row and its outcome.
     ///
     /// A short (ragged) input row yields empty cells for its missing columns; cells beyond
     /// the input headers are ignored.
-    pub fn project(&self, input_row: &[String], research: &str, personalized: &str) -> Vec<String> {
+    pub fn project(&self, input_row: &[String], outcome: &RowOutcome) -> Vec<String> {
         self.sources
             .iter()
             .map(|source| match *source {
                 Source::Input(index) => input_row.get(index).cloned().unwrap_or_default(),
-                Source::Research => research.to_string(),
-                Source::Personalized => personalized.to_string(),
+                Source::Research => outcome.research.clone(),
+                Source::Personalized => outcome.personalized.clone(),
+                Source::Status => outcome.status.as_str().to_string(),
+                Source::Sources => outcome.sources_cell(),
             })
             .collect()
     }
@@ -121,13 +133,28 @@ impl OutputLayout {
 /// True for an input header that names one of the columns this crate writes.
 fn is_sif_column(header: &str) -> bool {
     let header = header.trim();
-    header == RESEARCH_COLUMN || header == PERSONALIZED_COLUMN
+    [
+        RESEARCH_COLUMN,
+        PERSONALIZED_COLUMN,
+        STATUS_COLUMN,
+        SOURCES_COLUMN,
+    ]
+    .contains(&header)
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::enricher::RowStatus;
+
+    fn o(r: &str, p: &str) -> RowOutcome {
+        RowOutcome {
+            research: r.into(),
+            personalized: p.into(),
+            status: RowStatus::Enriched,
+        }
+    }
 
     fn strings(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| s.to_string()).collect()
@@ -137,12 +164,12 @@ mod tests {
     fn ragged_rows_are_padded_and_extra_cells_dropped() {
         let layout = OutputLayout::new(&strings(&["a", "b"]), None).unwrap();
         assert_eq!(
-            layout.project(&strings(&["1"]), "r", "p"),
-            strings(&["1", "", "r", "p"])
+            layout.project(&strings(&["1"]), &o("r", "p")),
+            strings(&["1", "", "r", "p", "enriched"])
         );
         assert_eq!(
-            layout.project(&strings(&["1", "2", "3"]), "r", "p"),
-            strings(&["1", "2", "r", "p"])
+            layout.project(&strings(&["1", "2", "3"]), &o("r", "p")),
+            strings(&["1", "2", "r", "p", "enriched"])
         );
     }
 
@@ -151,11 +178,11 @@ mod tests {
         let layout = OutputLayout::new(&strings(&[" sif_research ", "x"]), None).unwrap();
         assert_eq!(
             layout.headers(),
-            strings(&["x", RESEARCH_COLUMN, PERSONALIZED_COLUMN]).as_slice()
+            strings(&["x", RESEARCH_COLUMN, PERSONALIZED_COLUMN, STATUS_COLUMN]).as_slice()
         );
         assert_eq!(
-            layout.project(&strings(&["old", "1"]), "new", "p"),
-            strings(&["1", "new", "p"])
+            layout.project(&strings(&["old", "1"]), &o("new", "p")),
+            strings(&["1", "new", "p", "enriched"])
         );
     }
 
@@ -165,7 +192,7 @@ mod tests {
         let list = strings(&["Name"]);
         let layout = OutputLayout::new(&headers, Some(&list)).unwrap();
         assert_eq!(
-            layout.project(&strings(&["first", "second"]), "r", "p"),
+            layout.project(&strings(&["first", "second"]), &o("r", "p")),
             strings(&["first"])
         );
     }
@@ -178,6 +205,41 @@ mod tests {
         assert_eq!(
             err.as_deref(),
             Some("invalid input: the list of output columns is empty: name at least one column, or omit the list to export all")
+        );
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod status_and_sources {
+    use super::*;
+    use crate::enricher::RowStatus;
+
+    #[test]
+    fn status_by_default_sources_on_request() {
+        let headers = vec!["email".to_string(), "sif_status".to_string()];
+        let layout = OutputLayout::new(&headers, None).unwrap();
+        assert_eq!(
+            layout.headers(),
+            ["email", "sif_research", "sif_personalized", "sif_status"]
+        );
+        let research = r#"{"person":{"name":"J","title":"unknown","info":[]},"company":{"name":"A","domain":"a.io","info":["x"],"moat":"unknown"},"evidence":[],"identity":"company_only","sources":["https://a.io/1","https://b.io/2"],"version":2}"#;
+        let outcome = RowOutcome {
+            research: research.into(),
+            personalized: "Hi.".into(),
+            status: RowStatus::NoSignal,
+        };
+        let row = vec!["a@a.io".to_string(), "old".to_string()];
+        assert_eq!(layout.project(&row, &outcome)[3], "no_signal");
+        let list = vec![
+            "email".to_string(),
+            "sif_sources".to_string(),
+            "sif_status".to_string(),
+        ];
+        let layout = OutputLayout::new(&headers, Some(&list)).unwrap();
+        assert_eq!(
+            layout.project(&row, &outcome),
+            ["a@a.io", "https://a.io/1\nhttps://b.io/2", "no_signal"]
         );
     }
 }

@@ -56,6 +56,9 @@ pub struct JobMeta {
     /// Storage key of the input file.
     pub file_path: String,
     pub email_col: String,
+    /// Headers of the role columns (name, company, …) the user chose; the rest guessed.
+    #[serde(default)]
+    pub columns: crate::input::ColumnOverrides,
     pub service: ServiceContext,
     pub credit_cost: i64,
     pub output_columns: Option<Vec<String>>,

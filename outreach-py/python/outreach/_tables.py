@@ -1,5 +1,6 @@
 """Sources and results: a path, a list of dicts or a pandas DataFrame in; the same rows,
-in the same order, with `sif_research` and `sif_personalized` out.
+in the same order, with `sif_research`, `sif_personalized` and `sif_status` out
+(`sif_sources` on request).
 
 For in-memory sources the engine sees every cell as text (to guess the email column
 and to write `out`), but the returned table is built from the caller's own objects, so
@@ -9,6 +10,7 @@ and only imported when a path's result is returned as a DataFrame.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -18,6 +20,30 @@ from . import _outreach
 
 RESEARCH_COLUMN: str = _outreach.RESEARCH_COLUMN
 PERSONALIZED_COLUMN: str = _outreach.PERSONALIZED_COLUMN
+STATUS_COLUMN: str = _outreach.STATUS_COLUMN
+SOURCES_COLUMN: str = _outreach.SOURCES_COLUMN
+NEW_COLUMNS = (RESEARCH_COLUMN, PERSONALIZED_COLUMN, STATUS_COLUMN, SOURCES_COLUMN)
+
+
+def sources_cell(research: str) -> str:
+    """The evidence URLs of a `sif_research` cell, one per line ("" for a fallback)."""
+    if not research.startswith("{"):
+        return ""
+    try:
+        return "\n".join(json.loads(research).get("sources") or [])
+    except (ValueError, AttributeError):
+        return ""
+
+
+def new_values(result: Mapping[str, Any]) -> Dict[str, List[str]]:
+    """Each new column's values, one per processed row."""
+    research = list(result["research"])
+    return {
+        RESEARCH_COLUMN: research,
+        PERSONALIZED_COLUMN: list(result["personalized"]),
+        STATUS_COLUMN: list(result["status"]),
+        SOURCES_COLUMN: [sources_cell(r) for r in research],
+    }
 
 PathLike = Union[str, "os.PathLike[str]"]
 Row = Mapping[Any, Any]
@@ -95,7 +121,7 @@ class Table:
             first.setdefault(h, i)
         out: List[Union[int, str]] = []
         for name in out_headers:
-            if name in (RESEARCH_COLUMN, PERSONALIZED_COLUMN):
+            if name in NEW_COLUMNS:
                 out.append(name)
             else:
                 out.append(first[name])
@@ -107,14 +133,13 @@ def rows_result(
 ) -> List[Dict[Any, Any]]:
     """The enriched rows as new dicts, keyed by the original keys, in input order."""
     plan = table.positions(result["headers"])
+    values = new_values(result)
     out: List[Dict[Any, Any]] = []
-    for row, research, line in zip(rows, result["research"], result["personalized"]):
+    for i, row in enumerate(rows[: len(values[RESEARCH_COLUMN])]):
         new: Dict[Any, Any] = {}
         for p in plan:
-            if p == RESEARCH_COLUMN:
-                new[RESEARCH_COLUMN] = research
-            elif p == PERSONALIZED_COLUMN:
-                new[PERSONALIZED_COLUMN] = line
+            if isinstance(p, str):
+                new[p] = values[p][i]
             else:
                 label = table.labels[int(p)]
                 new[label] = row.get(label)
@@ -123,22 +148,22 @@ def rows_result(
 
 
 def frame_result(frame: Any, table: Table, result: Mapping[str, Any]) -> Any:
-    """A new DataFrame: the input's columns (same index and dtypes) and the two new
-    ones, restricted and ordered like the output file."""
+    """A new DataFrame: the input's columns (same index and dtypes) and the new ones,
+    restricted and ordered like the output file."""
     plan = table.positions(result["headers"])
-    n = len(result["research"])
+    values = new_values(result)
+    n = len(values[RESEARCH_COLUMN])
     inputs = [int(p) for p in plan if not isinstance(p, str)]
     base = frame.iloc[:n, inputs].copy()
-    base[RESEARCH_COLUMN] = list(result["research"])
-    base[PERSONALIZED_COLUMN] = list(result["personalized"])
+    added = [p for p in plan if isinstance(p, str)]
+    for name in added:
+        base[name] = values[name]
     width = len(inputs)
     order: List[int] = []
     next_input = 0
     for p in plan:
-        if p == RESEARCH_COLUMN:
-            order.append(width)
-        elif p == PERSONALIZED_COLUMN:
-            order.append(width + 1)
+        if isinstance(p, str):
+            order.append(width + added.index(p))
         else:
             order.append(next_input)
             next_input += 1

@@ -32,6 +32,7 @@ pub fn new_job(user: &str, rows: u64) -> NewJob {
         meta: JobMeta {
             file_path: format!("inputs/{user}/{id}/prospects.csv"),
             email_col: "email".into(),
+            columns: Default::default(),
             service: ServiceContext::default(),
             credit_cost: rows as i64,
             output_columns: Some(vec!["name".into(), "email".into()]),
