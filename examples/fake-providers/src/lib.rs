@@ -506,7 +506,7 @@ fn research_from_findings(user: &str, email: &str, behaviour: Behaviour) -> Valu
             .first()
             .and_then(|e| e["url"].as_str())
             .map(str::to_string)
-            .filter(|_| bucket(email) % 2 == 0)
+            .filter(|_| bucket(email).is_multiple_of(2))
             .unwrap_or_else(|| format!("https://press.example.org/{}", domain.replace('.', "-")));
         evidence.push(json!({"fact": fact, "url": url, "quote": fact}));
         company_info.push(fact);
