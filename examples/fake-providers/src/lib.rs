@@ -395,10 +395,9 @@ fn opener(
     let invent = !is_retry && bucket(&format!("claim {email}")) < behaviour.invented_claim_percent;
     let tie = "Keeping every first line grounded in research could help your team book more qualified meetings.";
     match (company, fact) {
-        (Some(company), Some(fact)) if invent => format!(
-            "Saw that {company} opened a Hamburg office with 300 staff, after this: {}. {tie}",
-            lowercase_first(&fact)
-        ),
+        (Some(company), Some(_)) if invent => {
+            format!("Saw that {company} opened a Hamburg office with 300 staff. {tie}")
+        }
         (Some(company), Some(fact)) => {
             format!(
                 "Saw this about {company}: {}. {tie}",
