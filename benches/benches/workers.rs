@@ -142,6 +142,7 @@ async fn run(
             combined: false,
             charge: true,
             job_id: None,
+            campaign: Default::default(),
         })
         .await
         .unwrap();

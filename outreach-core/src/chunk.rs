@@ -19,8 +19,12 @@ pub async fn process_chunk(
     in_flight: &Arc<Semaphore>,
 ) -> Result<Vec<RowOutcome>> {
     let tasks = rows.iter().map(|row| async move {
-        let _permit = in_flight.acquire().await.map_err(|_| Error::Cancelled)?;
         let email = row.get(email_index).map(String::as_str).unwrap_or("");
+        // The do-not-contact list comes first: a listed row never reaches a provider.
+        if let Some(outcome) = enricher.config().campaign.suppressed(email) {
+            return Ok(outcome);
+        }
+        let _permit = in_flight.acquire().await.map_err(|_| Error::Cancelled)?;
         enricher.enrich_row(email).await
     });
     futures::future::try_join_all(tasks).await

@@ -65,6 +65,9 @@ pub struct RunSummary {
     pub enriched: u64,
     pub fallbacks: u64,
     pub invalid_emails: u64,
+    /// Rows on the do-not-contact list (not researched, not charged).
+    #[serde(default)]
+    pub suppressed: u64,
     /// Rows that fell back for reasons other than their input (refundable).
     pub refundable: u64,
     pub email_column: String,
@@ -90,6 +93,7 @@ struct Tally {
     rows: u64,
     enriched: u64,
     invalid: u64,
+    suppressed: u64,
     refundable: u64,
 }
 
@@ -100,6 +104,7 @@ impl Tally {
             match o.status {
                 RowStatus::Enriched => self.enriched += 1,
                 RowStatus::InvalidEmail => self.invalid += 1,
+                RowStatus::Suppressed => self.suppressed += 1,
                 _ => {}
             }
             if o.status.is_refundable() {
@@ -131,7 +136,17 @@ pub async fn enrich_file(
     let opened = open_input(input.to_path_buf(), options.email_column.clone()).await?;
     let email_index = opened.email_index;
     let email_column = opened.reader.headers()[email_index].clone();
-    let layout = OutputLayout::new(opened.reader.headers(), options.output_columns.as_deref())?;
+    let campaign = &enricher.config().campaign;
+    let headers = opened.reader.headers().to_vec();
+    // Template errors surface here, before any provider call.
+    if let Some(drafts) = &campaign.drafts {
+        drafts.check(&headers)?;
+    }
+    let layout = OutputLayout::with_drafts(
+        &headers,
+        options.output_columns.as_deref(),
+        campaign.draft_columns(),
+    )?;
 
     let total = count_rows(input.to_path_buf()).await?;
     let total = options.limit.map_or(total, |l| total.min(l));
@@ -158,9 +173,11 @@ pub async fn enrich_file(
     let results = chunks
         .map(|chunk| {
             let in_flight = &in_flight;
+            let headers = &headers;
             async move {
                 let rows = chunk?;
-                let outcomes = process_chunk(enricher, &rows, email_index, in_flight).await?;
+                let mut outcomes = process_chunk(enricher, &rows, email_index, in_flight).await?;
+                campaign.draft_rows(headers, &rows, email_index, &mut outcomes);
                 Ok::<_, Error>((rows, outcomes))
             }
         })
@@ -177,7 +194,7 @@ pub async fn enrich_file(
             let projected = rows
                 .iter()
                 .zip(&outcomes)
-                .map(|(row, o)| layout.project(row, &o.research, &o.personalized))
+                .map(|(row, o)| layout.project_row(row, o))
                 .collect();
             write_tx
                 .send(projected)
@@ -211,6 +228,7 @@ pub async fn enrich_file(
         enriched: tally.enriched,
         fallbacks: tally.rows - tally.enriched,
         invalid_emails: tally.invalid,
+        suppressed: tally.suppressed,
         refundable: tally.refundable,
         email_column,
         truncated_cells: report.truncated_cells,
@@ -228,14 +246,20 @@ pub async fn enrich_file(
 }
 
 /// Enrich rows already in memory (a Python list of dicts, a DataFrame): outcomes in
-/// input order. `email_index` is the email cell's position in each row.
+/// input order. `email_index` is the email cell's position in each row; `headers`
+/// name the cells (for the email templates).
 pub async fn enrich_rows(
     enricher: &Enricher,
+    headers: &[String],
     rows: Vec<Vec<String>>,
     email_index: usize,
     options: &EnrichOptions,
     progress: &dyn ProgressSink,
 ) -> Result<Vec<RowOutcome>> {
+    let campaign = &enricher.config().campaign;
+    if let Some(drafts) = &campaign.drafts {
+        drafts.check(headers)?;
+    }
     for warning in enricher.missing_key_warnings() {
         tracing::warn!("{warning}");
     }
@@ -250,7 +274,11 @@ pub async fn enrich_rows(
     let chunks_in_flight = options.concurrency.max(1).div_ceil(chunk_size) + 1;
     let mut results = Box::pin(
         futures::stream::iter(rows.chunks(chunk_size))
-            .map(|chunk| process_chunk(enricher, chunk, email_index, &in_flight))
+            .map(|chunk| async {
+                let mut outcomes = process_chunk(enricher, chunk, email_index, &in_flight).await?;
+                campaign.draft_rows(headers, chunk, email_index, &mut outcomes);
+                Ok::<_, Error>(outcomes)
+            })
             .buffered(chunks_in_flight),
     );
     let mut out = Vec::with_capacity(rows.len());

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use quick_cache::sync::Cache;
 use serde::{Deserialize, Serialize};
 
+use crate::campaign::{Campaign, EmailDraft};
 use crate::combined::{combined_request, CombinedReply};
 use crate::error::Result;
 use crate::fallback;
@@ -46,13 +47,16 @@ pub enum RowStatus {
     MissingKey,
     /// A provider failed (after retries) or its output stayed invalid.
     ProviderFailed,
+    /// On the do-not-contact list: no provider call, not charged, never pushed.
+    Suppressed,
 }
 
 impl RowStatus {
     pub fn is_fallback(self) -> bool {
         self != RowStatus::Enriched
     }
-    /// True when the user should not pay for this row.
+    /// True when the user should not pay for this row. `Suppressed` is not: such a row
+    /// was never charged, so there is nothing to give back.
     pub fn is_refundable(self) -> bool {
         matches!(self, RowStatus::MissingKey | RowStatus::ProviderFailed)
     }
@@ -64,6 +68,9 @@ pub struct RowOutcome {
     pub research: String,
     pub personalized: String,
     pub status: RowStatus,
+    /// The email drafted from the run's templates, when it has any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft: Option<EmailDraft>,
 }
 
 impl RowOutcome {
@@ -72,6 +79,7 @@ impl RowOutcome {
             research,
             personalized: fallback::personalized(personalized_reason),
             status,
+            draft: None,
         }
     }
 }
@@ -83,6 +91,8 @@ pub struct EnricherConfig {
     /// Entries kept in each cache (search results, finished rows). Bounds memory on
     /// huge files; an evicted domain is simply searched again.
     pub cache_capacity: usize,
+    /// Do-not-contact list and email templates of this run.
+    pub campaign: Campaign,
 }
 
 impl Default for EnricherConfig {
@@ -91,6 +101,7 @@ impl Default for EnricherConfig {
             mode: Mode::default(),
             service: ServiceContext::default(),
             cache_capacity: 20_000,
+            campaign: Campaign::default(),
         }
     }
 }
@@ -415,11 +426,13 @@ fn finish(research_json: String, personalized: std::result::Result<String, Strin
             research: research_json,
             personalized: line,
             status: RowStatus::Enriched,
+            draft: None,
         },
         Err(reason) => RowOutcome {
             research: research_json,
             personalized: fallback::personalized(&reason),
             status: RowStatus::ProviderFailed,
+            draft: None,
         },
     }
 }

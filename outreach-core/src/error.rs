@@ -39,6 +39,14 @@ pub enum InputError {
     InflatesTooMuch { limit: u64 },
     #[error("the workbook looks like a decompression bomb: {0}")]
     SuspiciousCompression(String),
+    /// An email template does not compile or names something the row does not have.
+    #[error("the {template} template, line {line}, column {column}: {message}")]
+    Template {
+        template: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("{0}")]
     Other(String),
 }

@@ -91,6 +91,7 @@ fn request(file_path: String) -> CreateJob {
         combined: false,
         charge: true,
         job_id: None,
+        campaign: Default::default(),
     }
 }
 
@@ -536,4 +537,125 @@ async fn the_stall_sweeper_requeues_jobs_whose_tasks_were_lost() {
             .unwrap(),
         0
     );
+}
+
+/// The do-not-contact list is applied before any provider call: listed rows are not
+/// searched, not charged, keep their place with empty cells; the others get drafts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn suppressed_rows_cost_nothing_and_keep_their_place_and_drafts_are_rendered() {
+    use outreach_core::campaign::{DraftSpec, SuppressionList};
+    use outreach_core::jobs::CampaignRequest;
+
+    let env = Env::new().await;
+    env.db
+        .ensure_account(USER, "u@example.com", 50)
+        .await
+        .unwrap();
+    // 12 prospects, 3 per company: person4 by address (with a plus-tag and capitals in
+    // the list), company3 (persons 9, 10, 11) by domain.
+    let rows = prospects(12, 3);
+    let (list, report) = SuppressionList::parse("Person4+news@Company1.com\n@company3.com\n");
+    assert_eq!(report.added, 2);
+    let search = echo_search();
+    let system = env.system(search.clone(), good_llm(), 5);
+    let mut req = request(env.upload(&rows).await);
+    req.campaign = CampaignRequest {
+        suppression: Some(Arc::new(list)),
+        drafts: Some(DraftSpec::single(
+            "{{ name | first_name }}, quick one",
+            "Hi {{ name | first_name }},\n{{ sif_personalized }}\n{{ company.name }}",
+        )),
+    };
+    let job = system.create_job(req).await.unwrap();
+    assert_eq!(job.credits_charged, 8, "4 suppressed rows are not charged");
+    assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 42);
+
+    let job = run_to_end(&system, &job.id).await;
+    assert_eq!(job.status, JobStatus::Succeeded);
+    assert_eq!(
+        env.db.account(USER).await.unwrap().credits_remaining,
+        42,
+        "nothing refunded, nothing more charged"
+    );
+    assert_eq!(ledger_sum(&env.db, USER).await, 42);
+
+    let queries = search.queries.lock().unwrap().clone();
+    for q in &queries {
+        assert!(
+            !q.contains("person4") && !q.contains("company3"),
+            "searched a suppressed row: {q}"
+        );
+    }
+    assert_eq!(
+        queries.iter().filter(|q| q.starts_with("person")).count(),
+        8
+    );
+
+    let path = env.dir.path().join("result.csv");
+    env.storage
+        .get_to_file(job.result_path.as_deref().unwrap(), &path)
+        .await
+        .unwrap();
+    let (headers, out) = read_csv(&path);
+    assert_eq!(
+        headers,
+        [
+            "id",
+            "name",
+            "email",
+            "sif_research",
+            "sif_personalized",
+            "email_subject",
+            "email_body"
+        ]
+    );
+    assert_eq!(out.len(), 12);
+    for (i, row) in out.iter().enumerate() {
+        assert_eq!(row[0], i.to_string(), "row order kept");
+        if i == 4 || i >= 9 {
+            assert_eq!(
+                &row[3..],
+                ["", "", "", ""],
+                "suppressed row {i} has empty cells"
+            );
+        } else {
+            assert!(row[3].starts_with('{'), "row {i} researched");
+            assert_eq!(row[5], "Person, quick one");
+            assert_eq!(row[6], format!("Hi Person,\n{}\nAcme", row[4]));
+        }
+    }
+}
+
+/// A template error is reported with its position before anything is charged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_error_is_reported_before_any_charge() {
+    use outreach_core::campaign::DraftSpec;
+    use outreach_core::InputError;
+
+    let env = Env::new().await;
+    env.db
+        .ensure_account(USER, "u@example.com", 50)
+        .await
+        .unwrap();
+    let search = echo_search();
+    let system = env.system(search.clone(), good_llm(), 5);
+    let mut req = request(env.upload(&prospects(3, 1)).await);
+    req.campaign.drafts = Some(DraftSpec::single("Hi {{ nme }}", "Body"));
+    let err = system.create_job(req).await.unwrap_err();
+    match err {
+        Error::InvalidInput(InputError::Template {
+            template,
+            line,
+            column,
+            message,
+        }) => {
+            assert_eq!((template.as_str(), line, column), ("subject", 1, 7));
+            assert_eq!(message, "unknown variable `nme` (did you mean `name`?)");
+        }
+        other => panic!("expected a template error, got {other:?}"),
+    }
+    assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 50);
+    let (jobs, _) = JobStore::list_jobs(&*env.db, USER, 0, 10).await.unwrap();
+    assert!(jobs.is_empty());
+    assert_eq!(search.calls.load(Ordering::SeqCst), 0);
 }

@@ -165,6 +165,7 @@ impl Cluster {
                 combined: false,
                 charge: true,
                 job_id: None,
+                campaign: Default::default(),
             })
             .await
     }
@@ -349,6 +350,7 @@ async fn hundred_concurrent_creations_on_postgres() {
                         combined: false,
                         charge: true,
                         job_id: None,
+                        campaign: Default::default(),
                     })
                     .await
             })

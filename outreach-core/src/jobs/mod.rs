@@ -29,11 +29,12 @@ use quick_cache::sync::Cache;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
+use crate::campaign::{Campaign, Drafts, SuppressionList};
 use crate::enricher::{Enricher, EnricherConfig, Mode, Providers};
 use crate::input::ParseGate;
 use crate::ports::{CreditLedger, Job, JobQueue, JobStore, Storage};
 
-pub use create::CreateJob;
+pub use create::{CampaignRequest, CreateJob};
 pub use worker::{StallTracker, WorkerHandle};
 
 /// Tuning of the job system.
@@ -175,10 +176,11 @@ impl JobSystem {
         &self.inner.parses
     }
 
-    /// The enricher for a job: its service context and mode, this process's providers.
-    fn enricher_for(&self, job: &Job) -> Arc<Enricher> {
+    /// The enricher for a job: its service context, mode and campaign (the stored
+    /// do-not-contact list, the compiled templates), this process's providers.
+    async fn enricher_for(&self, job: &Job) -> crate::Result<Arc<Enricher>> {
         if let Some(e) = self.inner.enrichers.get(&job.id) {
-            return e;
+            return Ok(e);
         }
         let config = EnricherConfig {
             mode: if job.meta.combined {
@@ -187,12 +189,35 @@ impl JobSystem {
                 Mode::TwoCall
             },
             service: job.meta.service.clone(),
+            campaign: self.campaign_for(job).await?,
             ..EnricherConfig::default()
         };
         let enricher = Arc::new(self.inner.providers.enricher(config));
         self.inner
             .enrichers
             .insert(job.id.clone(), enricher.clone());
-        enricher
+        Ok(enricher)
+    }
+
+    async fn campaign_for(&self, job: &Job) -> crate::Result<Campaign> {
+        let Some(spec) = &job.meta.campaign else {
+            return Ok(Campaign::default());
+        };
+        let suppression = match &spec.suppression_key {
+            Some(key) => {
+                let bytes = self.storage().get(key).await?;
+                let (list, _) = SuppressionList::parse(&String::from_utf8_lossy(&bytes));
+                Some(Arc::new(list))
+            }
+            None => None,
+        };
+        let drafts = match &spec.drafts {
+            Some(d) => Some(Drafts::compile(d)?),
+            None => None,
+        };
+        Ok(Campaign {
+            suppression,
+            drafts,
+        })
     }
 }

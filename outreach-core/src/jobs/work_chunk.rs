@@ -79,13 +79,17 @@ impl JobSystem {
             .iter()
             .position(|h| *h == job.meta.email_col)
             .ok_or_else(|| crate::InputError::MissingEmailColumn(job.meta.email_col.clone()))?;
-        let enricher = self.enricher_for(job);
+        let enricher = self.enricher_for(job).await?;
         let metrics = Arc::new(Metrics::default());
-        let outcomes = scoped(
+        let mut outcomes = scoped(
             metrics.clone(),
             process_chunk(&enricher, &raw.rows, email_index, &self.inner.in_flight),
         )
         .await?;
+        enricher
+            .config()
+            .campaign
+            .draft_rows(&headers, &raw.rows, email_index, &mut outcomes);
         let m = metrics.snapshot();
         let stats = ChunkStats {
             rows: outcomes.len() as u64,

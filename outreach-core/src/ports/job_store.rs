@@ -63,6 +63,23 @@ pub struct JobMeta {
     pub chunk_size: u32,
     pub limit: Option<u64>,
     pub combined: bool,
+    /// Do-not-contact snapshot and email templates, when the job has them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<JobCampaign>,
+}
+
+/// The campaign part of a job, fixed when it is created.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobCampaign {
+    /// Storage key of the job's copy of the do-not-contact list (account + run lists
+    /// merged at creation, so a later edit does not change a running job).
+    #[serde(default)]
+    pub suppression_key: Option<String>,
+    /// Rows on the list: not charged.
+    #[serde(default)]
+    pub suppressed_rows: u64,
+    #[serde(default)]
+    pub drafts: Option<crate::campaign::DraftSpec>,
 }
 
 /// A job as stored.

@@ -82,6 +82,8 @@ class Pipeline:
         out: Optional[str] = None,
         format: Optional[str] = None,
         limit: Optional[int] = None,
+        suppress: Optional[str] = None,
+        drafts: Optional[str] = None,
     ) -> RunHandle: ...
     def enrich_path(
         self,
@@ -94,6 +96,8 @@ class Pipeline:
         format: Optional[str] = None,
         limit: Optional[int] = None,
         return_rows: bool = True,
+        suppress: Optional[str] = None,
+        drafts: Optional[str] = None,
     ) -> RunHandle: ...
     def research(self, email: str) -> RunHandle: ...
     def personalize(

@@ -84,18 +84,22 @@ class Table:
         ]
         return cls([str(k) for k in labels], labels, cells)
 
-    def positions(self, out_headers: Iterable[str]) -> List[Union[int, str]]:
-        """For each output column: the input column's position, or the sif column name.
+    def positions(
+        self, out_headers: Iterable[str], new: Iterable[str] = ()
+    ) -> List[Union[int, str]]:
+        """For each output column: the input column's position, or the new column's name.
 
-        Mirrors the core's `OutputLayout`: a sif name always means the new column, any
-        other name the first input column of that name.
+        Mirrors the core's `OutputLayout`: a sif name (or a draft column of this run, in
+        `new`) always means the new column, any other name the first input column of
+        that name.
         """
         first: Dict[str, int] = {}
         for i, h in enumerate(self.headers):
             first.setdefault(h, i)
+        created = {RESEARCH_COLUMN, PERSONALIZED_COLUMN, *new}
         out: List[Union[int, str]] = []
         for name in out_headers:
-            if name in (RESEARCH_COLUMN, PERSONALIZED_COLUMN):
+            if name in created:
                 out.append(name)
             else:
                 out.append(first[name])
@@ -106,15 +110,20 @@ def rows_result(
     rows: Sequence[Row], table: Table, result: Mapping[str, Any]
 ) -> List[Dict[Any, Any]]:
     """The enriched rows as new dicts, keyed by the original keys, in input order."""
-    plan = table.positions(result["headers"])
+    drafts: Mapping[str, List[str]] = result.get("drafts") or {}
+    plan = table.positions(result["headers"], drafts)
     out: List[Dict[Any, Any]] = []
-    for row, research, line in zip(rows, result["research"], result["personalized"]):
+    for i, (row, research, line) in enumerate(
+        zip(rows, result["research"], result["personalized"])
+    ):
         new: Dict[Any, Any] = {}
         for p in plan:
             if p == RESEARCH_COLUMN:
                 new[RESEARCH_COLUMN] = research
             elif p == PERSONALIZED_COLUMN:
                 new[PERSONALIZED_COLUMN] = line
+            elif isinstance(p, str):
+                new[p] = drafts[p][i]
             else:
                 label = table.labels[int(p)]
                 new[label] = row.get(label)
@@ -125,20 +134,23 @@ def rows_result(
 def frame_result(frame: Any, table: Table, result: Mapping[str, Any]) -> Any:
     """A new DataFrame: the input's columns (same index and dtypes) and the two new
     ones, restricted and ordered like the output file."""
-    plan = table.positions(result["headers"])
+    drafts: Mapping[str, List[str]] = result.get("drafts") or {}
+    plan = table.positions(result["headers"], drafts)
     n = len(result["research"])
     inputs = [int(p) for p in plan if not isinstance(p, str)]
     base = frame.iloc[:n, inputs].copy()
     base[RESEARCH_COLUMN] = list(result["research"])
     base[PERSONALIZED_COLUMN] = list(result["personalized"])
     width = len(inputs)
+    created = [RESEARCH_COLUMN, PERSONALIZED_COLUMN]
+    for name, values in drafts.items():
+        base[name] = list(values)
+        created.append(name)
     order: List[int] = []
     next_input = 0
     for p in plan:
-        if p == RESEARCH_COLUMN:
-            order.append(width)
-        elif p == PERSONALIZED_COLUMN:
-            order.append(width + 1)
+        if isinstance(p, str):
+            order.append(width + created.index(p))
         else:
             order.append(next_input)
             next_input += 1

@@ -39,6 +39,7 @@ pub fn new_job(user: &str, rows: u64) -> NewJob {
             chunk_size: 50,
             limit: None,
             combined: false,
+            campaign: None,
         },
         id,
         user_id: user.to_owned(),
