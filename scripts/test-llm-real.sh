@@ -76,15 +76,16 @@ email,first_name,company
 jane.doe@acme.io,Jane,Acme
 raj@globex.com,Raj,Globex
 not-an-email,Nobody,
-li.wei@initech.co,Li,Initech
 CSV
 
 # One request at a time: the server has one slot, and queued requests would only
-# wait out their timeouts.
+# wait out their timeouts. A 135M model on two cores takes seconds per call, minutes
+# when the machine is busy compiling: a generous timeout.
 env -u GROQ_API_KEY \
     SERPER_URL="$serper_url" SERPER_API_KEY=fake \
     LLM_BASE_URL="$OUTREACH_TEST_LLM_URL" LLM_API_KEY=none LLM_MODEL="$OUTREACH_TEST_LLM_MODEL" \
-    OUTREACH_LLM_CONCURRENCY=1 OUTREACH_DATA_DIR="$tmp/data" \
+    OUTREACH_LLM_CONCURRENCY=1 OUTREACH_LLM_TIMEOUT_SECS="${OUTREACH_LLM_TIMEOUT_SECS:-300}" \
+    OUTREACH_DATA_DIR="$tmp/data" \
     RUST_LOG="${RUST_LOG:-warn,outreach_core::providers=info}" \
     "$tmp/outreach" enrich "$tmp/prospects.csv" -o "$tmp/out.csv" 2>"$tmp/enrich.log"
 

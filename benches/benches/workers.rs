@@ -144,6 +144,7 @@ async fn run(
             combined: false,
             charge: true,
             job_id: None,
+            campaign: Default::default(),
         })
         .await
         .unwrap();

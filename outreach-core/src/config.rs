@@ -39,7 +39,9 @@ impl PipelineConfig {
     /// `SERPER_API_KEY`, `SERPER_URL`, `GROQ_API_KEY`/`LLM_API_KEY`, `LLM_BASE_URL`,
     /// `LLM_MODEL`; plus the optional tuning names `OUTREACH_SEARCH_RPS`,
     /// `OUTREACH_LLM_RPS`, `OUTREACH_SEARCH_CONCURRENCY`, `OUTREACH_LLM_CONCURRENCY`
-    /// (`0` rps = unlimited).
+    /// (`0` rps = unlimited), `OUTREACH_SEARCH_TIMEOUT_SECS`, `OUTREACH_LLM_TIMEOUT_SECS`
+    /// (whole-request timeouts), and through the client configs `LLM_REASONING_EFFORT`
+    /// and `OUTREACH_MAX_WAIT_SECS`.
     pub fn from_env() -> Self {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -62,6 +64,20 @@ impl PipelineConfig {
         }
         if let Some(n) = number("OUTREACH_LLM_CONCURRENCY") {
             config.llm_policy.concurrency = (n as usize).max(1);
+        }
+        // A slow local model (llama.cpp on a few cores) needs longer than the hosted
+        // APIs' default; `LLM_REASONING_EFFORT` and `OUTREACH_MAX_WAIT_SECS` are read by
+        // `LlmConfig::from_lookup` / `SerperConfig::from_lookup` above.
+        let secs = |name: &str| {
+            number(name)
+                .filter(|s| *s > 0.0)
+                .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
+        };
+        if let Some(timeout) = secs("OUTREACH_SEARCH_TIMEOUT_SECS") {
+            config.search_policy.request_timeout = timeout;
+        }
+        if let Some(timeout) = secs("OUTREACH_LLM_TIMEOUT_SECS") {
+            config.llm_policy.request_timeout = timeout;
         }
         config
     }

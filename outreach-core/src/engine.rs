@@ -8,7 +8,7 @@
 //! target and renamed at the end, so a failed run never leaves a file that looks done.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -16,11 +16,11 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, Semaphore};
 
-use crate::chunk::process_chunk;
+use crate::chunk::{process_chunk, RowObserver};
 use crate::enricher::{Enricher, RowOutcome, RowStatus};
 use crate::error::{Error, Result};
 use crate::input::{self, Cancel, ColumnOverrides, ProspectColumns, RowReader};
-use crate::metrics::MetricsSnapshot;
+use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::output::{self, OutputFormat, OutputLayout, WriteReport};
 use crate::progress::{Progress, ProgressSink};
 
@@ -69,6 +69,9 @@ pub struct RunSummary {
     pub enriched: u64,
     pub fallbacks: u64,
     pub invalid_emails: u64,
+    /// Rows on the do-not-contact list (not researched, not charged).
+    #[serde(default)]
+    pub suppressed: u64,
     /// Rows that fell back for reasons other than their input (refundable).
     pub refundable: u64,
     pub email_column: String,
@@ -94,6 +97,7 @@ struct Tally {
     rows: u64,
     enriched: u64,
     invalid: u64,
+    suppressed: u64,
     refundable: u64,
 }
 
@@ -104,12 +108,51 @@ impl Tally {
             match o.status {
                 RowStatus::Enriched => self.enriched += 1,
                 RowStatus::InvalidEmail => self.invalid += 1,
+                RowStatus::Suppressed => self.suppressed += 1,
                 _ => {}
             }
             if o.is_refundable() {
                 self.refundable += 1;
             }
         }
+    }
+}
+
+/// Progress by row: every finished row (in any order) moves the count by one.
+struct RowProgress<'a> {
+    sink: &'a dyn ProgressSink,
+    total: u64,
+    metrics: &'a Metrics,
+    done: AtomicU64,
+    fallbacks: AtomicU64,
+}
+
+impl<'a> RowProgress<'a> {
+    fn new(sink: &'a dyn ProgressSink, total: u64, metrics: &'a Metrics) -> Self {
+        Self {
+            sink,
+            total,
+            metrics,
+            done: AtomicU64::new(0),
+            fallbacks: AtomicU64::new(0),
+        }
+    }
+}
+
+impl RowObserver for RowProgress<'_> {
+    fn row_done(&self, outcome: &RowOutcome) {
+        let fallbacks = if outcome.status == RowStatus::Enriched {
+            self.fallbacks.load(Ordering::Relaxed)
+        } else {
+            self.fallbacks.fetch_add(1, Ordering::Relaxed) + 1
+        };
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        self.sink.on_progress(&Progress {
+            rows_done: done,
+            rows_total: Some(self.total),
+            fallbacks,
+            metrics: self.metrics.snapshot(),
+        });
     }
 }
 
@@ -137,7 +180,17 @@ pub async fn enrich_file(
     let email_column = opened.reader.headers()[email_index].clone();
     let columns = ProspectColumns::resolve(opened.reader.headers(), email_index, &options.columns)?;
     enricher.config().service.validate()?;
-    let layout = OutputLayout::new(opened.reader.headers(), options.output_columns.as_deref())?;
+    let campaign = &enricher.config().campaign;
+    let headers = opened.reader.headers().to_vec();
+    // Template errors surface here, before any provider call.
+    if let Some(drafts) = &campaign.drafts {
+        drafts.check(&headers)?;
+    }
+    let layout = OutputLayout::with_drafts(
+        &headers,
+        options.output_columns.as_deref(),
+        campaign.draft_columns(),
+    )?;
 
     let total = count_rows(input.to_path_buf()).await?;
     let total = options.limit.map_or(total, |l| total.min(l));
@@ -158,6 +211,7 @@ pub async fn enrich_file(
 
     let in_flight = Arc::new(Semaphore::new(concurrency));
     let chunks_in_flight = concurrency.div_ceil(chunk_size) + 1;
+    let rows_progress = RowProgress::new(progress, total, enricher.metrics());
     let chunks = futures::stream::unfold(chunk_rx, |mut rx| async move {
         rx.recv().await.map(|c| (c, rx))
     });
@@ -165,9 +219,13 @@ pub async fn enrich_file(
         .map(|chunk| {
             let in_flight = &in_flight;
             let columns = &columns;
+            let headers = &headers;
+            let rows_progress = &rows_progress;
             async move {
                 let rows = chunk?;
-                let outcomes = process_chunk(enricher, &rows, columns, in_flight).await?;
+                let mut outcomes =
+                    process_chunk(enricher, &rows, columns, in_flight, rows_progress).await?;
+                campaign.draft_rows(headers, &rows, email_index, &mut outcomes);
                 Ok::<_, Error>((rows, outcomes))
             }
         })
@@ -190,12 +248,6 @@ pub async fn enrich_file(
                 .send(projected)
                 .await
                 .map_err(|_| Error::Output("the writer stopped early".into()))?;
-            progress.on_progress(&Progress {
-                rows_done: tally.rows,
-                rows_total: Some(total),
-                fallbacks: tally.rows - tally.enriched,
-                metrics: enricher.metrics().snapshot(),
-            });
         }
         Ok(())
     }
@@ -218,6 +270,7 @@ pub async fn enrich_file(
         enriched: tally.enriched,
         fallbacks: tally.rows - tally.enriched,
         invalid_emails: tally.invalid,
+        suppressed: tally.suppressed,
         refundable: tally.refundable,
         email_column,
         truncated_cells: report.truncated_cells,
@@ -235,14 +288,20 @@ pub async fn enrich_file(
 }
 
 /// Enrich rows already in memory (a Python list of dicts, a DataFrame): outcomes in
-/// input order. `columns` says where each row holds the email and the role columns.
+/// input order. `columns` says where each row holds the email and the role columns;
+/// `headers` name the cells (for the email templates).
 pub async fn enrich_rows(
     enricher: &Enricher,
+    headers: &[String],
     rows: Vec<Vec<String>>,
     columns: &ProspectColumns,
     options: &EnrichOptions,
     progress: &dyn ProgressSink,
 ) -> Result<Vec<RowOutcome>> {
+    let campaign = &enricher.config().campaign;
+    if let Some(drafts) = &campaign.drafts {
+        drafts.check(headers)?;
+    }
     for warning in enricher.missing_key_warnings() {
         tracing::warn!("{warning}");
     }
@@ -256,9 +315,15 @@ pub async fn enrich_rows(
     let in_flight = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let chunk_size = options.chunk_size.max(1);
     let chunks_in_flight = options.concurrency.max(1).div_ceil(chunk_size) + 1;
+    let rows_progress = RowProgress::new(progress, total, enricher.metrics());
     let mut results = Box::pin(
         futures::stream::iter(rows.chunks(chunk_size))
-            .map(|chunk| process_chunk(enricher, chunk, columns, &in_flight))
+            .map(|chunk| async {
+                let mut outcomes =
+                    process_chunk(enricher, chunk, columns, &in_flight, &rows_progress).await?;
+                campaign.draft_rows(headers, chunk, columns.email, &mut outcomes);
+                Ok::<_, Error>(outcomes)
+            })
             .buffered(chunks_in_flight),
     );
     let mut out = Vec::with_capacity(rows.len());
@@ -267,12 +332,6 @@ pub async fn enrich_rows(
         let outcomes = outcomes?;
         tally.add(&outcomes);
         out.extend(outcomes);
-        progress.on_progress(&Progress {
-            rows_done: tally.rows,
-            rows_total: Some(total),
-            fallbacks: tally.rows - tally.enriched,
-            metrics: enricher.metrics().snapshot(),
-        });
     }
     progress.on_finish(&Progress {
         rows_done: tally.rows,

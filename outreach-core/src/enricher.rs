@@ -15,6 +15,7 @@ use std::sync::Arc;
 use quick_cache::sync::Cache;
 use serde::{Deserialize, Serialize};
 
+use crate::campaign::{Campaign, EmailDraft};
 use crate::combined::{combined_request, CombinedReply};
 use crate::error::Result;
 use crate::fallback;
@@ -60,17 +61,20 @@ pub enum RowStatus {
     MissingKey,
     /// A provider failed (after retries) or its output stayed invalid.
     ProviderFailed,
+    /// On the do-not-contact list: no provider call, not charged, never pushed.
+    Suppressed,
 }
 
 impl RowStatus {
     /// Every status, in the order the README lists them.
-    pub const ALL: [RowStatus; 6] = [
+    pub const ALL: [RowStatus; 7] = [
         RowStatus::Enriched,
         RowStatus::NoSignal,
         RowStatus::IdentityUnsure,
         RowStatus::InvalidEmail,
         RowStatus::MissingKey,
         RowStatus::ProviderFailed,
+        RowStatus::Suppressed,
     ];
 
     /// The `sif_status` cell text.
@@ -82,6 +86,7 @@ impl RowStatus {
             RowStatus::InvalidEmail => "invalid_email",
             RowStatus::MissingKey => "missing_key",
             RowStatus::ProviderFailed => "provider_failed",
+            RowStatus::Suppressed => "suppressed",
         }
     }
 
@@ -102,6 +107,9 @@ pub struct RowOutcome {
     pub research: String,
     pub personalized: String,
     pub status: RowStatus,
+    /// The email drafted from the run's templates, when it has any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft: Option<EmailDraft>,
 }
 
 impl RowOutcome {
@@ -110,6 +118,7 @@ impl RowOutcome {
             research,
             personalized: fallback::personalized(personalized_reason),
             status,
+            draft: None,
         }
     }
 
@@ -122,13 +131,17 @@ impl RowOutcome {
             RowStatus::NoSignal | RowStatus::IdentityUnsure => {
                 !fallback::is_personalized_fallback(&self.personalized)
             }
-            RowStatus::InvalidEmail | RowStatus::MissingKey | RowStatus::ProviderFailed => false,
+            RowStatus::InvalidEmail
+            | RowStatus::MissingKey
+            | RowStatus::ProviderFailed
+            | RowStatus::Suppressed => false,
         }
     }
 
-    /// True when the user does not pay for this row (see [`RowOutcome::is_charged`]).
+    /// True when the row was reserved but is not paid for (see [`RowOutcome::is_charged`]).
+    /// A suppressed row is not: it was never reserved, so there is nothing to give back.
     pub fn is_refundable(&self) -> bool {
-        !self.is_charged()
+        self.status != RowStatus::Suppressed && !self.is_charged()
     }
 
     /// The evidence URLs of the research cell, one per line (the optional `sif_sources`
@@ -151,6 +164,8 @@ pub struct EnricherConfig {
     /// the claim check (the behaviour before evidence), as the baseline the checks'
     /// cost is measured against. Never set this for users.
     pub skip_checks: bool,
+    /// Do-not-contact list and email templates of this run.
+    pub campaign: Campaign,
 }
 
 impl Default for EnricherConfig {
@@ -160,6 +175,7 @@ impl Default for EnricherConfig {
             service: ServiceContext::default(),
             cache_capacity: 20_000,
             skip_checks: false,
+            campaign: Campaign::default(),
         }
     }
 }
@@ -518,6 +534,7 @@ impl Enricher {
             research: research_json,
             personalized: personalized.unwrap_or_else(|reason| fallback::personalized(&reason)),
             status: RowStatus::Enriched,
+            draft: None,
         })
     }
 

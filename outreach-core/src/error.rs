@@ -41,6 +41,14 @@ pub enum InputError {
     SuspiciousCompression(String),
     #[error("invalid service context: {0}")]
     InvalidService(String),
+    /// An email template does not compile or names something the row does not have.
+    #[error("the {template} template, line {line}, column {column}: {message}")]
+    Template {
+        template: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("{0}")]
     Other(String),
 }

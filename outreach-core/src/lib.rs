@@ -8,12 +8,14 @@
 //!   parsing/validation of what the model returns;
 //! - [`enricher`] runs one row through all of it, with caches and fallbacks;
 //! - [`chunk`] runs many rows concurrently, [`engine`] a whole file;
+//! - [`campaign`] holds the do-not-contact list, email templates and A/B variants;
 //! - [`output`] writes enriched rows as XLSX or CSV, safely;
 //! - [`ports`] are the traits for jobs and credits; [`backends`] implements them
 //!   (SQLite, embedded);
 //! - [`config`] builds everything from the DESIGN.md environment names.
 
 pub mod backends;
+pub mod campaign;
 pub mod chunk;
 pub mod combined;
 pub mod config;

@@ -664,6 +664,18 @@ async fn max_wait_is_read_from_the_environment_names() {
     })
     .unwrap();
     assert_eq!(s.max_wait, Duration::from_secs(30));
+    let p = outreach_core::PipelineConfig::from_lookup(|n| match n {
+        "LLM_API_KEY" => Some("k".to_owned()),
+        "OUTREACH_LLM_TIMEOUT_SECS" => Some("300".to_owned()),
+        "OUTREACH_SEARCH_TIMEOUT_SECS" => Some("0".to_owned()),
+        _ => None,
+    });
+    assert_eq!(p.llm_policy.request_timeout, Duration::from_secs(300));
+    assert_eq!(
+        p.search_policy.request_timeout,
+        outreach_core::providers::policy::DEFAULT_SEARCH_TIMEOUT,
+        "0 is ignored"
+    );
 }
 
 // ---------------------------------------------------------------- Serper

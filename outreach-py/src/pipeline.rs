@@ -11,14 +11,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use outreach_core::campaign::{
+    Campaign, DraftSpec, Drafts, EmailDraft, SuppressionList, BODY_COLUMN, SUBJECT_COLUMN,
+    VARIANT_COLUMN,
+};
 use outreach_core::engine::{self, blocking};
 use outreach_core::input::{
     resolve_email_column, ColumnOverrides, ColumnRole, ProspectColumns, EMAIL_SAMPLE_ROWS,
 };
 use outreach_core::output::{create_writer, OutputFormat, OutputLayout, RowWriter};
 use outreach_core::{
-    EnrichOptions, Enricher, EnricherConfig, Error, Mode, PipelineConfig, Providers, RowOutcome,
-    RowStatus, RunSummary, ServiceContext,
+    EnrichOptions, Enricher, EnricherConfig, Error, Mode, PipelineConfig, ProgressSink, Providers,
+    RowOutcome, RowStatus, RunSummary, ServiceContext,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -95,10 +99,11 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    fn enricher(&self, service: ServiceContext) -> Enricher {
+    fn enricher(&self, service: ServiceContext, campaign: Campaign) -> Enricher {
         self.providers.enricher(EnricherConfig {
             mode: self.mode,
             service,
+            campaign,
             ..EnricherConfig::default()
         })
     }
@@ -192,7 +197,7 @@ impl Pipeline {
     ///
     /// The result dict: `headers` (the output columns), `research`, `personalized` and
     /// `status` (one per processed row, in input order) and `summary`.
-    #[pyo3(signature = (headers, rows, *, email_column = None, service = None, output_columns = None, out = None, format = None, limit = None, columns = None))]
+    #[pyo3(signature = (headers, rows, *, email_column = None, service = None, output_columns = None, out = None, format = None, limit = None, columns = None, suppress = None, drafts = None))]
     #[allow(clippy::too_many_arguments)]
     fn enrich_rows(
         &self,
@@ -205,7 +210,10 @@ impl Pipeline {
         format: Option<String>,
         limit: Option<u64>,
         columns: Option<HashMap<String, String>>,
+        suppress: Option<String>,
+        drafts: Option<String>,
     ) -> PyResult<RunHandle> {
+        let campaign = campaign_from(suppress, drafts)?;
         let service = service_from(service)?;
         let format = parse_format(format.as_deref(), out.as_ref())?;
         let sample_len = rows.len().min(EMAIL_SAMPLE_ROWS);
@@ -217,11 +225,19 @@ impl Pipeline {
                 Err(_) if rows.is_empty() && email_column.is_none() => 0,
                 Err(e) => return Err(to_py_err(e.into())),
             };
-        let layout = OutputLayout::new(&headers, output_columns.as_deref()).map_err(to_py_err)?;
+        if let Some(d) = &campaign.drafts {
+            d.check(&headers).map_err(to_py_err)?;
+        }
+        let layout = OutputLayout::with_drafts(
+            &headers,
+            output_columns.as_deref(),
+            campaign.draft_columns(),
+        )
+        .map_err(to_py_err)?;
         let columns = ProspectColumns::resolve(&headers, email_index, &column_overrides(columns)?)
             .map_err(to_py_err)?;
         let email_column = headers.get(email_index).cloned().unwrap_or_default();
-        let enricher = self.enricher(service);
+        let enricher = self.enricher(service, campaign);
         let options = self.options(limit);
         spawn(move |ctx| async move {
             let started = Instant::now();
@@ -229,9 +245,15 @@ impl Pipeline {
                 Some(path) => Some(open_writer(path, format, layout.headers().to_vec()).await?),
                 None => None,
             };
-            let outcomes =
-                engine::enrich_rows(&enricher, rows.clone(), &columns, &options, &ctx.progress)
-                    .await?;
+            let outcomes = engine::enrich_rows(
+                &enricher,
+                &headers,
+                rows.clone(),
+                &columns,
+                &options,
+                &ctx.progress,
+            )
+            .await?;
             let truncated = match writer {
                 Some(writer) => {
                     let projected = project(&layout, &rows, &outcomes);
@@ -250,6 +272,7 @@ impl Pipeline {
             let headers = layout.headers().to_vec();
             let convert: Converter = Box::new(move |py| {
                 let d = PyDict::new(py);
+                let drafts = draft_columns(&outcomes, &headers);
                 d.set_item("headers", headers)?;
                 let (mut research, mut personalized, mut status) = (
                     Vec::with_capacity(outcomes.len()),
@@ -264,6 +287,7 @@ impl Pipeline {
                 d.set_item("research", research)?;
                 d.set_item("personalized", personalized)?;
                 d.set_item("status", status)?;
+                d.set_item("drafts", drafts)?;
                 d.set_item("summary", summary_dict(py, &summary)?)?;
                 Ok(d.into_any().unbind())
             });
@@ -277,7 +301,7 @@ impl Pipeline {
     /// returned (and written to `out` when given); without it the file is streamed to
     /// `out` by the core's `enrich_file` in bounded memory and only the summary returns.
     /// The result dict: `headers`, `rows` (output cells as text, or None) and `summary`.
-    #[pyo3(signature = (path, *, email_column = None, service = None, output_columns = None, out = None, format = None, limit = None, return_rows = true, columns = None))]
+    #[pyo3(signature = (path, *, email_column = None, service = None, output_columns = None, out = None, format = None, limit = None, return_rows = true, columns = None, suppress = None, drafts = None))]
     #[allow(clippy::too_many_arguments)]
     fn enrich_path(
         &self,
@@ -290,10 +314,14 @@ impl Pipeline {
         limit: Option<u64>,
         return_rows: bool,
         columns: Option<HashMap<String, String>>,
+        suppress: Option<String>,
+        drafts: Option<String>,
     ) -> PyResult<RunHandle> {
         let service = service_from(service)?;
         let format = parse_format(format.as_deref(), out.as_ref())?;
-        let enricher = self.enricher(service);
+        let campaign = campaign_from(suppress, drafts)?;
+        let draft_columns = campaign.draft_columns();
+        let enricher = self.enricher(service, campaign);
         let options = EnrichOptions {
             email_column,
             columns: column_overrides(columns)?,
@@ -331,10 +359,16 @@ impl Pipeline {
                 .get(email_index)
                 .cloned()
                 .unwrap_or_default();
-            let layout =
-                OutputLayout::new(opened.reader.headers(), options.output_columns.as_deref())?;
-            let columns =
-                ProspectColumns::resolve(opened.reader.headers(), email_index, &options.columns)?;
+            let headers = opened.reader.headers().to_vec();
+            if let Some(d) = &enricher.config().campaign.drafts {
+                d.check(&headers)?;
+            }
+            let layout = OutputLayout::with_drafts(
+                &headers,
+                options.output_columns.as_deref(),
+                draft_columns,
+            )?;
+            let columns = ProspectColumns::resolve(&headers, email_index, &options.columns)?;
             let writer = match out {
                 Some(path) => Some(open_writer(path, format, layout.headers().to_vec()).await?),
                 None => None,
@@ -360,9 +394,15 @@ impl Pipeline {
                 limit: None,
                 ..options
             };
-            let outcomes =
-                engine::enrich_rows(&enricher, rows.clone(), &columns, &options, &ctx.progress)
-                    .await?;
+            let outcomes = engine::enrich_rows(
+                &enricher,
+                &headers,
+                rows.clone(),
+                &columns,
+                &options,
+                &ctx.progress,
+            )
+            .await?;
             let projected = project(&layout, &rows, &outcomes);
             drop(rows);
             let (truncated, projected) = match writer {
@@ -414,7 +454,7 @@ impl Pipeline {
             service: service_from(service)?,
             // One call, nothing to cache.
             cache_capacity: 1,
-            skip_checks: false,
+            ..EnricherConfig::default()
         });
         spawn(move |_ctx| async move {
             let line = enricher.personalize(&research_json).await?;
@@ -467,6 +507,46 @@ fn column_overrides(map: Option<HashMap<String, String>>) -> PyResult<ColumnOver
     Ok(out)
 }
 
+/// The do-not-contact list (text, one entry per line or a CSV) and the templates (a
+/// JSON `DraftSpec`) the facade passes.
+fn campaign_from(suppress: Option<String>, drafts: Option<String>) -> PyResult<Campaign> {
+    let suppression = suppress.map(|text| Arc::new(SuppressionList::parse(&text).0));
+    let drafts = match drafts {
+        Some(json) => {
+            let spec: DraftSpec = serde_json::from_str(&json)
+                .map_err(|e| input_error(format!("invalid templates: {e}")))?;
+            Some(Drafts::compile(&spec).map_err(to_py_err)?)
+        }
+        None => None,
+    };
+    Ok(Campaign {
+        suppression,
+        drafts,
+    })
+}
+
+/// The draft columns of the output (`email_subject`, `email_body`, `variant`), by name.
+fn draft_columns(outcomes: &[RowOutcome], headers: &[String]) -> HashMap<String, Vec<String>> {
+    let mut out = HashMap::new();
+    for (name, pick) in [
+        (
+            SUBJECT_COLUMN,
+            (|d: &EmailDraft| d.subject.clone()) as fn(&EmailDraft) -> String,
+        ),
+        (BODY_COLUMN, |d: &EmailDraft| d.body.clone()),
+        (VARIANT_COLUMN, |d: &EmailDraft| d.variant.clone()),
+    ] {
+        if headers.iter().any(|h| h == name) {
+            let values = outcomes
+                .iter()
+                .map(|o| o.draft.as_ref().map(pick).unwrap_or_default())
+                .collect();
+            out.insert(name.to_string(), values);
+        }
+    }
+    out
+}
+
 fn project(
     layout: &OutputLayout,
     rows: &[Vec<String>],
@@ -499,6 +579,7 @@ fn summarize(
         enriched,
         fallbacks: rows - enriched,
         invalid_emails: count(&|o| o.status == RowStatus::InvalidEmail),
+        suppressed: count(&|o| o.status == RowStatus::Suppressed),
         refundable: count(&|o| o.is_refundable()),
         email_column,
         truncated_cells,
@@ -514,6 +595,7 @@ fn summary_dict<'py>(py: Python<'py>, s: &RunSummary) -> PyResult<Bound<'py, PyD
     d.set_item("enriched", s.enriched)?;
     d.set_item("fallbacks", s.fallbacks)?;
     d.set_item("invalid_emails", s.invalid_emails)?;
+    d.set_item("suppressed", s.suppressed)?;
     d.set_item("refundable", s.refundable)?;
     d.set_item("email_column", &s.email_column)?;
     d.set_item("truncated_cells", s.truncated_cells)?;
@@ -533,6 +615,7 @@ mod tests {
             research: "r".into(),
             personalized: "p".into(),
             status,
+            draft: None,
         }
     }
 

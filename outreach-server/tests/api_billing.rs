@@ -317,6 +317,20 @@ async fn events_change_the_account_once() {
     let me = h.me(&t).await;
     assert_eq!(me["credits_remaining"], 5600);
     assert_eq!(me["plan_type"], "growth");
+    // A session without `payment_status`, or not yet paid, grants nothing.
+    for (id, status) in [
+        ("evt_addon_nostatus", None),
+        ("evt_addon_unpaid", Some("unpaid")),
+    ] {
+        let mut session = json!({
+            "mode": "payment", "client_reference_id": "sub1", "customer": "cus_123",
+            "metadata": { "user_id": "sub1", "addon": "small" } });
+        if let Some(status) = status {
+            session["payment_status"] = json!(status);
+        }
+        deliver(&h, &event(id, "checkout.session.completed", session)).await;
+        assert_eq!(h.me(&t).await["credits_remaining"], 5600, "{id}");
+    }
 
     // Plan change to pro with a new period end.
     let period_end = 1_900_000_000;

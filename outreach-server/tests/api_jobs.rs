@@ -360,3 +360,95 @@ async fn the_event_stream_follows_the_job_and_ends_with_a_terminal_event() {
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+/// `POST /jobs` with a do-not-contact list and A/B templates: listed rows are not
+/// charged and keep their place with empty cells; the others get subject, body and
+/// variant. A template error is a 400 naming its position, and charges nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn create_with_suppression_and_templates() {
+    let h = Harness::start().await;
+    let t = token("carol");
+    let file_path = h.upload(&t, "prospects.csv", &sample()).await;
+
+    let r = h
+        .call(post_json(
+            "/jobs",
+            Some(&t),
+            &json!({ "file_path": file_path, "subject_template": "Hi {{ first_nam }}", "body_template": "b" }),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    assert_eq!(r.code(), "invalid_template");
+    assert!(
+        r.text()
+            .contains("the subject template, line 1, column 7: unknown variable `first_nam` (did you mean `first_name`?)"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(h.me(&t).await["credits_remaining"], 100, "nothing charged");
+
+    let id = h
+        .create_job(
+            &t,
+            json!({
+                "file_path": file_path,
+                "format": "csv",
+                "suppress": ["@northwind-logistics.com", "Marcus.Reed@brightpathhealth.io"],
+                "variants": [
+                    { "name": "a", "subject": "{{ first_name }} x {{ row['company'] }}", "body": "{{ sif_personalized }}" },
+                    { "name": "b", "subject": "Question for {{ first_name }}", "body": "Hi {{ first_name }}", "weight": 2 }
+                ],
+                "variant_seed": "api"
+            }),
+        )
+        .await;
+    let job = h.wait_job(&t, &id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(
+        job["credits_charged"], 44,
+        "6 suppressed rows are not charged"
+    );
+    assert_eq!(h.me(&t).await["credits_remaining"], 56);
+
+    let r = h.call(get(&format!("/jobs/{id}/download"), Some(&t))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let mut reader = csv::Reader::from_reader(r.body.as_ref());
+    let headers: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        headers[headers.len() - 5..],
+        [
+            "sif_research",
+            "sif_personalized",
+            "email_subject",
+            "email_body",
+            "variant"
+        ]
+    );
+    let rows: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    let got: Vec<&str> = rows.iter().map(|r| r[4].as_str()).collect();
+    assert_eq!(got, sample_emails(), "rows in input order");
+    let mut variants = std::collections::HashSet::new();
+    for row in &rows {
+        let email = row[4].to_lowercase();
+        if email.ends_with("@northwind-logistics.com") || email == "marcus.reed@brightpathhealth.io"
+        {
+            assert_eq!(row[6..], ["", "", "", "", ""], "{row:?}");
+            continue;
+        }
+        variants.insert(row[10].clone());
+        match row[10].as_str() {
+            "a" => assert_eq!(row[8], format!("{} x {}", row[0], row[3])),
+            "b" => assert_eq!(row[9], format!("Hi {}", row[0])),
+            other => panic!("variant {other:?}"),
+        }
+    }
+    assert_eq!(variants.len(), 2);
+}

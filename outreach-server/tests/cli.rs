@@ -276,3 +276,162 @@ async fn a_killed_run_resumes_where_it_stopped() {
         extra * 100.0
     );
 }
+
+/// `--suppress` keeps listed people away from every provider (and out of the count of
+/// lines), `--variants` drafts each row's email from one of two template pairs, the
+/// same pair for the same person in a second run.
+#[tokio::test(flavor = "multi_thread")]
+async fn suppress_and_variants_on_the_command_line() {
+    let fakes = FakeProviders::start(FakeOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("do-not-contact.txt");
+    // One person (the list's capitals and plus-tag are normalised away) and a whole
+    // domain (4 rows of the sample).
+    std::fs::write(
+        &list,
+        "# unsubscribed\nJane.Doe+promo@Northwind-Logistics.com\n@brightpathhealth.io\n",
+    )
+    .unwrap();
+    let variants = dir.path().join("variants.json");
+    std::fs::write(
+        &variants,
+        serde_json::json!({
+            "seed": "spring",
+            "variants": [
+                {"name": "short", "subject": "Idea for {{ row[\"company\"] }}", "body": "Hi {{ first_name | default('there') }},\n{{ sif_personalized }}"},
+                {"name": "long", "subject": "{{ first_name }}, a question about {{ row[\"company\"] }}", "body": "Hello {{ first_name }},\n\n{{ sif_personalized }}\n\nWorth a call?"}
+            ]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let run_once = |out_path: PathBuf| {
+        let mut cmd = bin();
+        with_fakes(&mut cmd, &fakes);
+        cmd.env("OUTREACH_DATA_DIR", dir.path().join("data"))
+            .args(["enrich", "--format", "csv", "--suppress"])
+            .arg(&list)
+            .arg("--variants")
+            .arg(&variants)
+            .arg("-o")
+            .arg(&out_path)
+            .arg(sample());
+        cmd
+    };
+    let first = dir.path().join("first.csv");
+    let mut cmd = run_once(first.clone());
+    let out = tokio::task::spawn_blocking(move || run(&mut cmd))
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary = text(&out.stdout);
+    assert!(
+        summary.starts_with("50 rows, 42 lines written, 3 fallbacks (3 invalid emails)"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("(5 rows on the do-not-contact list, skipped)"),
+        "{summary}"
+    );
+    // 42 person queries and 9 domain queries: nothing about the suppressed.
+    assert_eq!(fakes.search_requests.load(Ordering::SeqCst), 42 + 9);
+
+    let mut reader = csv::Reader::from_path(&first).unwrap();
+    let headers: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        headers[6..],
+        [
+            "sif_research",
+            "sif_personalized",
+            "email_subject",
+            "email_body",
+            "variant"
+        ]
+    );
+    let rows: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    assert_eq!(rows.len(), 50);
+    let mut seen = std::collections::HashSet::new();
+    for row in &rows {
+        let email = row[4].to_lowercase();
+        if email.starts_with("jane.doe@") || email.ends_with("@brightpathhealth.io") {
+            assert_eq!(row[6..], ["", "", "", "", ""], "suppressed row: {row:?}");
+            continue;
+        }
+        seen.insert(row[10].clone());
+        let company = &row[3];
+        match row[10].as_str() {
+            "short" => {
+                assert_eq!(row[8], format!("Idea for {company}"));
+                assert!(row[9].starts_with("Hi "), "{}", row[9]);
+            }
+            "long" => {
+                assert!(
+                    row[8].ends_with(&format!("a question about {company}")),
+                    "{}",
+                    row[8]
+                );
+                assert!(row[9].ends_with("Worth a call?"), "{}", row[9]);
+            }
+            other => panic!("unexpected variant {other:?}"),
+        }
+        if row[7].starts_with("SIF") {
+            continue;
+        }
+        assert!(row[9].contains(&row[7]), "the body holds the opener");
+    }
+    assert_eq!(seen.len(), 2, "both variants are used");
+
+    let second = dir.path().join("second.csv");
+    let mut cmd = run_once(second.clone());
+    let out = tokio::task::spawn_blocking(move || run(&mut cmd))
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let again: Vec<String> = csv::Reader::from_path(&second)
+        .unwrap()
+        .records()
+        .map(|r| r.unwrap()[10].to_string())
+        .collect();
+    let before: Vec<String> = rows.iter().map(|r| r[10].clone()).collect();
+    assert_eq!(again, before, "the same person gets the same variant");
+}
+
+/// A template error names the file's template, line and column, and nothing runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_template_error_stops_the_run_before_any_call() {
+    let fakes = FakeProviders::start(FakeOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let subject = dir.path().join("subject.j2");
+    let body = dir.path().join("body.j2");
+    std::fs::write(&subject, "Hello {{ first_name }}").unwrap();
+    std::fs::write(&body, "Hi,\n{% if title %}{{ titel }}{% endif %}\n").unwrap();
+    let mut cmd = bin();
+    with_fakes(&mut cmd, &fakes);
+    cmd.env("OUTREACH_DATA_DIR", dir.path().join("data"))
+        .args(["enrich", "--format", "csv", "--subject-template"])
+        .arg(&subject)
+        .arg("--body-template")
+        .arg(&body)
+        .arg("-o")
+        .arg(dir.path().join("out.csv"))
+        .arg(sample());
+    let out = tokio::task::spawn_blocking(move || run(&mut cmd))
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("the body template, line 2, column 18: unknown variable `titel` (did you mean `title`?)"),
+        "{err}"
+    );
+    assert_eq!(fakes.search_requests.load(Ordering::SeqCst), 0);
+    assert_eq!(fakes.llm_requests.load(Ordering::SeqCst), 0);
+}

@@ -166,6 +166,7 @@ impl Cluster {
                 combined: false,
                 charge: true,
                 job_id: None,
+                campaign: Default::default(),
             })
             .await
     }
@@ -352,6 +353,7 @@ async fn hundred_concurrent_creations_on_postgres() {
                         combined: false,
                         charge: true,
                         job_id: None,
+                        campaign: Default::default(),
                     })
                     .await
             })

@@ -2,15 +2,17 @@
 //! failed job, cancel a running one.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::{keys, JobSystem};
+use crate::campaign::{DraftColumns, DraftSpec, Drafts, SuppressionList};
 use crate::engine::{blocking, blocking_cancellable};
 use crate::error::{Error, Result};
 use crate::input::{self, ColumnOverrides, InputSummary, RowReader, EMAIL_SAMPLE_ROWS};
 use crate::output::{OutputFormat, OutputLayout};
-use crate::ports::{Applied, Job, JobMeta, JobStatus, NewEntry, NewJob, Task};
+use crate::ports::{Applied, Job, JobCampaign, JobMeta, JobStatus, NewEntry, NewJob, Task};
 use crate::ServiceContext;
 
 /// A request to create a job.
@@ -34,12 +36,29 @@ pub struct CreateJob {
     pub charge: bool,
     /// Use this id (the CLI derives one so a re-run finds its job); `None` = random.
     pub job_id: Option<String>,
+    /// Do-not-contact list and email templates.
+    #[serde(default)]
+    pub campaign: CampaignRequest,
+}
+
+/// The campaign part of a job request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CampaignRequest {
+    /// Everyone not to contact (the front end merges the account's list with the
+    /// run's). Listed rows are not charged.
+    #[serde(skip)]
+    pub suppression: Option<Arc<SuppressionList>>,
+    /// Subject/body templates (and variants); errors are reported before any charge.
+    #[serde(default)]
+    pub drafts: Option<DraftSpec>,
 }
 
 /// What validating an input file found.
 struct Inspected {
     rows: u64,
     email_col: String,
+    /// Rows (within the limit) on the do-not-contact list.
+    suppressed: u64,
 }
 
 impl JobSystem {
@@ -65,8 +84,13 @@ impl JobSystem {
             ))
             .into());
         }
-        let cost = if req.charge { inspected.rows as i64 } else { 0 };
+        let billable = inspected.rows.saturating_sub(inspected.suppressed);
+        let cost = if req.charge { billable as i64 } else { 0 };
         let input_key = keys::input(&req.user_id, &job_id, &req.filename);
+        // Stored before the charge: a failure here costs nothing.
+        let campaign = self
+            .store_campaign(&req, &job_id, inspected.suppressed)
+            .await?;
         // Charge first: a refused charge (402) must leave nothing behind.
         if cost > 0 {
             self.ledger()
@@ -108,6 +132,7 @@ impl JobSystem {
                 chunk_size: self.settings().chunk_size.max(1),
                 limit: req.limit,
                 combined: req.combined,
+                campaign,
             },
             credits_charged: cost,
         };
@@ -127,13 +152,16 @@ impl JobSystem {
                 return Err(e);
             }
         };
-        self.store()
-            .add_log(
-                &job.id,
-                0,
-                job.rows as i64,
-                &format!("Job queued: {} rows", job.rows),
+        let queued = if inspected.suppressed > 0 {
+            format!(
+                "Job queued: {} rows ({} on the do-not-contact list, not charged)",
+                job.rows, inspected.suppressed
             )
+        } else {
+            format!("Job queued: {} rows", job.rows)
+        };
+        self.store()
+            .add_log(&job.id, 0, job.rows as i64, &queued)
             .await?;
         self.queue()
             .enqueue(Task::Start {
@@ -141,6 +169,32 @@ impl JobSystem {
             })
             .await?;
         Ok(job)
+    }
+
+    /// The job's campaign settings; its do-not-contact list copied into storage.
+    async fn store_campaign(
+        &self,
+        req: &CreateJob,
+        job_id: &str,
+        suppressed: u64,
+    ) -> Result<Option<JobCampaign>> {
+        let list = req.campaign.suppression.as_ref().filter(|l| !l.is_empty());
+        if list.is_none() && req.campaign.drafts.is_none() {
+            return Ok(None);
+        }
+        let mut suppression_key = None;
+        if let Some(list) = list {
+            let key = keys::suppression(&req.user_id, job_id);
+            self.storage()
+                .put(&key, bytes::Bytes::from(list.to_text()))
+                .await?;
+            suppression_key = Some(key);
+        }
+        Ok(Some(JobCampaign {
+            suppression_key,
+            suppressed_rows: suppressed,
+            drafts: req.campaign.drafts.clone(),
+        }))
     }
 
     /// Run a failed job again: only its missing chunks are redone. The attempt is
@@ -230,10 +284,14 @@ impl JobSystem {
         let progress = self.store().chunk_progress(job_id).await?;
         let cost = job.meta.credit_cost;
         if cost > 0 {
-            // Processed rows are charged, minus those that failed for provider reasons.
+            // Processed rows are charged, minus those that failed for provider reasons
+            // and those on the do-not-contact list (never charged; all of them are
+            // counted out, processed or not, so the user is never short).
+            let suppressed = job.meta.campaign.as_ref().map_or(0, |c| c.suppressed_rows);
             let delivered = progress
                 .rows_processed
-                .saturating_sub(progress.totals.refundable) as i64;
+                .saturating_sub(progress.totals.refundable)
+                .saturating_sub(suppressed) as i64;
             let refund = (cost - delivered).max(0);
             if refund > 0 {
                 self.refund(
@@ -344,6 +402,11 @@ async fn inspect(path: PathBuf, req: &CreateJob) -> Result<Inspected> {
     let columns = req.columns.clone();
     let output_columns = req.output_columns.clone();
     let limit = req.limit;
+    let suppression = req.campaign.suppression.clone();
+    let drafts = match &req.campaign.drafts {
+        Some(spec) => Some(Drafts::compile(spec)?),
+        None => None,
+    };
     blocking_cancellable(move |cancel| {
         let mut reader = RowReader::open_cancellable(&path, cancel.clone())?;
         let mut sample = Vec::with_capacity(EMAIL_SAMPLE_ROWS);
@@ -353,7 +416,32 @@ async fn inspect(path: PathBuf, req: &CreateJob) -> Result<Inspected> {
         let headers = reader.headers().to_vec();
         let index = input::resolve_email_column(&headers, email_col.as_deref(), &sample)?;
         input::ProspectColumns::resolve(&headers, index, &columns)?;
-        OutputLayout::new(&headers, output_columns.as_deref())?;
+        if let Some(drafts) = &drafts {
+            drafts.check(&headers)?;
+        }
+        OutputLayout::with_drafts(
+            &headers,
+            output_columns.as_deref(),
+            DraftColumns::for_spec(drafts.as_ref().map(|d| d.spec())),
+        )?;
+        let suppressed = match suppression.filter(|l| !l.is_empty()) {
+            Some(list) => {
+                let within = limit.unwrap_or(u64::MAX) as usize;
+                let mut n = 0u64;
+                for row in sample
+                    .iter()
+                    .map(|r| Ok(r.clone()))
+                    .chain(reader.by_ref())
+                    .take(within)
+                {
+                    if list.matches(row?.get(index).map(String::as_str).unwrap_or("")) {
+                        n += 1;
+                    }
+                }
+                n
+            }
+            None => 0,
+        };
         drop(reader);
         let rows = input::read_summary_cancellable(&path, &cancel)?.rows;
         let rows = limit.map_or(rows, |l| rows.min(l));
@@ -363,6 +451,7 @@ async fn inspect(path: PathBuf, req: &CreateJob) -> Result<Inspected> {
         Ok(Inspected {
             rows,
             email_col: headers[index].clone(),
+            suppressed,
         })
     })
     .await

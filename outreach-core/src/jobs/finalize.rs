@@ -2,6 +2,7 @@
 //! succeeded (a compare-and-set: exactly one finisher wins), then refund the rows that
 //! fell back for provider reasons. A redelivered finalize redoes nothing that is done.
 
+use crate::campaign::DraftColumns;
 use std::time::Instant;
 
 use tokio::sync::mpsc;
@@ -110,7 +111,12 @@ impl JobSystem {
     /// Stream chunk by chunk into a local file, then upload it.
     async fn write_result(&self, job: &Job, result_key: &str) -> Result<(u64, u64)> {
         let headers = self.headers(job).await?;
-        let layout = OutputLayout::new(&headers, job.meta.output_columns.as_deref())?;
+        let drafts = job.meta.campaign.as_ref().and_then(|c| c.drafts.as_ref());
+        let layout = OutputLayout::with_drafts(
+            &headers,
+            job.meta.output_columns.as_deref(),
+            DraftColumns::for_spec(drafts),
+        )?;
         let dir = self.temp_dir().await?;
         let path = dir
             .path()

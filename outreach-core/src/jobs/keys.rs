@@ -11,6 +11,11 @@ pub fn headers(user: &str, job: &str) -> String {
     format!("inputs/{user}/{job}/chunks/headers.json")
 }
 
+/// The job's copy of its do-not-contact list (one entry per line).
+pub fn suppression(user: &str, job: &str) -> String {
+    format!("inputs/{user}/{job}/suppression.txt")
+}
+
 /// Raw rows of chunk `n` (JSON), written when the job is split.
 pub fn raw_chunk(user: &str, job: &str, n: u32) -> String {
     format!("inputs/{user}/{job}/chunks/{n:06}.json")

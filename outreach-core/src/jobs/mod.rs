@@ -6,7 +6,9 @@
 //!   yet done;
 //! - `Chunk` enriches one chunk and stores its output; its existence means "done", so a
 //!   redelivered task costs no provider call. Progress is derived from the recorded
-//!   chunks, so concurrent chunks never lose an update;
+//!   chunks, so concurrent chunks never lose an update; while a chunk runs it reports
+//!   its rows done about once a second (`JobStore::record_chunk_rows`, which never
+//!   counts a row twice) and stops at its next row once the job is cancelled;
 //! - `Finalize` merges chunks in input order into the result file, marks the job
 //!   succeeded (exactly one finisher wins) and refunds rows that failed for provider
 //!   reasons.
@@ -29,11 +31,12 @@ use quick_cache::sync::Cache;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
+use crate::campaign::{Campaign, Drafts, SuppressionList};
 use crate::enricher::{Enricher, EnricherConfig, Mode, Providers};
 use crate::input::ParseGate;
 use crate::ports::{CreditLedger, Job, JobQueue, JobStore, Storage};
 
-pub use create::CreateJob;
+pub use create::{CampaignRequest, CreateJob};
 pub use worker::{StallTracker, WorkerHandle};
 
 /// Tuning of the job system.
@@ -59,6 +62,9 @@ pub struct JobSettings {
     /// (`OUTREACH_MAX_PARSES_PER_USER`, default 2). See [`crate::input::ParseGate`].
     pub max_parses: usize,
     pub max_parses_per_user: usize,
+    /// How often a running chunk reports its rows done and checks for a cancel
+    /// (progress by row; the cancel stops the chunk at its next row).
+    pub progress_every: std::time::Duration,
 }
 
 impl Default for JobSettings {
@@ -72,6 +78,7 @@ impl Default for JobSettings {
             stall_after: std::time::Duration::from_secs(1800),
             max_parses: std::thread::available_parallelism().map_or(2, |n| n.get()),
             max_parses_per_user: 2,
+            progress_every: std::time::Duration::from_secs(1),
         }
     }
 }
@@ -99,6 +106,7 @@ impl JobSettings {
             max_parses_per_user: num("OUTREACH_MAX_PARSES_PER_USER")
                 .map_or(d.max_parses_per_user, |v| v as usize),
             temp_dir: data_dir.join("tmp"),
+            progress_every: d.progress_every,
         }
     }
 }
@@ -175,10 +183,11 @@ impl JobSystem {
         &self.inner.parses
     }
 
-    /// The enricher for a job: its service context and mode, this process's providers.
-    fn enricher_for(&self, job: &Job) -> Arc<Enricher> {
+    /// The enricher for a job: its service context, mode and campaign (the stored
+    /// do-not-contact list, the compiled templates), this process's providers.
+    async fn enricher_for(&self, job: &Job) -> crate::Result<Arc<Enricher>> {
         if let Some(e) = self.inner.enrichers.get(&job.id) {
-            return e;
+            return Ok(e);
         }
         let config = EnricherConfig {
             mode: if job.meta.combined {
@@ -187,12 +196,35 @@ impl JobSystem {
                 Mode::TwoCall
             },
             service: job.meta.service.clone(),
+            campaign: self.campaign_for(job).await?,
             ..EnricherConfig::default()
         };
         let enricher = Arc::new(self.inner.providers.enricher(config));
         self.inner
             .enrichers
             .insert(job.id.clone(), enricher.clone());
-        enricher
+        Ok(enricher)
+    }
+
+    async fn campaign_for(&self, job: &Job) -> crate::Result<Campaign> {
+        let Some(spec) = &job.meta.campaign else {
+            return Ok(Campaign::default());
+        };
+        let suppression = match &spec.suppression_key {
+            Some(key) => {
+                let bytes = self.storage().get(key).await?;
+                let (list, _) = SuppressionList::parse(&String::from_utf8_lossy(&bytes));
+                Some(Arc::new(list))
+            }
+            None => None,
+        };
+        let drafts = match &spec.drafts {
+            Some(d) => Some(Drafts::compile(d)?),
+            None => None,
+        };
+        Ok(Campaign {
+            suppression,
+            drafts,
+        })
     }
 }

@@ -1,11 +1,13 @@
-//! Which output columns come from where: the input's columns, then the new ones.
+//! Which output columns come from where: the input's columns, then the new ones
+//! (and the email draft columns when the run has templates).
 
 use std::collections::HashSet;
 
+use crate::campaign::{DraftColumns, BODY_COLUMN, SUBJECT_COLUMN, VARIANT_COLUMN};
+use crate::enricher::RowOutcome;
 use crate::error::InputError;
 
 use super::{PERSONALIZED_COLUMN, RESEARCH_COLUMN, SOURCES_COLUMN, STATUS_COLUMN};
-use crate::enricher::RowOutcome;
 
 /// Where one output column takes its value from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +18,9 @@ enum Source {
     Personalized,
     Status,
     Sources,
+    Subject,
+    Body,
+    Variant,
 }
 
 /// Which output columns come from where.
@@ -46,17 +51,28 @@ impl OutputLayout {
         input_headers: &[String],
         output_columns: Option<&[String]>,
     ) -> crate::Result<OutputLayout> {
+        Self::with_drafts(input_headers, output_columns, DraftColumns::None)
+    }
+
+    /// [`OutputLayout::new`] for a run with email templates: the default layout ends
+    /// with `email_subject`, `email_body` (and `variant` with several variants); input
+    /// columns of those names are replaced. A selected list may name them.
+    pub fn with_drafts(
+        input_headers: &[String],
+        output_columns: Option<&[String]>,
+        drafts: DraftColumns,
+    ) -> crate::Result<OutputLayout> {
         match output_columns {
-            None => Ok(Self::default_layout(input_headers)),
-            Some(list) => Self::selected(input_headers, list),
+            None => Ok(Self::default_layout(input_headers, drafts)),
+            Some(list) => Self::selected(input_headers, list, drafts),
         }
     }
 
-    fn default_layout(input_headers: &[String]) -> OutputLayout {
-        let mut headers = Vec::with_capacity(input_headers.len() + 2);
-        let mut sources = Vec::with_capacity(input_headers.len() + 2);
+    fn default_layout(input_headers: &[String], drafts: DraftColumns) -> OutputLayout {
+        let mut headers = Vec::with_capacity(input_headers.len() + 6);
+        let mut sources = Vec::with_capacity(input_headers.len() + 6);
         for (index, header) in input_headers.iter().enumerate() {
-            if is_sif_column(header) {
+            if is_sif_column(header) || drafts.names().contains(&header.trim()) {
                 continue;
             }
             headers.push(header.clone());
@@ -68,10 +84,18 @@ impl OutputLayout {
         sources.push(Source::Personalized);
         headers.push(STATUS_COLUMN.to_string());
         sources.push(Source::Status);
+        for name in drafts.names() {
+            headers.push(name.to_string());
+            sources.push(draft_source(name).unwrap_or(Source::Variant));
+        }
         OutputLayout { headers, sources }
     }
 
-    fn selected(input_headers: &[String], list: &[String]) -> crate::Result<OutputLayout> {
+    fn selected(
+        input_headers: &[String],
+        list: &[String],
+        drafts: DraftColumns,
+    ) -> crate::Result<OutputLayout> {
         if list.is_empty() {
             return Err(InputError::Other(
                 "the list of output columns is empty: name at least one column, or omit the list to export all"
@@ -93,6 +117,10 @@ impl OutputLayout {
                 Source::Status
             } else if name == SOURCES_COLUMN {
                 Source::Sources
+            } else if let Some(source) =
+                draft_source(name).filter(|_| drafts.names().contains(&name.as_str()))
+            {
+                source
             } else {
                 match input_headers.iter().position(|h| h == name) {
                     Some(index) => Source::Input(index),
@@ -112,11 +140,12 @@ impl OutputLayout {
         &self.headers
     }
 
-    /// Build one output row from an input row and its outcome.
+    /// Build one output row from an input row and its outcome (drafts included).
     ///
     /// A short (ragged) input row yields empty cells for its missing columns; cells beyond
     /// the input headers are ignored.
     pub fn project(&self, input_row: &[String], outcome: &RowOutcome) -> Vec<String> {
+        let draft = outcome.draft.as_ref();
         self.sources
             .iter()
             .map(|source| match *source {
@@ -125,8 +154,20 @@ impl OutputLayout {
                 Source::Personalized => outcome.personalized.clone(),
                 Source::Status => outcome.status.as_str().to_string(),
                 Source::Sources => outcome.sources_cell(),
+                Source::Subject => draft.map(|d| d.subject.clone()).unwrap_or_default(),
+                Source::Body => draft.map(|d| d.body.clone()).unwrap_or_default(),
+                Source::Variant => draft.map(|d| d.variant.clone()).unwrap_or_default(),
             })
             .collect()
+    }
+}
+
+fn draft_source(name: &str) -> Option<Source> {
+    match name {
+        SUBJECT_COLUMN => Some(Source::Subject),
+        BODY_COLUMN => Some(Source::Body),
+        VARIANT_COLUMN => Some(Source::Variant),
+        _ => None,
     }
 }
 
@@ -240,6 +281,51 @@ mod status_and_sources {
         assert_eq!(
             layout.project(&row, &outcome),
             ["a@a.io", "https://a.io/1\nhttps://b.io/2", "no_signal"]
+        );
+    }
+    #[test]
+    fn draft_columns_follow_the_sif_columns_and_replace_input_ones() {
+        use crate::campaign::EmailDraft;
+        use crate::enricher::RowStatus;
+        let headers = strings(&["email", "email_subject", "x"]);
+        let layout = OutputLayout::with_drafts(&headers, None, DraftColumns::WithVariant).unwrap();
+        assert_eq!(
+            layout.headers(),
+            strings(&[
+                "email",
+                "x",
+                RESEARCH_COLUMN,
+                PERSONALIZED_COLUMN,
+                STATUS_COLUMN,
+                "email_subject",
+                "email_body",
+                "variant"
+            ])
+            .as_slice()
+        );
+        let outcome = RowOutcome {
+            research: "r".into(),
+            personalized: "p".into(),
+            status: RowStatus::Enriched,
+            draft: Some(EmailDraft {
+                subject: "S".into(),
+                body: "B".into(),
+                variant: "A".into(),
+            }),
+        };
+        assert_eq!(
+            layout.project(&strings(&["e", "old", "1"]), &outcome),
+            strings(&["e", "1", "r", "p", "enriched", "S", "B", "A"])
+        );
+        // Without templates an input `email_subject` is an ordinary column.
+        let plain = OutputLayout::new(&headers, None).unwrap();
+        assert_eq!(plain.headers()[1], "email_subject");
+        let list = strings(&["email_body", "email"]);
+        let picked =
+            OutputLayout::with_drafts(&headers, Some(&list), DraftColumns::SubjectBody).unwrap();
+        assert_eq!(
+            picked.project(&strings(&["e", "old", "1"]), &outcome),
+            strings(&["B", "e"])
         );
     }
 }

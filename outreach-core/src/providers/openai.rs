@@ -274,7 +274,7 @@ impl OpenAiClient {
             tracing::warn!(
                 url = %self.url,
                 model = %self.model,
-                adaptation = ?change,
+                adaptation = %change,
                 "the LLM server rejected part of the request; adapting for every later request"
             );
         }
@@ -445,6 +445,19 @@ enum Change {
     MaxCompletionTokens,
     DropTemperature,
     DropReasoningEffort,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Change::JsonForm(form) => write!(f, "structured output as {}", form.as_str()),
+            Change::MaxCompletionTokens => {
+                f.write_str("max_completion_tokens instead of max_tokens")
+            }
+            Change::DropTemperature => f.write_str("no temperature"),
+            Change::DropReasoningEffort => f.write_str("no reasoning_effort"),
+        }
+    }
 }
 
 #[async_trait]

@@ -87,6 +87,8 @@ class Pipeline:
         format: Optional[str] = None,
         limit: Optional[int] = None,
         columns: Optional[Dict[str, str]] = None,
+        suppress: Optional[str] = None,
+        drafts: Optional[str] = None,
     ) -> RunHandle: ...
     def enrich_path(
         self,
@@ -100,6 +102,8 @@ class Pipeline:
         limit: Optional[int] = None,
         return_rows: bool = True,
         columns: Optional[Dict[str, str]] = None,
+        suppress: Optional[str] = None,
+        drafts: Optional[str] = None,
     ) -> RunHandle: ...
     def research(self, email: str) -> RunHandle: ...
     def personalize(

@@ -39,6 +39,8 @@ ENV_NAMES: Tuple[str, ...] = (
 )
 
 Source = Union[_tables.PathLike, Sequence[Mapping[Any, Any]], Any]
+# A do-not-contact list: a file path, or the entries themselves.
+SuppressLike = Union[None, str, "os.PathLike[str]", Iterable[str]]
 """A CSV/XLSX path, a list of dicts, or a pandas DataFrame."""
 
 Research = Dict[str, Any]
@@ -184,6 +186,11 @@ class Pipeline:
         progress: ProgressArg = True,
         limit: Optional[int] = None,
         format: Optional[str] = None,
+        suppress: SuppressLike = None,
+        subject_template: Optional[str] = None,
+        body_template: Optional[str] = None,
+        variants: Optional[Sequence[Mapping[str, Any]]] = None,
+        variant_seed: Optional[str] = None,
     ) -> Any:
         """Research every row and write an opener; returns the rows in input order with
         `sif_research` (research JSON or a fallback text) and `sif_personalized` (the
@@ -205,7 +212,8 @@ class Pipeline:
         The GIL is released while the run goes on.
         """
         handle, finish = self._start_enrich(
-            source, email_col, service, output_columns, out, limit, format
+            source, email_col, service, output_columns, out, limit, format,
+            _campaign_args(suppress, subject_template, body_template, variants, variant_seed),
         )
         return finish(_runner.wait(handle, progress, "enrich"))
 
@@ -220,11 +228,17 @@ class Pipeline:
         progress: ProgressArg = True,
         limit: Optional[int] = None,
         format: Optional[str] = None,
+        suppress: SuppressLike = None,
+        subject_template: Optional[str] = None,
+        body_template: Optional[str] = None,
+        variants: Optional[Sequence[Mapping[str, Any]]] = None,
+        variant_seed: Optional[str] = None,
     ) -> Any:
         """`enrich` for a running event loop (Jupyter): the loop stays free while rows are
         enriched, and cancelling the awaiting task cancels the run."""
         handle, finish = self._start_enrich(
-            source, email_col, service, output_columns, out, limit, format
+            source, email_col, service, output_columns, out, limit, format,
+            _campaign_args(suppress, subject_template, body_template, variants, variant_seed),
         )
         return finish(await _runner.wait_async(handle, progress, "enrich"))
 
@@ -239,11 +253,19 @@ class Pipeline:
         progress: ProgressArg = True,
         limit: Optional[int] = None,
         format: Optional[str] = None,
+        suppress: SuppressLike = None,
+        subject_template: Optional[str] = None,
+        body_template: Optional[str] = None,
+        variants: Optional[Sequence[Mapping[str, Any]]] = None,
+        variant_seed: Optional[str] = None,
     ) -> RunSummary:
         """Stream a CSV/XLSX file into `out` in bounded memory (the CLI's engine) and
         return only the summary: for files too large to hold as a table. `out` appears
         only when the run succeeds."""
-        handle = self._start_file(source, out, email_col, service, output_columns, limit, format)
+        handle = self._start_file(
+            source, out, email_col, service, output_columns, limit, format,
+            _campaign_args(suppress, subject_template, body_template, variants, variant_seed),
+        )
         return self._finish_summary(_runner.wait(handle, progress, "enrich"))
 
     async def enrich_file_async(
@@ -257,9 +279,17 @@ class Pipeline:
         progress: ProgressArg = True,
         limit: Optional[int] = None,
         format: Optional[str] = None,
+        suppress: SuppressLike = None,
+        subject_template: Optional[str] = None,
+        body_template: Optional[str] = None,
+        variants: Optional[Sequence[Mapping[str, Any]]] = None,
+        variant_seed: Optional[str] = None,
     ) -> RunSummary:
         """`enrich_file` for a running event loop."""
-        handle = self._start_file(source, out, email_col, service, output_columns, limit, format)
+        handle = self._start_file(
+            source, out, email_col, service, output_columns, limit, format,
+            _campaign_args(suppress, subject_template, body_template, variants, variant_seed),
+        )
         return self._finish_summary(await _runner.wait_async(handle, progress, "enrich"))
 
     # ----------------------------------------------------------------- one-off
@@ -302,6 +332,7 @@ class Pipeline:
         out: Optional[_tables.PathLike],
         limit: Optional[int],
         format: Optional[str],
+        campaign: Dict[str, Optional[str]],
     ) -> Tuple[_outreach.RunHandle, Callable[[Any], Any]]:
         common: Dict[str, Any] = dict(
             email_column=email_col,
@@ -310,6 +341,7 @@ class Pipeline:
             out=None if out is None else os.fspath(out),
             format=format,
             limit=_limit(limit),
+            **campaign,
         )
         if isinstance(source, (str, os.PathLike)):
             handle = self._inner.enrich_path(os.fspath(source), **common)
@@ -357,6 +389,7 @@ class Pipeline:
         output_columns: Optional[Sequence[str]],
         limit: Optional[int],
         format: Optional[str],
+        campaign: Dict[str, Optional[str]],
     ) -> _outreach.RunHandle:
         return self._inner.enrich_path(
             os.fspath(source),
@@ -367,6 +400,7 @@ class Pipeline:
             format=format,
             limit=_limit(limit),
             return_rows=False,
+            **campaign,
         )
 
     def _start_personalize(
@@ -387,6 +421,46 @@ class Pipeline:
         self._record(result)
         assert self.last_summary is not None
         return self.last_summary
+
+
+def _campaign_args(
+    suppress: SuppressLike,
+    subject_template: Optional[str],
+    body_template: Optional[str],
+    variants: Optional[Sequence[Mapping[str, Any]]],
+    variant_seed: Optional[str],
+) -> Dict[str, Optional[str]]:
+    """The do-not-contact list as text and the templates as JSON, for the extension.
+
+    `suppress`: a path to a list file (one email, `domain.com` or `@domain.com` per
+    line, or a CSV with an email/domain column), or an iterable of such entries.
+    """
+    text: Optional[str] = None
+    if isinstance(suppress, (str, os.PathLike)):
+        with open(os.fspath(suppress), encoding="utf-8-sig", errors="replace") as f:
+            text = f.read()
+    elif suppress is not None:
+        text = "\n".join(str(entry) for entry in suppress)
+    if (subject_template is None) != (body_template is None):
+        raise _outreach.InvalidInputError(
+            "give both subject_template and body_template (or neither)"
+        )
+    pairs: List[Dict[str, Any]] = []
+    if subject_template is not None:
+        pairs.append({"name": "", "subject": subject_template, "body": body_template})
+    for v in variants or ():
+        pairs.append(
+            {
+                "name": str(v.get("name", "")),
+                "subject": str(v["subject"]),
+                "body": str(v["body"]),
+                "weight": int(v.get("weight", 1)),
+            }
+        )
+    drafts = (
+        json.dumps({"variants": pairs, "seed": variant_seed or ""}) if pairs else None
+    )
+    return {"suppress": text, "drafts": drafts}
 
 
 def _limit(limit: Optional[int]) -> Optional[int]:

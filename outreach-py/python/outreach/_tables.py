@@ -43,6 +43,7 @@ def new_values(result: Mapping[str, Any]) -> Dict[str, List[str]]:
         PERSONALIZED_COLUMN: list(result["personalized"]),
         STATUS_COLUMN: list(result["status"]),
         SOURCES_COLUMN: [sources_cell(r) for r in research],
+        **{name: list(v) for name, v in (result.get("drafts") or {}).items()},
     }
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -110,18 +111,22 @@ class Table:
         ]
         return cls([str(k) for k in labels], labels, cells)
 
-    def positions(self, out_headers: Iterable[str]) -> List[Union[int, str]]:
-        """For each output column: the input column's position, or the sif column name.
+    def positions(
+        self, out_headers: Iterable[str], new: Iterable[str] = ()
+    ) -> List[Union[int, str]]:
+        """For each output column: the input column's position, or the new column's name.
 
-        Mirrors the core's `OutputLayout`: a sif name always means the new column, any
-        other name the first input column of that name.
+        Mirrors the core's `OutputLayout`: a sif name (or a draft column of this run, in
+        `new`) always means the new column, any other name the first input column of
+        that name.
         """
         first: Dict[str, int] = {}
         for i, h in enumerate(self.headers):
             first.setdefault(h, i)
+        created = {*NEW_COLUMNS, *new}
         out: List[Union[int, str]] = []
         for name in out_headers:
-            if name in NEW_COLUMNS:
+            if name in created:
                 out.append(name)
             else:
                 out.append(first[name])
@@ -132,8 +137,8 @@ def rows_result(
     rows: Sequence[Row], table: Table, result: Mapping[str, Any]
 ) -> List[Dict[Any, Any]]:
     """The enriched rows as new dicts, keyed by the original keys, in input order."""
-    plan = table.positions(result["headers"])
     values = new_values(result)
+    plan = table.positions(result["headers"], values)
     out: List[Dict[Any, Any]] = []
     for i, row in enumerate(rows[: len(values[RESEARCH_COLUMN])]):
         new: Dict[Any, Any] = {}
@@ -150,8 +155,8 @@ def rows_result(
 def frame_result(frame: Any, table: Table, result: Mapping[str, Any]) -> Any:
     """A new DataFrame: the input's columns (same index and dtypes) and the new ones,
     restricted and ordered like the output file."""
-    plan = table.positions(result["headers"])
     values = new_values(result)
+    plan = table.positions(result["headers"], values)
     n = len(values[RESEARCH_COLUMN])
     inputs = [int(p) for p in plan if not isinstance(p, str)]
     base = frame.iloc[:n, inputs].copy()

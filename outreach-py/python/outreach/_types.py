@@ -78,7 +78,8 @@ class RunSummary:
     `fallbacks` counts rows that got a fallback text instead of research and an opener;
     `refundable` those among them that failed for reasons other than their input
     (provider errors, missing keys); `invalid_emails` those whose email cell is not an
-    address. `metrics` counts only this run's calls.
+    address; `suppressed` those on the do-not-contact list (not researched, counted
+    among the fallbacks). `metrics` counts only this run's calls.
     """
 
     rows: int
@@ -91,6 +92,7 @@ class RunSummary:
     ragged_rows: int
     metrics: Metrics
     seconds: float
+    suppressed: int = 0
 
     @property
     def rows_per_second(self) -> float:

@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use outreach_core::config::PipelineConfig;
-use outreach_core::jobs::{keys, CreateJob, JobSettings, JobSystem};
+use std::sync::Arc;
+
+use outreach_core::campaign::{DraftSpec, SuppressionList};
+use outreach_core::jobs::{keys, CampaignRequest, CreateJob, JobSettings, JobSystem};
 use outreach_core::output::OutputFormat;
 use outreach_core::ports::{Job, JobStatus};
 use outreach_core::setup::{BackendConfig, Backends};
@@ -70,6 +73,7 @@ pub async fn run(args: EnrichArgs) -> anyhow::Result<ExitCode> {
         .ensure_account(LOCAL_USER, "local@localhost", 0)
         .await?;
 
+    let campaign = campaign_request(&args)?;
     let request = CreateJob {
         user_id: LOCAL_USER.into(),
         file_path: String::new(),
@@ -83,6 +87,7 @@ pub async fn run(args: EnrichArgs) -> anyhow::Result<ExitCode> {
         combined: config.enricher.mode == Mode::Combined,
         charge: false,
         job_id: None,
+        campaign,
     };
     let runs = LocalRuns::new(&data_dir);
     let fingerprint = runs
@@ -247,6 +252,58 @@ fn read_service(path: &Path) -> anyhow::Result<ServiceContext> {
     })
 }
 
+/// The do-not-contact list and templates named on the command line. Template errors
+/// are reported (with line and column) when the job is created, before any call.
+fn campaign_request(args: &EnrichArgs) -> anyhow::Result<CampaignRequest> {
+    let suppression = match &args.suppress {
+        Some(path) => {
+            let (list, report) = SuppressionList::from_path(path)?;
+            for bad in report.rejected.iter().take(5) {
+                eprintln!(
+                    "warning: {} line {}: `{}` is neither an email nor a domain; skipped",
+                    path.display(),
+                    bad.line,
+                    bad.value
+                );
+            }
+            Some(Arc::new(list))
+        }
+        None => None,
+    };
+    let read = |path: &Option<PathBuf>, what: &str| -> anyhow::Result<Option<String>> {
+        path.as_ref()
+            .map(|p| {
+                std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read the {what} template {}", p.display()))
+            })
+            .transpose()
+    };
+    let (variants, seed) = match &args.variants {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the variants file {}", path.display()))?;
+            let spec: DraftSpec = serde_json::from_str(&text).with_context(|| {
+                format!(
+                    "{} is not a variants JSON object ({{\"seed\": …, \"variants\": [{{\"name\", \"subject\", \"body\", \"weight\"}}]}})",
+                    path.display()
+                )
+            })?;
+            (spec.variants, Some(spec.seed))
+        }
+        None => (Vec::new(), None),
+    };
+    let drafts = DraftSpec::from_parts(
+        read(&args.subject_template, "subject")?,
+        read(&args.body_template, "body")?,
+        variants,
+        seed,
+    )?;
+    Ok(CampaignRequest {
+        suppression,
+        drafts,
+    })
+}
+
 /// `<input stem>.enriched.<ext>` beside the input.
 fn default_output(input: &Path, format: OutputFormat) -> PathBuf {
     let stem = input
@@ -264,14 +321,16 @@ fn summary_line(job: &Job, output: &Path) -> String {
             .and_then(|v| v.as_f64())
             .unwrap_or(0.0)
     };
-    let fallbacks = n(&["fallbacks"]) as u64;
+    let suppressed = job.meta.campaign.as_ref().map_or(0, |c| c.suppressed_rows);
+    // Suppressed rows count among the fallbacks (no line), but are shown on their own.
+    let fallbacks = (n(&["fallbacks"]) as u64).saturating_sub(suppressed);
     let refundable = n(&["refundable_rows"]) as u64;
     let wall = n(&["seconds", "wall"]);
     let truncated = n(&["truncated_cells"]) as u64;
     let mut line = format!(
         "{} rows, {} lines written, {} fallbacks ({} not chargeable), {} provider calls ({} search, {} LLM), {} cache hits, {} retries, {:.1}s ({:.1} rows/s) → {}",
         job.rows,
-        job.rows.saturating_sub(fallbacks),
+        job.rows.saturating_sub(fallbacks + suppressed),
         fallbacks,
         refundable,
         n(&["provider_calls", "total"]) as u64,
@@ -283,6 +342,11 @@ fn summary_line(job: &Job, output: &Path) -> String {
         n(&["rows_per_second"]),
         output.display()
     );
+    if suppressed > 0 {
+        line.push_str(&format!(
+            " ({suppressed} rows on the do-not-contact list, skipped)"
+        ));
+    }
     if truncated > 0 {
         line.push_str(&format!(
             " ({truncated} cells truncated to Excel's 32,767-character limit)"

@@ -43,6 +43,8 @@ impl LocalRuns {
             "limit": request.limit,
             "combined": request.combined,
             "chunk_size": chunk_size,
+            "drafts": request.campaign.drafts,
+            "suppress": request.campaign.suppression.as_ref().map(|l| l.to_text()),
         });
         hasher.update(options.to_string().as_bytes());
         Ok(hasher

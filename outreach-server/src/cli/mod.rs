@@ -171,6 +171,20 @@ pub struct EnrichArgs {
     /// One LLM call per row for research and opener together.
     #[arg(long)]
     pub combined: bool,
+    /// Do-not-contact list: one email, `domain.com` or `@domain.com` per line, or a CSV
+    /// with an email/domain column. Listed rows are not researched (status `suppressed`).
+    #[arg(long)]
+    pub suppress: Option<PathBuf>,
+    /// MiniJinja template of the email subject (written to `email_subject`).
+    #[arg(long = "subject-template", requires = "body_template")]
+    pub subject_template: Option<PathBuf>,
+    /// MiniJinja template of the email body (written to `email_body`).
+    #[arg(long = "body-template", requires = "subject_template")]
+    pub body_template: Option<PathBuf>,
+    /// A/B variants: a JSON file `{"seed": "…", "variants": [{"name", "subject", "body",
+    /// "weight"}, …]}`; rows get a `variant` column.
+    #[arg(long)]
+    pub variants: Option<PathBuf>,
     /// Search endpoint (overrides SERPER_URL).
     #[arg(long = "serper-url")]
     pub serper_url: Option<String>,

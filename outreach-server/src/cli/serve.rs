@@ -2,7 +2,6 @@
 //! backends the environment names (embedded defaults: SQLite, local files, in-process
 //! queue). With the in-process queue, unfinished jobs are re-queued at start.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +10,7 @@ use anyhow::Context;
 use outreach_server::server::auth::{AuthConfig, SecretSource};
 use outreach_server::server::stripe::BillingConfig;
 use outreach_server::server::web::{WebConfig, WebState};
-use outreach_server::server::{app, AppState, ServerConfig};
+use outreach_server::server::{app, listen, AppState, ServerConfig};
 use tokio::sync::Notify;
 
 use super::ServeArgs;
@@ -59,6 +58,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .map(|_| system.spawn_worker(system.default_parallelism()))
         .collect();
 
+    let limits = listen::ConnLimits::from_env()?;
     let listener = tokio::net::TcpListener::bind(&args.addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
@@ -79,11 +79,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             stopping.notify_waiters();
         }
     };
-    // The peer address feeds the per-client limit on sign-in attempts.
-    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    let serve = axum::serve(listener, service).with_graceful_shutdown(signal);
+    // Header-read and idle timeouts, connection caps; the peer address (ConnectInfo)
+    // feeds the per-client limit on sign-in attempts.
+    let serve = listen::serve(listener, app(state), limits, signal);
     tokio::select! {
-        r = serve => r.context("the server failed")?,
+        _ = serve => {},
         _ = async { stopping.notified().await; tokio::time::sleep(DRAIN).await } => {
             eprintln!("connections still open after {}s; closing them", DRAIN.as_secs());
         }

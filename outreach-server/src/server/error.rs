@@ -187,6 +187,7 @@ fn from_input(e: InputError) -> AppError {
         | InputError::UnknownColumn(_)
         | InputError::DuplicateColumn(_)
         | InputError::Other(_) => AppError::bad_request("invalid_input", message),
+        InputError::Template { .. } => AppError::bad_request("invalid_template", message),
         _ => AppError::Unprocessable(message),
     }
 }

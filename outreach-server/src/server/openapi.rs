@@ -371,7 +371,12 @@ pub fn document() -> Value {
                         "output_columns": { "type": ["array", "null"], "items": { "type": "string" } },
                         "format": { "enum": ["xlsx", "csv"] },
                         "limit": { "type": ["integer", "null"], "minimum": 1 },
-                        "combined": { "type": "boolean" }
+                        "combined": { "type": "boolean" },
+                        "subject_template": { "type": ["string", "null"], "description": "MiniJinja template of the email subject (with body_template)" },
+                        "body_template": { "type": ["string", "null"], "description": "MiniJinja template of the email body" },
+                        "variants": { "type": "array", "items": obj(json!({ "name": { "type": "string" }, "subject": { "type": "string" }, "body": { "type": "string" }, "weight": { "type": "integer", "minimum": 0 } })) },
+                        "variant_seed": { "type": ["string", "null"] },
+                        "suppress": { "type": "array", "items": { "type": "string" }, "description": "do-not-contact entries for this run: emails, domains, @domains" }
                     }
                 },
                 "Job": obj(json!({

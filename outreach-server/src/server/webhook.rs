@@ -98,10 +98,9 @@ async fn checkout_completed(
     else {
         return Ok(Outcome::Ignored("no user on the session"));
     };
-    if !matches!(
-        s["payment_status"].as_str(),
-        Some("paid" | "no_payment_required") | None
-    ) {
+    // Only a session Stripe reports as paid grants credits: a missing status is not
+    // "paid" (issue 12, item 9), and delayed methods arrive paid later.
+    if s["payment_status"].as_str() != Some("paid") {
         return Ok(Outcome::Ignored("not paid yet"));
     }
     let catalog = &state.stripe.config().catalog;

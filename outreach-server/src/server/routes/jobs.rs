@@ -5,7 +5,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use outreach_core::jobs::CreateJob;
+use std::sync::Arc;
+
+use outreach_core::campaign::{DraftSpec, SuppressionList, VariantSpec};
+use outreach_core::jobs::{CampaignRequest, CreateJob};
 use outreach_core::output::OutputFormat;
 use outreach_core::ports::{Job, JobLog};
 use outreach_core::ServiceContext;
@@ -46,6 +49,20 @@ struct CreateJobRequest {
     limit: Option<u64>,
     #[serde(default)]
     combined: bool,
+    /// Email drafts: one subject/body template pair (MiniJinja)…
+    #[serde(default)]
+    subject_template: Option<String>,
+    #[serde(default)]
+    body_template: Option<String>,
+    /// …and/or A/B variants, each `{name, subject, body, weight}`.
+    #[serde(default)]
+    variants: Vec<VariantSpec>,
+    /// Seeds the variant assignment (same seed, same variant per person).
+    #[serde(default)]
+    variant_seed: Option<String>,
+    /// Do-not-contact entries for this run (`jane@acme.com`, `acme.com`, `@acme.com`).
+    #[serde(default)]
+    suppress: Vec<String>,
 }
 
 async fn create(
@@ -60,6 +77,18 @@ async fn create(
             "limit must be at least 1",
         ));
     }
+    let drafts = DraftSpec::from_parts(
+        req.subject_template,
+        req.body_template,
+        req.variants,
+        req.variant_seed,
+    )?;
+    let suppression = if req.suppress.is_empty() {
+        None
+    } else {
+        let (list, _) = SuppressionList::parse(&req.suppress.join("\n"));
+        Some(Arc::new(list))
+    };
     let system = state.jobs.clone();
     let user_id = user.user_id.clone();
     let job = run_to_completion(async move {
@@ -77,6 +106,10 @@ async fn create(
                 combined: req.combined,
                 charge: true,
                 job_id: None,
+                campaign: CampaignRequest {
+                    suppression,
+                    drafts,
+                },
             })
             .await
     })
