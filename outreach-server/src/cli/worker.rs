@@ -31,7 +31,12 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     );
     let worker = system.spawn_worker(parallel);
     super::serve::shutdown_signal().await;
-    eprintln!("stopping: finishing the tasks in hand");
-    worker.shutdown().await;
+    let grace = super::system::shutdown_grace();
+    eprintln!(
+        "stopping: finishing the tasks in hand for up to {}s, then handing them back",
+        grace.as_secs_f64()
+    );
+    let took = worker.shutdown_within(grace).await;
+    eprintln!("stopped in {:.1}s", took.as_secs_f64());
     Ok(ExitCode::SUCCESS)
 }
