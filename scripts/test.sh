@@ -32,6 +32,9 @@ step "Redis queue + shared rate limiter, S3 storage, against real servers"
 step "Scale-out fault tests: outreach worker processes on PostgreSQL + Redis + S3"
 ./scripts/test-scale.sh
 
+step "/metrics: counters move as a job runs; the exposition passes promtool check metrics"
+./scripts/test-metrics.sh
+
 step "Python binding (wheel built into a venv, pytest)"
 ./scripts/test-python.sh
 

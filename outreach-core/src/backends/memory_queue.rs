@@ -95,6 +95,7 @@ impl State {
             }
             self.deadlines.pop_first();
             if let Some(flight) = self.in_flight.remove(&number) {
+                crate::telemetry::redelivered();
                 self.push_pending(deadline, flight.entry);
             }
         }
@@ -289,6 +290,10 @@ impl JobQueue for MemoryQueue {
 
     fn lease(&self) -> Duration {
         self.inner.visibility_timeout
+    }
+
+    async fn depth(&self) -> Result<Option<u64>> {
+        Ok(Some(self.len() as u64))
     }
 
     async fn renew(&self, delivery: &Delivery) -> Result<bool> {

@@ -515,6 +515,11 @@ impl RedisQueue {
         })();
         let reason = match decoded {
             Ok((task, base)) => {
+                if entry.deliveries > 1 {
+                    // Only a claim (XCLAIM after the lease lapsed) delivers an entry twice;
+                    // a retry is a new entry.
+                    crate::telemetry::redelivered();
+                }
                 let extra = u32::try_from(entry.deliveries.saturating_sub(1)).unwrap_or(u32::MAX);
                 return Ok(Polled::Delivered(Delivery {
                     id: format!("{}:{}:{}", entry.id, entry.deliveries, self.inner.stream),
@@ -714,6 +719,22 @@ impl JobQueue for RedisQueue {
 
     fn lease(&self) -> Duration {
         self.inner.visibility_timeout
+    }
+
+    /// Entries in the stream (acked ones are deleted, so: waiting or leased) plus
+    /// delayed retries.
+    async fn depth(&self) -> Result<Option<u64>> {
+        let (stream, delayed) = (&self.inner.stream, &self.inner.delayed);
+        let (live, waiting): (u64, u64) = self
+            .with_retries("measure the queue", |mut conn| async move {
+                redis::pipe()
+                    .xlen(stream)
+                    .zcard(delayed)
+                    .query_async(&mut conn)
+                    .await
+            })
+            .await?;
+        Ok(Some(live + waiting))
     }
 
     async fn renew(&self, delivery: &Delivery) -> Result<bool> {

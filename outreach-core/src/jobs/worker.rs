@@ -10,6 +10,7 @@ use tokio::task::JoinSet;
 use super::{keys, JobSystem};
 use crate::error::{Error, Result};
 use crate::ports::{Delivery, Job, JobFinish, JobStatus, Task};
+use crate::telemetry;
 
 /// How long `receive` waits before checking for shutdown.
 const POLL: Duration = Duration::from_millis(500);
@@ -161,8 +162,11 @@ impl JobSystem {
                 let delivery = system.queue().receive(POLL).await;
                 if *stopped.borrow() {
                     if let Ok(Some(delivery)) = delivery {
-                        if let Err(e) = system.queue().release(&delivery).await {
-                            tracing::warn!(error = %e, "could not hand a task back; it is redelivered when its lease lapses");
+                        match system.queue().release(&delivery).await {
+                            Ok(()) => telemetry::handed_back(),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "could not hand a task back; it is redelivered when its lease lapses")
+                            }
                         }
                     }
                     break;
@@ -205,7 +209,10 @@ impl JobSystem {
             }
             true = async { hand_back.wait_for(|h| *h).await.is_ok() } => {
                 match queue.release(&delivery).await {
-                    Ok(()) => tracing::info!(task = ?delivery.task, "handed the task back"),
+                    Ok(()) => {
+                        telemetry::handed_back();
+                        tracing::info!(task = ?delivery.task, "handed the task back");
+                    }
                     Err(e) => tracing::warn!(task = ?delivery.task, error = %e, "could not hand the task back; it is redelivered when its lease lapses"),
                 }
             }
@@ -228,9 +235,13 @@ impl JobSystem {
             Task::Finalize { job_id } => self.handle_finalize(job_id).await,
         };
         let outcome = match result {
-            Ok(()) => self.queue().ack(&delivery).await,
+            Ok(()) => {
+                telemetry::task_done(&task, "ok");
+                self.queue().ack(&delivery).await
+            }
             Err(e) if is_permanent(&e) || delivery.attempt >= self.settings().max_attempts => {
                 tracing::warn!(?task, attempt = delivery.attempt, error = %e, "task failed for good; failing the job");
+                telemetry::task_done(&task, "failed");
                 let message = if is_permanent(&e) {
                     user_message(&e)
                 } else {
@@ -252,6 +263,7 @@ impl JobSystem {
             }
             Err(e) => {
                 tracing::info!(?task, attempt = delivery.attempt, error = %e, "task failed; retrying");
+                telemetry::task_done(&task, "retry");
                 self.queue()
                     .retry(&delivery, backoff(delivery.attempt))
                     .await
@@ -299,6 +311,7 @@ impl JobSystem {
             .await?;
         }
         if won {
+            crate::telemetry::job_finished(JobStatus::Failed);
             self.store()
                 .add_log(
                     job_id,
@@ -342,8 +355,11 @@ async fn heartbeat(queue: &dyn crate::ports::JobQueue, delivery: &Delivery) {
     loop {
         tokio::time::sleep(every).await;
         match queue.renew(delivery).await {
-            Ok(true) => {}
-            Ok(false) => return,
+            Ok(true) => telemetry::lease_renewed(),
+            Ok(false) => {
+                telemetry::lease_lost();
+                return;
+            }
             Err(e) => tracing::warn!(error = %e, "could not renew a task's lease; will try again"),
         }
     }

@@ -69,6 +69,11 @@ pub trait JobQueue: Send + Sync + Debug + 'static {
     fn lease(&self) -> Duration;
     /// Extends the delivery's lease to a full [`JobQueue::lease`] from now.
     async fn renew(&self, delivery: &Delivery) -> Result<bool>;
+    /// Tasks not yet acked (waiting, delayed or leased), for the queue-depth gauge;
+    /// `None` when the backend cannot tell cheaply.
+    async fn depth(&self) -> Result<Option<u64>> {
+        Ok(None)
+    }
     /// Hands the task back for immediate redelivery (counts as an attempt, like a retry).
     async fn release(&self, delivery: &Delivery) -> Result<()> {
         self.retry(delivery, Duration::ZERO).await

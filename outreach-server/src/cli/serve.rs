@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use outreach_server::metrics_exporter;
 use outreach_server::server::auth::{AuthConfig, SecretSource};
 use outreach_server::server::stripe::BillingConfig;
 use outreach_server::server::web::{WebConfig, WebState};
@@ -89,9 +90,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             stopping.cancel();
         }
     };
+    // `/metrics` beside the API, and every route timed.
+    let metrics = metrics_exporter::install().context("cannot install the metrics recorder")?;
+    let router = metrics_exporter::instrument(app(state).merge(metrics_exporter::router(
+        metrics,
+        system.clone(),
+        false,
+    )));
     // Header-read and idle timeouts, connection caps; the peer address (ConnectInfo)
     // feeds the per-client limit on sign-in attempts.
-    let serve = listen::serve(listener, app(state), limits, signal);
+    let serve = listen::serve(listener, router, limits, signal);
     tokio::select! {
         _ = serve => {},
         _ = async { stopping.cancelled().await; tokio::time::sleep(DRAIN).await } => {
