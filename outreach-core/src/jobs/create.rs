@@ -281,6 +281,7 @@ impl JobSystem {
                 "the job changed state; reload and try again".into(),
             ));
         }
+        crate::telemetry::job_finished(JobStatus::Cancelled);
         let progress = self.store().chunk_progress(job_id).await?;
         let cost = job.meta.credit_cost;
         if cost > 0 {

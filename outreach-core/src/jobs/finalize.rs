@@ -51,6 +51,7 @@ impl JobSystem {
             )
             .await?;
         if won {
+            crate::telemetry::job_finished(JobStatus::Succeeded);
             self.store()
                 .record_file(
                     &job.user_id,

@@ -37,7 +37,7 @@ use crate::input::ParseGate;
 use crate::ports::{CreditLedger, Job, JobQueue, JobStore, Storage};
 
 pub use create::{CampaignRequest, CreateJob};
-pub use worker::{StallTracker, WorkerHandle};
+pub use worker::{StallTracker, WorkerHandle, DEFAULT_SHUTDOWN_GRACE};
 
 /// Tuning of the job system.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

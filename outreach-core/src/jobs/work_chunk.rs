@@ -110,6 +110,7 @@ impl JobSystem {
             .config()
             .campaign
             .draft_rows(&headers, &raw.rows, email_index, &mut outcomes);
+        crate::telemetry::rows_enriched(&outcomes);
         let m = metrics.snapshot();
         let stats = ChunkStats {
             rows: outcomes.len() as u64,

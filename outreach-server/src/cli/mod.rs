@@ -67,6 +67,10 @@ pub struct WorkerArgs {
     /// Tasks run at once (default: enough to keep OUTREACH_CONCURRENCY rows busy).
     #[arg(long, env = "OUTREACH_WORKER_PARALLEL")]
     pub parallel: Option<usize>,
+    /// Serve /metrics (Prometheus) and /healthz on this address, e.g. 0.0.0.0:9091
+    /// (port 0 picks a free one; the URL is printed). Off when absent.
+    #[arg(long = "metrics-addr", env = "OUTREACH_METRICS_ADDR")]
+    pub metrics_addr: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -70,6 +70,9 @@ impl<P> Retry<P> {
             .notify(|error, delay| {
                 retries += 1;
                 self.metrics.count(Counter::Retries, 1);
+                if let Some(kind) = crate::telemetry::error_provider(error) {
+                    crate::telemetry::provider_retry(kind);
+                }
                 tracing::debug!(%error, ?delay, retry = retries, "retrying provider call");
             })
             .await;
