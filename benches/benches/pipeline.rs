@@ -209,6 +209,7 @@ fn io_floor(input: &Path, out: &Path) -> f64 {
         research: "{}".into(),
         personalized: "opener".into(),
         status: outreach_core::RowStatus::Enriched,
+        draft: None,
     };
     for row in reader.by_ref() {
         let row = row.unwrap();

@@ -609,5 +609,6 @@ fn outcome(research: &str, personalized: &str) -> outreach_core::RowOutcome {
         research: research.into(),
         personalized: personalized.into(),
         status: outreach_core::RowStatus::Enriched,
+        draft: None,
     }
 }

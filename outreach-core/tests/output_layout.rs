@@ -13,6 +13,7 @@ fn outcome(research: &str, personalized: &str) -> RowOutcome {
         research: research.into(),
         personalized: personalized.into(),
         status: RowStatus::Enriched,
+        draft: None,
     }
 }
 

@@ -21,8 +21,8 @@ use outreach_core::input::{
 };
 use outreach_core::output::{create_writer, OutputFormat, OutputLayout, RowWriter};
 use outreach_core::{
-    EnrichOptions, Enricher, EnricherConfig, Error, Mode, PipelineConfig, ProgressSink, Providers,
-    RowOutcome, RowStatus, RunSummary, ServiceContext,
+    EnrichOptions, Enricher, EnricherConfig, Error, Mode, PipelineConfig, Providers, RowOutcome,
+    RowStatus, RunSummary, ServiceContext,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyDict;

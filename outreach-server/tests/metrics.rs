@@ -96,6 +96,7 @@ async fn metrics_move_as_a_job_runs_and_pass_promtool() {
         search_latency: Duration::from_millis(1),
         llm_latency: Duration::from_millis(1),
         fail_every: 0,
+        ..FakeOptions::default()
     })
     .await;
     let backends = Backends::open(&BackendConfig::local(dir.path()))
@@ -141,6 +142,7 @@ async fn metrics_move_as_a_job_runs_and_pass_promtool() {
             file_path: key,
             filename: "in.csv".into(),
             email_col: Some("email".into()),
+            columns: Default::default(),
             service: ServiceContext::default(),
             output_columns: None,
             format: OutputFormat::Csv,

@@ -194,6 +194,7 @@ mod tests {
             research: r.into(),
             personalized: p.into(),
             status: RowStatus::Enriched,
+            draft: None,
         }
     }
 
@@ -269,6 +270,7 @@ mod status_and_sources {
             research: research.into(),
             personalized: "Hi.".into(),
             status: RowStatus::NoSignal,
+            draft: None,
         };
         let row = vec!["a@a.io".to_string(), "old".to_string()];
         assert_eq!(layout.project(&row, &outcome)[3], "no_signal");
@@ -283,10 +285,13 @@ mod status_and_sources {
             ["a@a.io", "https://a.io/1\nhttps://b.io/2", "no_signal"]
         );
     }
+
     #[test]
     fn draft_columns_follow_the_sif_columns_and_replace_input_ones() {
         use crate::campaign::EmailDraft;
-        use crate::enricher::RowStatus;
+        fn strings(items: &[&str]) -> Vec<String> {
+            items.iter().map(|s| s.to_string()).collect()
+        }
         let headers = strings(&["email", "email_subject", "x"]);
         let layout = OutputLayout::with_drafts(&headers, None, DraftColumns::WithVariant).unwrap();
         assert_eq!(
