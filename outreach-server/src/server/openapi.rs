@@ -332,13 +332,19 @@ fn error_statuses(route: &Route, has_json_body: bool) -> Vec<(&'static str, &'st
         ("post", "/jobs") => errors.extend([
             ("402", "Not enough credits (`needed`, `available`)"),
             ("409", "A job with this id exists"),
-            ("413", "The body is larger than the JSON limit, or the workbook inflates beyond the limit"),
+            (
+                "413",
+                "The body is larger than the JSON limit, or the workbook inflates beyond the limit",
+            ),
             ("415", "Not .csv or .xlsx"),
             ("422", "Unreadable file, or over a reading limit"),
             ("429", "Files are already being read for this account"),
         ]),
         ("post", "/parse_headers") => errors.extend([
-            ("413", "The body is larger than the JSON limit, or the workbook inflates beyond the limit"),
+            (
+                "413",
+                "The body is larger than the JSON limit, or the workbook inflates beyond the limit",
+            ),
             ("415", "Not .csv or .xlsx"),
             ("422", "Unreadable file, or over a reading limit"),
             ("429", "Files are already being read for this account"),
