@@ -48,5 +48,8 @@ step "Python binding (wheel built into a venv, pytest)"
 step "Web app end to end in headless Chromium (real outreach serve, fake providers)"
 ./scripts/test-browser.sh
 
+step "OpenAPI document against a real outreach serve (schemathesis: no server error, no schema violation)"
+./scripts/test-openapi.sh
+
 echo
 echo "all tests passed in $(( $(date +%s) - started )) s"
