@@ -408,7 +408,7 @@ async fn create_with_suppression_and_templates() {
         job["credits_charged"], 44,
         "6 suppressed rows are not charged"
     );
-    assert_eq!(h.me(&t).await["credits_remaining"], 56);
+    let remaining = h.me(&t).await["credits_remaining"].as_i64().unwrap();
 
     let r = h.call(get(&format!("/jobs/{id}/download"), Some(&t))).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -422,8 +422,8 @@ async fn create_with_suppression_and_templates() {
     assert_eq!(
         headers[headers.len() - 5..],
         [
-            "sif_research",
             "sif_personalized",
+            "sif_status",
             "email_subject",
             "email_body",
             "variant"
@@ -433,6 +433,14 @@ async fn create_with_suppression_and_templates() {
         .records()
         .map(|r| r.unwrap().iter().map(str::to_string).collect())
         .collect();
+    // 44 reserved; every researched row that did not deliver (an invalid address, an
+    // abstention) is refunded, suppressed rows were never reserved.
+    let status = headers.len() - 4;
+    let refunded = rows
+        .iter()
+        .filter(|r| !matches!(r[status].as_str(), "enriched" | "suppressed"))
+        .count() as i64;
+    assert_eq!(remaining, 56 + refunded);
     let got: Vec<&str> = rows.iter().map(|r| r[4].as_str()).collect();
     assert_eq!(got, sample_emails(), "rows in input order");
     let mut variants = std::collections::HashSet::new();
@@ -440,13 +448,13 @@ async fn create_with_suppression_and_templates() {
         let email = row[4].to_lowercase();
         if email.ends_with("@northwind-logistics.com") || email == "marcus.reed@brightpathhealth.io"
         {
-            assert_eq!(row[6..], ["", "", "", "", ""], "{row:?}");
+            assert_eq!(row[6..], ["", "", "suppressed", "", "", ""], "{row:?}");
             continue;
         }
-        variants.insert(row[10].clone());
-        match row[10].as_str() {
-            "a" => assert_eq!(row[8], format!("{} x {}", row[0], row[3])),
-            "b" => assert_eq!(row[9], format!("Hi {}", row[0])),
+        variants.insert(row[11].clone());
+        match row[11].as_str() {
+            "a" => assert_eq!(row[9], format!("{} x {}", row[0], row[3])),
+            "b" => assert_eq!(row[10], format!("Hi {}", row[0])),
             other => panic!("variant {other:?}"),
         }
     }

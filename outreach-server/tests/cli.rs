@@ -326,7 +326,7 @@ async fn suppress_and_variants_on_the_command_line() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let summary = text(&out.stdout);
     assert!(
-        summary.starts_with("50 rows, 42 lines written, 3 fallbacks (3 invalid emails)"),
+        summary.starts_with("50 rows, 42 lines written, 3 fallbacks (3 not chargeable)"),
         "{summary}"
     );
     assert!(
@@ -348,6 +348,7 @@ async fn suppress_and_variants_on_the_command_line() {
         [
             "sif_research",
             "sif_personalized",
+            "sif_status",
             "email_subject",
             "email_body",
             "variant"
@@ -362,30 +363,34 @@ async fn suppress_and_variants_on_the_command_line() {
     for row in &rows {
         let email = row[4].to_lowercase();
         if email.starts_with("jane.doe@") || email.ends_with("@brightpathhealth.io") {
-            assert_eq!(row[6..], ["", "", "", "", ""], "suppressed row: {row:?}");
+            assert_eq!(
+                row[6..],
+                ["", "", "suppressed", "", "", ""],
+                "suppressed row: {row:?}"
+            );
             continue;
         }
-        seen.insert(row[10].clone());
+        seen.insert(row[11].clone());
         let company = &row[3];
-        match row[10].as_str() {
+        match row[11].as_str() {
             "short" => {
-                assert_eq!(row[8], format!("Idea for {company}"));
-                assert!(row[9].starts_with("Hi "), "{}", row[9]);
+                assert_eq!(row[9], format!("Idea for {company}"));
+                assert!(row[10].starts_with("Hi "), "{}", row[10]);
             }
             "long" => {
                 assert!(
-                    row[8].ends_with(&format!("a question about {company}")),
+                    row[9].ends_with(&format!("a question about {company}")),
                     "{}",
-                    row[8]
+                    row[9]
                 );
-                assert!(row[9].ends_with("Worth a call?"), "{}", row[9]);
+                assert!(row[10].ends_with("Worth a call?"), "{}", row[10]);
             }
             other => panic!("unexpected variant {other:?}"),
         }
         if row[7].starts_with("SIF") {
             continue;
         }
-        assert!(row[9].contains(&row[7]), "the body holds the opener");
+        assert!(row[10].contains(&row[7]), "the body holds the opener");
     }
     assert_eq!(seen.len(), 2, "both variants are used");
 
@@ -398,9 +403,9 @@ async fn suppress_and_variants_on_the_command_line() {
     let again: Vec<String> = csv::Reader::from_path(&second)
         .unwrap()
         .records()
-        .map(|r| r.unwrap()[10].to_string())
+        .map(|r| r.unwrap()[11].to_string())
         .collect();
-    let before: Vec<String> = rows.iter().map(|r| r[10].clone()).collect();
+    let before: Vec<String> = rows.iter().map(|r| r[11].clone()).collect();
     assert_eq!(again, before, "the same person gets the same variant");
 }
 
