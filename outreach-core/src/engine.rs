@@ -8,7 +8,7 @@
 //! target and renamed at the end, so a failed run never leaves a file that looks done.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -16,11 +16,11 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, Semaphore};
 
-use crate::chunk::process_chunk;
+use crate::chunk::{process_chunk, RowObserver};
 use crate::enricher::{Enricher, RowOutcome, RowStatus};
 use crate::error::{Error, Result};
 use crate::input::{self, RowReader};
-use crate::metrics::MetricsSnapshot;
+use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::output::{self, OutputFormat, OutputLayout, WriteReport};
 use crate::progress::{Progress, ProgressSink};
 
@@ -109,6 +109,44 @@ impl Tally {
     }
 }
 
+/// Progress by row: every finished row (in any order) moves the count by one.
+struct RowProgress<'a> {
+    sink: &'a dyn ProgressSink,
+    total: u64,
+    metrics: &'a Metrics,
+    done: AtomicU64,
+    fallbacks: AtomicU64,
+}
+
+impl<'a> RowProgress<'a> {
+    fn new(sink: &'a dyn ProgressSink, total: u64, metrics: &'a Metrics) -> Self {
+        Self {
+            sink,
+            total,
+            metrics,
+            done: AtomicU64::new(0),
+            fallbacks: AtomicU64::new(0),
+        }
+    }
+}
+
+impl RowObserver for RowProgress<'_> {
+    fn row_done(&self, outcome: &RowOutcome) {
+        let fallbacks = if outcome.status == RowStatus::Enriched {
+            self.fallbacks.load(Ordering::Relaxed)
+        } else {
+            self.fallbacks.fetch_add(1, Ordering::Relaxed) + 1
+        };
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        self.sink.on_progress(&Progress {
+            rows_done: done,
+            rows_total: Some(self.total),
+            fallbacks,
+            metrics: self.metrics.snapshot(),
+        });
+    }
+}
+
 /// Enrich `input` into `output`.
 pub async fn enrich_file(
     enricher: &Enricher,
@@ -152,15 +190,18 @@ pub async fn enrich_file(
 
     let in_flight = Arc::new(Semaphore::new(concurrency));
     let chunks_in_flight = concurrency.div_ceil(chunk_size) + 1;
+    let rows_progress = RowProgress::new(progress, total, enricher.metrics());
     let chunks = futures::stream::unfold(chunk_rx, |mut rx| async move {
         rx.recv().await.map(|c| (c, rx))
     });
     let results = chunks
         .map(|chunk| {
             let in_flight = &in_flight;
+            let rows_progress = &rows_progress;
             async move {
                 let rows = chunk?;
-                let outcomes = process_chunk(enricher, &rows, email_index, in_flight).await?;
+                let outcomes =
+                    process_chunk(enricher, &rows, email_index, in_flight, rows_progress).await?;
                 Ok::<_, Error>((rows, outcomes))
             }
         })
@@ -183,12 +224,6 @@ pub async fn enrich_file(
                 .send(projected)
                 .await
                 .map_err(|_| Error::Output("the writer stopped early".into()))?;
-            progress.on_progress(&Progress {
-                rows_done: tally.rows,
-                rows_total: Some(total),
-                fallbacks: tally.rows - tally.enriched,
-                metrics: enricher.metrics().snapshot(),
-            });
         }
         Ok(())
     }
@@ -248,9 +283,10 @@ pub async fn enrich_rows(
     let in_flight = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let chunk_size = options.chunk_size.max(1);
     let chunks_in_flight = options.concurrency.max(1).div_ceil(chunk_size) + 1;
+    let rows_progress = RowProgress::new(progress, total, enricher.metrics());
     let mut results = Box::pin(
         futures::stream::iter(rows.chunks(chunk_size))
-            .map(|chunk| process_chunk(enricher, chunk, email_index, &in_flight))
+            .map(|chunk| process_chunk(enricher, chunk, email_index, &in_flight, &rows_progress))
             .buffered(chunks_in_flight),
     );
     let mut out = Vec::with_capacity(rows.len());
@@ -259,12 +295,6 @@ pub async fn enrich_rows(
         let outcomes = outcomes?;
         tally.add(&outcomes);
         out.extend(outcomes);
-        progress.on_progress(&Progress {
-            rows_done: tally.rows,
-            rows_total: Some(total),
-            fallbacks: tally.rows - tally.enriched,
-            metrics: enricher.metrics().snapshot(),
-        });
     }
     progress.on_finish(&Progress {
         rows_done: tally.rows,

@@ -43,6 +43,23 @@ impl Env {
     /// A job system over this environment's database and files, with a fresh queue
     /// (as after a process restart) and these providers.
     fn system(&self, search: Arc<FnSearch>, llm: Arc<FnLlm>, chunk_size: u32) -> JobSystem {
+        self.system_with(
+            search,
+            llm,
+            chunk_size,
+            JobSettings::default().progress_every,
+        )
+    }
+
+    /// [`Env::system`] with running chunks reporting rows (and seeing a cancel) every
+    /// `progress_every`.
+    fn system_with(
+        &self,
+        search: Arc<FnSearch>,
+        llm: Arc<FnLlm>,
+        chunk_size: u32,
+        progress_every: Duration,
+    ) -> JobSystem {
         // Metered, as the real policy stack is, so jobs can report provider calls.
         let metrics = Arc::new(Metrics::default());
         let providers = Providers {
@@ -60,6 +77,7 @@ impl Env {
                 chunk_size,
                 concurrency: 8,
                 temp_dir: self.dir.path().join("tmp"),
+                progress_every,
                 ..JobSettings::default()
             },
         )
@@ -333,6 +351,169 @@ async fn cancel_stops_new_chunks_and_refunds_unprocessed_rows() {
         system.cancel_job("someone-else", &job.id).await,
         Err(Error::NotFound(_))
     ));
+}
+
+fn slow_llm(delay: Duration) -> Arc<FnLlm> {
+    Arc::new(FnLlm {
+        f: Box::new(|req| Ok(good_answer(req))),
+        delay,
+        calls: Default::default(),
+    })
+}
+
+/// Samples the job's `(rows_processed, progress_percent)` every few milliseconds until
+/// it ends (or `stop` is set).
+fn sample_progress(
+    db: Arc<SqliteStore>,
+    job_id: String,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<Vec<(u64, f64)>> {
+    tokio::spawn(async move {
+        let mut seen = Vec::new();
+        loop {
+            let job = db.get_job(None, &job_id).await.unwrap();
+            seen.push((job.rows_processed, job.progress_percent));
+            if job.status.is_terminal() || stop.load(Ordering::SeqCst) {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+}
+
+/// Waits (at most 30 s) until the job reports at least `rows` rows processed.
+async fn wait_for_rows(db: &SqliteStore, job_id: &str, rows: u64) {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while db.get_job(None, job_id).await.unwrap().rows_processed < rows {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the job's progress did not move");
+}
+
+fn assert_monotonic(seen: &[(u64, f64)]) {
+    for pair in seen.windows(2) {
+        assert!(
+            pair[1].0 >= pair[0].0 && pair[1].1 >= pair[0].1,
+            "progress went backwards: {:?} then {:?}",
+            pair[0],
+            pair[1]
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn progress_moves_by_row_within_a_chunk_and_ends_exact() {
+    let env = Env::new().await;
+    env.db
+        .ensure_account(USER, "u@example.com", 100)
+        .await
+        .unwrap();
+    // 30 rows in one chunk, 8 at a time, 2 × 40 ms per row: about 0.3 s of work.
+    let llm = slow_llm(Duration::from_millis(40));
+    let system = env.system_with(echo_search(), llm, 50, Duration::from_millis(20));
+    let job = system
+        .create_job(request(env.upload(&prospects(30, 1)).await))
+        .await
+        .unwrap();
+    let sampler = sample_progress(env.db.clone(), job.id.clone(), Default::default());
+    let done = run_to_end(&system, &job.id).await;
+    assert_eq!(done.status, JobStatus::Succeeded);
+    let seen = sampler.await.unwrap();
+    assert_monotonic(&seen);
+    let partial: std::collections::BTreeSet<u64> = seen
+        .iter()
+        .map(|(rows, _)| *rows)
+        .filter(|rows| (1..30).contains(rows))
+        .collect();
+    assert!(
+        partial.len() >= 3,
+        "the one chunk's progress was seen at only {partial:?} rows: {seen:?}"
+    );
+    assert_eq!(done.rows_processed, 30);
+    assert_eq!(done.progress_percent, 100.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_redelivered_chunk_never_counts_a_row_twice() {
+    let env = Env::new().await;
+    env.db
+        .ensure_account(USER, "u@example.com", 100)
+        .await
+        .unwrap();
+    let llm = slow_llm(Duration::from_millis(40));
+    let first = env.system_with(echo_search(), llm.clone(), 50, Duration::from_millis(20));
+    let job = first
+        .create_job(request(env.upload(&prospects(30, 1)).await))
+        .await
+        .unwrap();
+    let worker = first.spawn_worker(1);
+    wait_for_rows(&env.db, &job.id, 10).await;
+    // The worker dies mid-chunk; after a restart the chunk runs again from its first row.
+    worker.abort();
+    let reported = env.db.get_job(None, &job.id).await.unwrap().rows_processed;
+    assert!((10..30).contains(&reported), "{reported}");
+    let second = env.system_with(echo_search(), llm, 50, Duration::from_millis(20));
+    assert_eq!(second.recover().await.unwrap(), 1);
+    let sampler = sample_progress(env.db.clone(), job.id.clone(), Default::default());
+    let done = run_to_end(&second, &job.id).await;
+    assert_eq!(done.status, JobStatus::Succeeded);
+    let seen = sampler.await.unwrap();
+    assert_monotonic(&seen);
+    assert!(
+        seen.iter().all(|(rows, _)| (reported..=30).contains(rows)),
+        "rows counted twice or lost: {seen:?}"
+    );
+    assert_eq!(done.rows_processed, 30, "exact after the redelivery");
+    assert_eq!(
+        read_result(&env, done.result_path.as_deref().unwrap())
+            .await
+            .len(),
+        30
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancel_stops_a_running_chunk_at_its_next_row() {
+    let env = Env::new().await;
+    env.db
+        .ensure_account(USER, "u@example.com", 100)
+        .await
+        .unwrap();
+    // 50 rows in one chunk, 8 at a time, 2 × 60 ms per row: about 0.8 s of work.
+    let llm = slow_llm(Duration::from_millis(60));
+    let system = env.system_with(echo_search(), llm.clone(), 50, Duration::from_millis(20));
+    let job = system
+        .create_job(request(env.upload(&prospects(50, 1)).await))
+        .await
+        .unwrap();
+    let worker = system.spawn_worker(1);
+    wait_for_rows(&env.db, &job.id, 8).await;
+    let cancelled = system.cancel_job(USER, &job.id).await.unwrap();
+    assert_eq!(cancelled.status, JobStatus::Cancelled);
+    let calls_at_cancel = llm.calls.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    worker.shutdown().await;
+    let calls = llm.calls.load(Ordering::SeqCst);
+    // Rows already started finish (8 in flight, 2 calls each); rows that start before
+    // the next check (20 ms: at most another 8) may too. Nothing after that.
+    assert!(
+        calls <= calls_at_cancel + 2 * 16,
+        "{calls} LLM calls, {calls_at_cancel} when cancelled: the chunk ran on"
+    );
+    assert!(
+        calls < 2 * 50,
+        "every row of the cancelled chunk was enriched"
+    );
+    assert!(matches!(
+        env.storage.get(&keys::chunk_output(USER, &job.id, 0)).await,
+        Err(Error::NotFound(_))
+    ));
+    let after = env.db.get_job(None, &job.id).await.unwrap();
+    assert_eq!(after.status, JobStatus::Cancelled);
+    // No chunk was finished, so nothing was delivered and everything is refunded.
+    assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 100);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

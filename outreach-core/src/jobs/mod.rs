@@ -6,7 +6,9 @@
 //!   yet done;
 //! - `Chunk` enriches one chunk and stores its output; its existence means "done", so a
 //!   redelivered task costs no provider call. Progress is derived from the recorded
-//!   chunks, so concurrent chunks never lose an update;
+//!   chunks, so concurrent chunks never lose an update; while a chunk runs it reports
+//!   its rows done about once a second (`JobStore::record_chunk_rows`, which never
+//!   counts a row twice) and stops at its next row once the job is cancelled;
 //! - `Finalize` merges chunks in input order into the result file, marks the job
 //!   succeeded (exactly one finisher wins) and refunds rows that failed for provider
 //!   reasons.
@@ -53,6 +55,9 @@ pub struct JobSettings {
     /// (see `JobSystem::sweep_stalled`). Keep it well above the queue's visibility
     /// timeout.
     pub stall_after: std::time::Duration,
+    /// How often a running chunk reports its rows done and checks for a cancel
+    /// (progress by row; the cancel stops the chunk at its next row).
+    pub progress_every: std::time::Duration,
 }
 
 impl Default for JobSettings {
@@ -64,6 +69,7 @@ impl Default for JobSettings {
             temp_dir: std::env::temp_dir(),
             max_rows: 0,
             stall_after: std::time::Duration::from_secs(1800),
+            progress_every: std::time::Duration::from_secs(1),
         }
     }
 }
@@ -88,6 +94,7 @@ impl JobSettings {
             stall_after: num("OUTREACH_STALL_AFTER_SECS")
                 .map_or(d.stall_after, std::time::Duration::from_secs_f64),
             temp_dir: data_dir.join("tmp"),
+            progress_every: d.progress_every,
         }
     }
 }

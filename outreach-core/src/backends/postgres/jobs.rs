@@ -38,6 +38,33 @@ const PROGRESS_SQL: &str = "SELECT j.rows AS job_rows, j.chunks_total, \
      WHERE j.id = $1 \
      GROUP BY j.id";
 
+/// `rows_processed` = rows of recorded chunks + rows reported by the others (progress
+/// by row), never lowered; then the percent follows it (never lowered either).
+const ROWS_SEEN_SQL: &str = "UPDATE jobs SET rows_processed = GREATEST(rows_processed, \
+         (SELECT COALESCE(SUM(c.rows), 0) FROM job_chunks c WHERE c.job_id = $1) \
+         + (SELECT COALESCE(SUM(p.rows), 0) FROM job_chunk_rows p WHERE p.job_id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM job_chunks c \
+                             WHERE c.job_id = p.job_id AND c.chunk = p.chunk)))::bigint \
+     WHERE id = $1";
+const PERCENT_SEEN_SQL: &str = "UPDATE jobs SET progress_percent = GREATEST(progress_percent, \
+         CASE WHEN rows > 0 \
+              THEN LEAST(100.0::double precision, \
+                         100.0::double precision * rows_processed / rows) \
+              ELSE 0.0::double precision END) \
+     WHERE id = $1";
+
+/// Brings the job's `rows_processed` and percent up to what its chunks report.
+async fn update_rows_seen(conn: &mut PgConnection, id: &str) -> Result<()> {
+    for sql in [ROWS_SEEN_SQL, PERCENT_SEEN_SQL] {
+        sqlx::query(sql)
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error("update the job's progress"))?;
+    }
+    Ok(())
+}
+
 fn unknown_job(id: &str) -> Error {
     Error::NotFound(format!("job {id}"))
 }
@@ -174,13 +201,15 @@ impl PgStore {
             == 1;
         let (progress, pct) = progress_in(tx, id).await?;
         if inserted {
-            sqlx::query("UPDATE jobs SET rows_processed = $2, progress_percent = $3 WHERE id = $1")
-                .bind(id)
-                .bind(to_i64(progress.rows_processed, "rows processed")?)
-                .bind(pct)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error("update the job's progress"))?;
+            sqlx::query(
+                "UPDATE jobs SET progress_percent = GREATEST(progress_percent, $2) WHERE id = $1",
+            )
+            .bind(id)
+            .bind(pct)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error("update the job's progress"))?;
+            update_rows_seen(tx, id).await?;
         }
         Ok(progress)
     }
@@ -336,6 +365,43 @@ impl JobStore for PgStore {
         let mut tx = self.begin("record the chunk").await?;
         let result = Self::record_chunk_in(&mut tx, id, chunk, &values).await;
         finish_tx(tx, result, "record the chunk").await
+    }
+
+    async fn record_chunk_rows(&self, id: &str, chunk: u32, rows: u64) -> Result<u64> {
+        let rows = to_i64(rows, "rows done")?;
+        let mut tx = self.begin("record the chunk's progress").await?;
+        let result = async {
+            // The job's row lock orders this with `record_chunk` (see there).
+            let job: Option<i32> =
+                sqlx::query_scalar("SELECT 1 FROM jobs WHERE id = $1 FOR NO KEY UPDATE")
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_error("record the chunk's progress"))?;
+            if job.is_none() {
+                return Err(unknown_job(id));
+            }
+            sqlx::query(
+                "INSERT INTO job_chunk_rows (job_id, chunk, rows) VALUES ($1, $2, $3) \
+                 ON CONFLICT (job_id, chunk) \
+                 DO UPDATE SET rows = GREATEST(job_chunk_rows.rows, EXCLUDED.rows)",
+            )
+            .bind(id)
+            .bind(i64::from(chunk))
+            .bind(rows)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error("record the chunk's progress"))?;
+            update_rows_seen(&mut tx, id).await?;
+            let done: i64 = sqlx::query_scalar("SELECT rows_processed FROM jobs WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_error("read the job's progress"))?;
+            u64::try_from(done).map_err(|e| corrupt("rows processed", e))
+        }
+        .await;
+        finish_tx(tx, result, "record the chunk's progress").await
     }
 
     async fn chunk_progress(&self, id: &str) -> Result<ChunkProgress> {

@@ -36,6 +36,30 @@ const PROGRESS_SQL: &str = "SELECT j.rows AS job_rows, j.chunks_total, j.meta_js
      WHERE j.id = $1 \
      GROUP BY j.id, j.rows, j.chunks_total, j.meta_json";
 
+/// `rows_processed` = rows of recorded chunks + rows reported by the others (progress
+/// by row), never lowered; then the percent follows it (never lowered either).
+const ROWS_SEEN_SQL: &str = "UPDATE jobs SET rows_processed = MAX(rows_processed, \
+         (SELECT COALESCE(SUM(c.rows), 0) FROM job_chunks c WHERE c.job_id = $1) \
+         + (SELECT COALESCE(SUM(p.rows), 0) FROM job_chunk_rows p WHERE p.job_id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM job_chunks c \
+                             WHERE c.job_id = p.job_id AND c.chunk = p.chunk))) \
+     WHERE id = $1";
+const PERCENT_SEEN_SQL: &str = "UPDATE jobs SET progress_percent = MAX(progress_percent, \
+         CASE WHEN rows > 0 THEN MIN(100.0, 100.0 * rows_processed / rows) ELSE 0.0 END) \
+     WHERE id = $1";
+
+/// Brings the job's `rows_processed` and percent up to what its chunks report.
+async fn update_rows_seen(conn: &mut SqliteConnection, id: &str) -> Result<()> {
+    for sql in [ROWS_SEEN_SQL, PERCENT_SEEN_SQL] {
+        sqlx::query(sql)
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error("update the job's progress"))?;
+    }
+    Ok(())
+}
+
 fn unknown_job(id: &str) -> Error {
     Error::NotFound(format!("job {id}"))
 }
@@ -353,14 +377,14 @@ impl JobStore for SqliteStore {
             let (progress, pct) = progress_in(&mut tx, id).await?;
             if inserted {
                 sqlx::query(
-                    "UPDATE jobs SET rows_processed = $2, progress_percent = $3 WHERE id = $1",
+                    "UPDATE jobs SET progress_percent = MAX(progress_percent, $2) WHERE id = $1",
                 )
                 .bind(id)
-                .bind(to_i64(progress.rows_processed, "rows processed")?)
                 .bind(pct)
                 .execute(&mut *tx)
                 .await
                 .map_err(db_error("update the job's progress"))?;
+                update_rows_seen(&mut tx, id).await?;
             }
             Ok(progress)
         }
@@ -369,6 +393,50 @@ impl JobStore for SqliteStore {
             Ok(progress) => {
                 tx.commit().await.map_err(db_error("record the chunk"))?;
                 Ok(progress)
+            }
+            Err(e) => {
+                rollback(tx).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn record_chunk_rows(&self, id: &str, chunk: u32, rows: u64) -> Result<u64> {
+        let rows = to_i64(rows, "rows done")?;
+        let mut tx = self.begin_write("record the chunk's progress").await?;
+        let result = async {
+            sqlx::query(
+                "INSERT INTO job_chunk_rows (job_id, chunk, rows) VALUES ($1, $2, $3) \
+                 ON CONFLICT (job_id, chunk) DO UPDATE SET rows = MAX(rows, excluded.rows)",
+            )
+            .bind(id)
+            .bind(i64::from(chunk))
+            .bind(rows)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                if is_foreign_key_violation(&e) {
+                    unknown_job(id)
+                } else {
+                    db_error("record the chunk's progress")(e)
+                }
+            })?;
+            update_rows_seen(&mut tx, id).await?;
+            let done: i64 = sqlx::query_scalar("SELECT rows_processed FROM jobs WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error("read the job's progress"))?
+                .ok_or_else(|| unknown_job(id))?;
+            u64::try_from(done).map_err(|e| corrupt("rows processed", e))
+        }
+        .await;
+        match result {
+            Ok(done) => {
+                tx.commit()
+                    .await
+                    .map_err(db_error("record the chunk's progress"))?;
+                Ok(done)
             }
             Err(e) => {
                 rollback(tx).await;
