@@ -6,10 +6,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::{keys, JobSystem};
-use crate::engine::blocking;
 use crate::error::{Error, Result};
-use crate::input::{self, RowReader, EMAIL_SAMPLE_ROWS};
-use crate::output::{OutputFormat, OutputLayout};
+use crate::output::OutputFormat;
+use crate::pipeline::Plan;
 use crate::ports::{Applied, Job, JobMeta, JobStatus, NewEntry, NewJob, Task};
 use crate::ServiceContext;
 
@@ -248,91 +247,22 @@ impl JobSystem {
             .await?;
         self.store().get_job(None, job_id).await
     }
-
-    /// Apply a refund entry; record it on the job only when it was newly applied.
-    pub(crate) async fn refund(
-        &self,
-        user_id: &str,
-        job_id: &str,
-        credits: i64,
-        key: String,
-        why: &str,
-    ) -> Result<()> {
-        if credits <= 0 {
-            return Ok(());
-        }
-        let applied = self
-            .ledger()
-            .apply(NewEntry {
-                user_id: user_id.to_string(),
-                change: credits,
-                amount_usd: None,
-                reason: format!("{why}: {job_id}"),
-                idempotency_key: key,
-            })
-            .await?;
-        if let Applied::Applied { .. } = applied {
-            match self.store().add_credits_refunded(job_id, credits).await {
-                // A refund for a job whose row was never written (creation failed).
-                Ok(()) | Err(Error::NotFound(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
-    /// Copy a stored object into a fresh temporary directory (deleted when dropped),
-    /// keeping its file name: the reader picks the format from the extension.
-    pub(crate) async fn download(&self, key: &str) -> Result<LocalCopy> {
-        let name = key.rsplit('/').next().unwrap_or("input").to_string();
-        let dir = self.temp_dir().await?;
-        let path = dir.path().join(name);
-        self.storage().get_to_file(key, &path).await?;
-        Ok(LocalCopy { _dir: dir, path })
-    }
-
-    pub(crate) async fn temp_dir(&self) -> Result<tempfile::TempDir> {
-        let base = self.settings().temp_dir.clone();
-        blocking(move || {
-            std::fs::create_dir_all(&base)?;
-            Ok(tempfile::Builder::new()
-                .prefix("outreach-")
-                .tempdir_in(&base)?)
-        })
-        .await
-    }
-}
-
-/// A local copy of a stored object; the directory goes away when this is dropped.
-pub(crate) struct LocalCopy {
-    _dir: tempfile::TempDir,
-    pub path: PathBuf,
 }
 
 /// Headers, email column, output columns and row count, checked before any charge.
 async fn inspect(path: PathBuf, req: &CreateJob) -> Result<Inspected> {
-    let email_col = req.email_col.clone();
-    let output_columns = req.output_columns.clone();
-    let limit = req.limit;
-    blocking(move || {
-        let mut reader = RowReader::open(&path)?;
-        let mut sample = Vec::with_capacity(EMAIL_SAMPLE_ROWS);
-        for row in reader.by_ref().take(EMAIL_SAMPLE_ROWS) {
-            sample.push(row?);
-        }
-        let headers = reader.headers().to_vec();
-        let index = input::resolve_email_column(&headers, email_col.as_deref(), &sample)?;
-        OutputLayout::new(&headers, output_columns.as_deref())?;
-        drop(reader);
-        let rows = input::read_summary(&path)?.rows;
-        let rows = limit.map_or(rows, |l| rows.min(l));
-        if rows == 0 {
-            return Err(crate::InputError::HeaderOnly.into());
-        }
-        Ok(Inspected {
-            rows,
-            email_col: headers[index].clone(),
-        })
+    let (plan, _) = Plan::open(
+        path,
+        req.email_col.clone(),
+        req.output_columns.clone(),
+        req.limit,
+    )
+    .await?;
+    if plan.rows == 0 {
+        return Err(crate::InputError::HeaderOnly.into());
+    }
+    Ok(Inspected {
+        rows: plan.rows,
+        email_col: plan.email_column().to_string(),
     })
-    .await
 }

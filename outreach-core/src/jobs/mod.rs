@@ -18,6 +18,9 @@
 //! entries, so no retry or race can charge or refund twice.
 
 mod create;
+mod credits;
+mod documents;
+mod files;
 mod finalize;
 pub mod keys;
 mod split;

@@ -1,0 +1,45 @@
+//! One pipeline, three drivers.
+//!
+//! Every run — a file through the engine (Python, the examples), a job's split, chunk
+//! and finalize tasks (the CLI, the server, workers), rows held in memory (Python) —
+//! is made of the same pieces, written once:
+//!
+//! - a [`Plan`]: headers, email column (sampled once, `EMAIL_SAMPLE_ROWS` rows), output
+//!   layout and row count, built before any provider call;
+//! - a [`ChunkSource`]: a file read on a blocking thread into a bounded channel
+//!   ([`FileChunks`]), rows in memory ([`MemoryChunks`]), or a job's stored raw chunks;
+//! - one chunk processor ([`crate::chunk::process_chunk`]) run by [`run_chunks`], many
+//!   rows in flight, chunks kept in order;
+//! - a [`ChunkSink`]: a row writer on its own thread ([`WriterSink`], which writes a
+//!   partial file and renames it only when complete), a job's stored chunk output, or
+//!   an in-memory [`Collector`].
+//!
+//! The drivers (`engine.rs`, `jobs/*`, the Python binding) only choose a source and a
+//! sink.
+
+mod plan;
+mod run;
+mod sink;
+mod source;
+mod writer;
+
+pub use plan::{OpenedInput, Plan};
+pub use run::{run_chunks, Processor, Tally};
+pub use sink::{ChunkSink, Collector, WriterSink};
+pub use source::{ChunkSource, FileChunks, MemoryChunks};
+pub use writer::WriterThread;
+
+use crate::error::{Error, Result};
+
+/// Run blocking file work off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    join_blocking(tokio::task::spawn_blocking(f)).await
+}
+
+pub(crate) async fn join_blocking<T>(handle: tokio::task::JoinHandle<Result<T>>) -> Result<T> {
+    handle
+        .await
+        .map_err(|e| Error::Io(std::io::Error::other(format!("worker thread failed: {e}"))))?
+}
