@@ -23,6 +23,7 @@ mod documents;
 mod files;
 mod finalize;
 pub mod keys;
+mod local;
 mod split;
 mod work_chunk;
 mod worker;
@@ -38,6 +39,7 @@ use crate::enricher::{Enricher, EnricherConfig, Mode, Providers};
 use crate::ports::{CreditLedger, Job, JobQueue, JobStore, Storage};
 
 pub use create::CreateJob;
+pub use local::LocalRun;
 pub use worker::{StallTracker, WorkerHandle};
 
 /// Tuning of the job system.
