@@ -22,7 +22,7 @@ use crate::pipeline::{
 };
 use crate::progress::{Progress, ProgressSink};
 
-pub use crate::pipeline::blocking;
+pub use crate::pipeline::{blocking, blocking_cancellable};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

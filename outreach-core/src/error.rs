@@ -31,6 +31,14 @@ pub enum InputError {
     UnknownColumn(String),
     #[error("output column `{0}` is listed more than once")]
     DuplicateColumn(String),
+    #[error("the header has {columns} columns; the limit is {limit}")]
+    TooManyColumns { columns: usize, limit: usize },
+    #[error("the header row is longer than {limit} bytes")]
+    HeaderTooLong { limit: usize },
+    #[error("the workbook inflates to more than {limit} bytes; save it as CSV or split it")]
+    InflatesTooMuch { limit: u64 },
+    #[error("the workbook looks like a decompression bomb: {0}")]
+    SuspiciousCompression(String),
     #[error("{0}")]
     Other(String),
 }
@@ -127,6 +135,11 @@ pub enum Error {
     /// The blob store failed (I/O, permissions, network, the backend's own errors).
     #[error("storage error: {0}")]
     Storage(String),
+
+    /// Too much of a bounded resource is in use by this caller (e.g. files being read
+    /// at once); try again shortly.
+    #[error("{0}")]
+    Busy(String),
 
     /// The run was cancelled by the caller.
     #[error("cancelled")]

@@ -14,7 +14,7 @@ use outreach_core::backends::object_storage::ObjectStorage;
 use outreach_core::backends::sqlite::SqliteStore;
 use outreach_core::jobs::{keys, CreateJob, JobSettings, JobSystem};
 use outreach_core::output::OutputFormat;
-use outreach_core::ports::{CreditLedger, JobStatus, JobStore, Storage};
+use outreach_core::ports::{CreditLedger, JobRecords, JobStatus, JobStore, Storage};
 use outreach_core::providers::policy::Metered;
 use outreach_core::providers::{Llm, SearchProvider};
 use outreach_core::{Error, Metrics, ProviderKind, Providers, ServiceContext};

@@ -21,13 +21,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cli::run(args)) {
+    let code = match runtime.block_on(cli::run(args)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // Blocking reads check a cancel flag set when their request goes away, so they end
+    // within milliseconds; the bound only guards against a stuck thread keeping a
+    // stopping process alive (a dropped runtime otherwise waits for every one).
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    code
 }
 
 /// Logs go to stderr so stdout stays clean for JSON and tokens. `RUST_LOG` overrides.

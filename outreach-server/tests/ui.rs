@@ -37,6 +37,7 @@ async fn harness_with(config: WebConfig, limiter: LoginLimiter) -> (Harness, Arc
         config,
         accounts: Some(accounts.clone()),
         limiter,
+        ..WebState::default()
     };
     h.state = h.state.clone().with_web(web);
     (h, accounts)

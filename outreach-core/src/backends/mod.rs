@@ -1,6 +1,7 @@
-//! Implementations of the ports. SQLite (jobs + ledger), object_store (local directory
-//! or memory) and the in-process queue are the embedded defaults and always built.
-//! Behind cargo features: PostgreSQL for jobs + ledger (`postgres`), S3-compatible
+//! Implementations of the ports. One SQL store (`sql`: jobs, ledger, local accounts)
+//! over two dialects: SQLite (`sqlite`), the embedded default, and PostgreSQL
+//! (`postgres`, cargo feature `postgres`). object_store (local directory or memory) and
+//! the in-process queue are always built. Behind cargo features: S3-compatible
 //! storage (`s3`), the Redis Streams queue and the Redis rate limiter (`redis`).
 
 pub mod memory_queue;
@@ -13,6 +14,7 @@ pub mod redis_queue;
 pub mod redis_rate_limit;
 #[cfg(feature = "s3")]
 pub mod s3;
+pub mod sql;
 pub mod sqlite;
 
 #[cfg(feature = "postgres")]

@@ -70,6 +70,14 @@ impl ObjectStorage {
         Ok(Self::new(Arc::new(store)))
     }
 
+    /// An S3-compatible bucket, path-style ([`S3Config::build`]). Nothing is sent until
+    /// the first operation, so a wrong endpoint or credentials show up there (as
+    /// `Error::Storage`).
+    #[cfg(feature = "s3")]
+    pub fn s3(config: S3Config) -> Result<Self> {
+        Ok(Self::new(config.build()?))
+    }
+
     /// Objects in memory, gone when the last clone is dropped. For tests and examples.
     pub fn memory() -> Self {
         Self::new(Arc::new(InMemory::new()))

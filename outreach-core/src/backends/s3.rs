@@ -1,4 +1,7 @@
-//! S3-compatible object storage for [`ObjectStorage`] (cargo feature `s3`).
+//! S3-compatible object storage for
+//! [`ObjectStorage`](super::object_storage::ObjectStorage) (cargo feature `s3`): the
+//! configuration and the `object_store` client it builds; this module does not depend on
+//! the `Storage` adapter.
 //!
 //! One code path serves AWS S3, Supabase Storage's S3 endpoint
 //! (`https://<project>.supabase.co/storage/v1/s3`), MinIO and moto: requests are
@@ -19,7 +22,6 @@ use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
 use object_store::ObjectStore;
 
-use super::object_storage::ObjectStorage;
 use crate::error::{Error, Result};
 use crate::ports::storage::validate_prefix;
 
@@ -192,10 +194,12 @@ fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
-impl ObjectStorage {
-    /// An S3-compatible bucket, path-style. Nothing is sent until the first operation,
-    /// so a wrong endpoint or credentials show up there (as `Error::Storage`).
-    pub fn s3(config: S3Config) -> Result<Self> {
+impl S3Config {
+    /// The bucket (under its key prefix) as an object store, path-style. Nothing is sent
+    /// until the first operation. [`ObjectStorage::s3`](super::object_storage::ObjectStorage::s3)
+    /// wraps it in the `Storage` port.
+    pub fn build(&self) -> Result<Arc<dyn ObjectStore>> {
+        let config = self;
         config.validate()?;
         let region = if config.region.is_empty() {
             DEFAULT_REGION
@@ -229,7 +233,7 @@ impl ObjectStorage {
             })?;
             Arc::new(PrefixStore::new(store, prefix))
         };
-        Ok(Self::new(store))
+        Ok(store)
     }
 }
 
@@ -239,6 +243,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::backends::object_storage::ObjectStorage;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = pairs

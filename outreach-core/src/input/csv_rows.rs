@@ -6,10 +6,12 @@ use std::path::Path;
 
 use csv::{ByteRecord, ReaderBuilder};
 
+use super::cancel::Cancel;
 use super::delimiter::sniff_delimiter;
 use super::encoding::{
     decode_field, detect, prefix_text, DecodeReader, Detected, FieldDecoding, PREFIX_LEN,
 };
+use super::limits::MAX_ROW_BYTES;
 use crate::error::{Error, InputError, Result};
 
 /// A CSV source positioned on non-blank records only.
@@ -89,6 +91,13 @@ impl CsvRows {
             {
                 return Ok(false);
             }
+            if self.record.as_slice().len() > MAX_ROW_BYTES {
+                return Err(InputError::BadRow {
+                    row: self.record.position().map_or(0, csv::Position::line),
+                    message: format!("the row is longer than {MAX_ROW_BYTES} bytes"),
+                }
+                .into());
+            }
             if self.record.iter().any(|f| !f.trim_ascii().is_empty()) {
                 return Ok(true);
             }
@@ -115,10 +124,13 @@ impl CsvRows {
     }
 
     /// Counts the remaining non-blank records without decoding them.
-    pub(crate) fn count_remaining(&mut self) -> Result<u64> {
+    pub(crate) fn count_remaining(&mut self, cancel: &Cancel) -> Result<u64> {
         let mut n = 0u64;
         while self.advance()? {
             n += 1;
+            if n.is_multiple_of(1024) {
+                cancel.check()?;
+            }
         }
         Ok(n)
     }

@@ -15,23 +15,33 @@
 //!   address column.
 //!
 //! Blank rows are skipped everywhere; the first non-blank row is the header.
+//!
+//! Hostile files are bounded ([`limits`]): columns, header and row bytes, XLSX cell
+//! length, and XLSX decompression (`zip_check`, before calamine opens the file). Every
+//! loop checks a [`Cancel`] flag, so a caller that gives up stops the work.
 
+mod cancel;
 mod cell_text;
 mod csv_rows;
 mod delimiter;
 mod email_column;
 mod encoding;
 mod format;
+mod gate;
 mod headers;
+pub mod limits;
 mod row_shape;
 mod xlsx_rows;
+mod zip_check;
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use cancel::{Cancel, CancelOnDrop};
 pub use email_column::{guess_email_column, resolve_email_column, EMAIL_SAMPLE_ROWS};
 pub use format::FileFormat;
+pub use gate::{ParseGate, ParsePermit};
 pub use headers::unique_headers;
 
 use csv_rows::CsvRows;
@@ -56,7 +66,12 @@ pub struct InputSummary {
 /// A file with a header but no data rows is an error ([`InputError::HeaderOnly`]):
 /// there is nothing a caller could run.
 pub fn read_summary(path: &Path) -> Result<InputSummary> {
-    let mut reader = RowReader::open(path)?;
+    read_summary_cancellable(path, &Cancel::new())
+}
+
+/// [`read_summary`] that stops with [`crate::Error::Cancelled`] soon after `cancel` is set.
+pub fn read_summary_cancellable(path: &Path, cancel: &Cancel) -> Result<InputSummary> {
+    let mut reader = RowReader::open_cancellable(path, cancel.clone())?;
     let mut sample = Vec::with_capacity(EMAIL_SAMPLE_ROWS);
     while sample.len() < EMAIL_SAMPLE_ROWS {
         match reader.next() {
@@ -91,6 +106,7 @@ pub struct RowReader {
     /// The first data row, read by `open` to detect header-only files.
     pending: Option<Vec<String>>,
     done: bool,
+    cancel: Cancel,
 }
 
 impl std::fmt::Debug for RowReader {
@@ -109,9 +125,17 @@ impl RowReader {
     /// Errors: [`InputError::UnsupportedExtension`], [`InputError::Empty`] (0 bytes),
     /// [`InputError::NoHeader`] (a text file with only blank lines),
     /// [`InputError::NoData`] (a workbook whose sheets are all empty),
-    /// [`InputError::HeaderOnly`], [`InputError::CorruptXlsx`], [`InputError::Csv`], and
-    /// I/O errors.
+    /// [`InputError::HeaderOnly`], [`InputError::CorruptXlsx`], [`InputError::Csv`], the
+    /// [`limits`] errors ([`InputError::TooManyColumns`], [`InputError::HeaderTooLong`],
+    /// [`InputError::BadRow`], [`InputError::InflatesTooMuch`],
+    /// [`InputError::SuspiciousCompression`]), and I/O errors.
     pub fn open(path: &Path) -> Result<RowReader> {
+        Self::open_cancellable(path, Cancel::new())
+    }
+
+    /// [`RowReader::open`] whose reading stops with [`crate::Error::Cancelled`] soon after
+    /// `cancel` is set (checked per row, per XLSX cell and per inflated block).
+    pub fn open_cancellable(path: &Path, cancel: Cancel) -> Result<RowReader> {
         let (source, raw_headers, short_is_ragged) = match FileFormat::from_path(path)? {
             FileFormat::Csv => {
                 let mut csv = CsvRows::open(path)?;
@@ -122,10 +146,12 @@ impl RowReader {
                 (Source::Csv(csv), raw, true)
             }
             FileFormat::Xlsx => {
-                let (xlsx, raw) = XlsxRows::open(path)?;
+                let (xlsx, raw) = XlsxRows::open(path, &cancel)?;
                 (Source::Xlsx(xlsx), raw, false)
             }
         };
+        check_header(&raw_headers)?;
+        cancel.check()?;
         let headers = unique_headers(raw_headers);
         let mut reader = RowReader {
             shaper: RowShaper::new(headers.len(), short_is_ragged),
@@ -133,6 +159,7 @@ impl RowReader {
             source,
             pending: None,
             done: false,
+            cancel,
         };
         match reader.next_shaped()? {
             Some(row) => reader.pending = Some(row),
@@ -155,6 +182,7 @@ impl RowReader {
     }
 
     fn next_shaped(&mut self) -> Result<Option<Vec<String>>> {
+        self.cancel.check()?;
         let RowReader { source, shaper, .. } = self;
         match source {
             Source::Csv(csv) => Ok(if csv.advance()? {
@@ -177,7 +205,7 @@ impl RowReader {
         }
         self.done = true;
         match &mut self.source {
-            Source::Csv(csv) => n += csv.count_remaining()?,
+            Source::Csv(csv) => n += csv.count_remaining(&self.cancel)?,
             Source::Xlsx(_) => {
                 while self.next_shaped()?.is_some() {
                     n += 1;
@@ -186,6 +214,25 @@ impl RowReader {
         }
         Ok(n)
     }
+}
+
+/// The header's bounds: column count, then total bytes (before any per-name work).
+fn check_header(raw: &[String]) -> Result<()> {
+    if raw.len() > limits::MAX_COLUMNS {
+        return Err(InputError::TooManyColumns {
+            columns: raw.len(),
+            limit: limits::MAX_COLUMNS,
+        }
+        .into());
+    }
+    let bytes: usize = raw.iter().map(String::len).sum();
+    if bytes > limits::MAX_HEADER_BYTES {
+        return Err(InputError::HeaderTooLong {
+            limit: limits::MAX_HEADER_BYTES,
+        }
+        .into());
+    }
+    Ok(())
 }
 
 impl Iterator for RowReader {

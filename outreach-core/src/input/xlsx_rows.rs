@@ -8,6 +8,10 @@
 //!
 //! Cells are placed by their column index, so sparse rows and merged ranges (whose value
 //! sits in the top-left cell only) never shift values into the wrong column.
+//!
+//! Before calamine opens the file, `zip_check` refuses decompression bombs; while
+//! reading, cells over [`MAX_CELL_CHARS`] and rows over [`MAX_ROW_BYTES`] fail the file,
+//! and the cancel flag is checked at every cell.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -16,13 +20,14 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use calamine::{DataRef, Reader, Xlsx, XlsxError};
 
+use super::cancel::Cancel;
 use super::cell_text::render;
-use crate::error::{InputError, Result};
+use super::limits::{MAX_CELL_CHARS, MAX_COLUMNS, MAX_ROW_BYTES};
+use super::zip_check::check_workbook;
+use crate::error::{Error, InputError, Result};
 
 /// Rows buffered between the reading thread and the consumer.
 const CHANNEL_ROWS: usize = 1024;
-/// Excel's column limit; a header cell past it can only come from a hostile file.
-const MAX_COLUMNS: usize = 16_384;
 
 enum Msg {
     Header(Vec<String>),
@@ -40,6 +45,7 @@ enum Msg {
 /// Why the reading thread stopped early.
 enum Stop {
     ReceiverGone,
+    Cancelled,
     Failed(InputError),
 }
 
@@ -62,6 +68,7 @@ fn vanished() -> InputError {
 pub(crate) struct XlsxRows {
     rx: Receiver<Msg>,
     finished: bool,
+    cancel: Cancel,
 }
 
 impl std::fmt::Debug for Msg {
@@ -79,21 +86,24 @@ impl std::fmt::Debug for Msg {
 impl XlsxRows {
     /// Opens the workbook and returns the source with the raw header cells (up to the
     /// last non-empty one).
-    pub(crate) fn open(path: &Path) -> Result<(XlsxRows, Vec<String>)> {
+    pub(crate) fn open(path: &Path, cancel: &Cancel) -> Result<(XlsxRows, Vec<String>)> {
         // Opened here, not in the thread, so a missing file is an I/O error to the caller.
         let file = File::open(path)?;
         if file.metadata()?.len() == 0 {
             return Err(InputError::Empty.into());
         }
+        check_workbook(path, cancel)?;
         let (tx, rx) = sync_channel(CHANNEL_ROWS);
         // Logs from the thread stay inside the caller's span (job id, file name, …).
         let span = tracing::Span::current();
+        let thread_cancel = cancel.clone();
         std::thread::Builder::new()
             .name("outreach-xlsx-rows".into())
-            .spawn(move || span.in_scope(|| produce(file, &tx)))?;
+            .spawn(move || span.in_scope(|| produce(file, &tx, &thread_cancel)))?;
         let mut rows = XlsxRows {
             rx,
             finished: false,
+            cancel: cancel.clone(),
         };
         match rows.rx.recv() {
             Ok(Msg::Header(header)) => Ok((rows, header)),
@@ -101,8 +111,17 @@ impl XlsxRows {
             Ok(Msg::End) => Err(InputError::NoData.into()),
             Ok(Msg::Row { .. }) | Ok(Msg::LostRow) | Err(_) => {
                 rows.finished = true;
-                Err(vanished().into())
+                Err(rows.vanished())
             }
+        }
+    }
+
+    /// The thread hung up without a last word: it was cancelled, or it died.
+    fn vanished(&self) -> Error {
+        if self.cancel.is_cancelled() {
+            Error::Cancelled
+        } else {
+            vanished().into()
         }
     }
 
@@ -143,24 +162,28 @@ impl XlsxRows {
             // A second header cannot happen; a hang-up without `End` means the thread died.
             Ok(Msg::Header(_)) | Ok(Msg::LostRow) | Err(_) => {
                 self.finished = true;
-                Err(vanished().into())
+                Err(self.vanished())
             }
         }
     }
 }
 
 /// Thread body: read, send, and always finish with `End` or `Failed` unless nobody listens.
-fn produce(file: File, tx: &SyncSender<Msg>) {
-    let last = match read_workbook(file, tx) {
+fn produce(file: File, tx: &SyncSender<Msg>, cancel: &Cancel) {
+    let last = match read_workbook(file, tx, cancel) {
         Ok(()) => Msg::End,
         Err(Stop::Failed(e)) => Msg::Failed(e),
-        Err(Stop::ReceiverGone) => return,
+        Err(Stop::ReceiverGone) | Err(Stop::Cancelled) => return,
     };
     // The receiver may be gone by now; nothing is left to clean up either way.
     let _ = tx.send(last);
 }
 
-fn read_workbook(file: File, tx: &SyncSender<Msg>) -> std::result::Result<(), Stop> {
+fn read_workbook(
+    file: File,
+    tx: &SyncSender<Msg>,
+    cancel: &Cancel,
+) -> std::result::Result<(), Stop> {
     let mut workbook = Xlsx::new(BufReader::new(file)).map_err(corrupt)?;
     for name in workbook.sheet_names() {
         let mut cells = match workbook.worksheet_cells_reader(&name) {
@@ -174,6 +197,9 @@ fn read_workbook(file: File, tx: &SyncSender<Msg>) -> std::result::Result<(), St
         };
         let mut rows = RowAssembler::default();
         while let Some(cell) = cells.next_cell().map_err(corrupt)? {
+            if cancel.is_cancelled() {
+                return Err(Stop::Cancelled);
+            }
             let (row, col) = cell.get_position();
             rows.put(row, col, cell.get_value(), tx)?;
         }
@@ -193,6 +219,8 @@ fn read_workbook(file: File, tx: &SyncSender<Msg>) -> std::result::Result<(), St
 struct RowAssembler {
     current: Option<u32>,
     cells: Vec<String>,
+    /// Bytes of the cells kept in `cells`.
+    bytes: usize,
     has_content: bool,
     dropped_beyond: bool,
     width: Option<usize>,
@@ -214,11 +242,24 @@ impl RowAssembler {
         if text.is_empty() {
             return Ok(());
         }
+        if text.len() > MAX_CELL_CHARS && text.chars().count() > MAX_CELL_CHARS {
+            return Err(too_long(
+                row,
+                format!("a cell is longer than {MAX_CELL_CHARS} characters"),
+            ));
+        }
         let blank = text.trim().is_empty();
         let col = col as usize;
         if col >= self.width.unwrap_or(MAX_COLUMNS) {
             self.dropped_beyond |= !blank;
             return Ok(());
+        }
+        self.bytes += text.len();
+        if self.bytes > MAX_ROW_BYTES {
+            return Err(too_long(
+                row,
+                format!("the row is longer than {MAX_ROW_BYTES} bytes"),
+            ));
         }
         if self.cells.len() <= col {
             self.cells.resize(col + 1, String::new());
@@ -230,6 +271,7 @@ impl RowAssembler {
 
     fn flush(&mut self, tx: &SyncSender<Msg>) -> std::result::Result<(), Stop> {
         let mut cells = std::mem::take(&mut self.cells);
+        self.bytes = 0;
         let has_content = std::mem::take(&mut self.has_content);
         let dropped_beyond = std::mem::take(&mut self.dropped_beyond);
         if !has_content {
@@ -258,4 +300,12 @@ impl RowAssembler {
         };
         tx.send(msg).map_err(|_| Stop::ReceiverGone)
     }
+}
+
+/// A cell or row over its bound, in the sheet's 1-based row numbering.
+fn too_long(row: u32, message: String) -> Stop {
+    Stop::Failed(InputError::BadRow {
+        row: u64::from(row) + 1,
+        message,
+    })
 }

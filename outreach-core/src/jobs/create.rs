@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{keys, JobSystem};
 use crate::error::{Error, Result};
+use crate::input::{self, InputSummary};
 use crate::output::OutputFormat;
-use crate::pipeline::Plan;
+use crate::pipeline::{blocking, blocking_cancellable, Plan};
 use crate::ports::{Applied, Job, JobMeta, JobStatus, NewEntry, NewJob, Task};
 use crate::ServiceContext;
 
@@ -47,8 +48,11 @@ impl JobSystem {
             .job_id
             .clone()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        // Reading is bounded per user and overall, and stops if this future is dropped.
+        let permit = self.parse_gate().enter(&req.user_id).await?;
         let local = self.download(&req.file_path).await?;
         let inspected = inspect(local.path.clone(), &req).await?;
+        drop(permit);
         let max_rows = self.settings().max_rows;
         if max_rows > 0 && inspected.rows > max_rows {
             return Err(crate::InputError::Other(format!(
@@ -249,9 +253,30 @@ impl JobSystem {
     }
 }
 
+impl JobSystem {
+    /// Headers, row count and email-column guess of a stored input (the upload step's
+    /// preview), read under the [`input::ParseGate`] and cancelled if this future is
+    /// dropped.
+    pub async fn summarize(&self, user_id: &str, key: &str) -> Result<InputSummary> {
+        let _permit = self.parse_gate().enter(user_id).await?;
+        let local = self.download(key).await?;
+        let path = local.path.clone();
+        let summary =
+            blocking_cancellable(move |cancel| input::read_summary_cancellable(&path, &cancel))
+                .await;
+        // The copy is removed off the async threads.
+        blocking(move || {
+            drop(local);
+            Ok(())
+        })
+        .await?;
+        summary
+    }
+}
+
 /// Headers, email column, output columns and row count, checked before any charge.
 async fn inspect(path: PathBuf, req: &CreateJob) -> Result<Inspected> {
-    let (plan, _) = Plan::open(
+    let plan = Plan::inspect(
         path,
         req.email_col.clone(),
         req.output_columns.clone(),

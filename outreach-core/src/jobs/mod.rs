@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use crate::enricher::{Enricher, EnricherConfig, Mode, Providers};
+use crate::input::ParseGate;
 use crate::ports::{CreditLedger, Job, JobQueue, JobStore, Storage};
 
 pub use create::CreateJob;
@@ -63,6 +64,11 @@ pub struct JobSettings {
     /// How often a running chunk reports its rows done and checks for a cancel
     /// (progress by row; the cancel stops the chunk at its next row).
     pub progress_every: std::time::Duration,
+    /// Input files read at once in this process (headers, job creation), overall
+    /// (`OUTREACH_MAX_PARSES`, default: the number of CPUs) and per user
+    /// (`OUTREACH_MAX_PARSES_PER_USER`, default 2). See [`crate::input::ParseGate`].
+    pub max_parses: usize,
+    pub max_parses_per_user: usize,
 }
 
 impl Default for JobSettings {
@@ -75,6 +81,8 @@ impl Default for JobSettings {
             max_rows: 0,
             stall_after: std::time::Duration::from_secs(1800),
             progress_every: std::time::Duration::from_secs(1),
+            max_parses: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            max_parses_per_user: 2,
         }
     }
 }
@@ -98,6 +106,9 @@ impl JobSettings {
             max_rows: num("OUTREACH_MAX_ROWS").map_or(d.max_rows, |v| v as u64),
             stall_after: num("OUTREACH_STALL_AFTER_SECS")
                 .map_or(d.stall_after, std::time::Duration::from_secs_f64),
+            max_parses: num("OUTREACH_MAX_PARSES").map_or(d.max_parses, |v| v as usize),
+            max_parses_per_user: num("OUTREACH_MAX_PARSES_PER_USER")
+                .map_or(d.max_parses_per_user, |v| v as usize),
             temp_dir: data_dir.join("tmp"),
             progress_every: d.progress_every,
         }
@@ -123,6 +134,8 @@ struct Inner {
     enrichers: Cache<String, Arc<Enricher>>,
     /// Rows in flight in this process.
     in_flight: Arc<Semaphore>,
+    /// Input files being read (headers, job creation) in this process.
+    parses: ParseGate,
 }
 
 impl JobSystem {
@@ -135,6 +148,7 @@ impl JobSystem {
         settings: JobSettings,
     ) -> Self {
         let in_flight = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+        let parses = ParseGate::new(settings.max_parses, settings.max_parses_per_user);
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -145,6 +159,7 @@ impl JobSystem {
                 settings,
                 enrichers: Cache::new(32),
                 in_flight,
+                parses,
             }),
         }
     }
@@ -166,6 +181,10 @@ impl JobSystem {
     }
     pub fn settings(&self) -> &JobSettings {
         &self.inner.settings
+    }
+    /// The bound on input files read at once (per user and overall).
+    pub fn parse_gate(&self) -> &ParseGate {
+        &self.inner.parses
     }
 
     /// The enricher for a job: its service context and mode, this process's providers.

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::blocking;
+use super::{blocking, blocking_cancellable};
 use crate::error::Result;
 use crate::input::{self, RowReader, EMAIL_SAMPLE_ROWS};
 use crate::output::OutputLayout;
@@ -38,7 +38,7 @@ impl Plan {
 
     /// Opens `path`, reads a sample, resolves the email column and the output layout,
     /// and counts the rows (a second, cheap pass). A file with a header and no rows is
-    /// refused.
+    /// refused. The reader comes back positioned after the sample, for the run.
     pub async fn open(
         path: PathBuf,
         email_column: Option<String>,
@@ -46,26 +46,29 @@ impl Plan {
         limit: Option<u64>,
     ) -> Result<(Plan, OpenedInput)> {
         blocking(move || {
-            let mut reader = RowReader::open(&path)?;
-            let mut sample = Vec::with_capacity(EMAIL_SAMPLE_ROWS);
-            for row in reader.by_ref().take(EMAIL_SAMPLE_ROWS) {
-                sample.push(row?);
-            }
-            if sample.is_empty() {
-                return Err(crate::InputError::HeaderOnly.into());
-            }
-            let headers = reader.headers().to_vec();
-            let email_index =
-                input::resolve_email_column(&headers, email_column.as_deref(), &sample)?;
-            let layout = OutputLayout::new(&headers, output_columns.as_deref())?;
-            let rows = input::read_summary(&path)?.rows;
-            let plan = Plan {
-                headers,
-                email_index,
-                layout,
-                rows: limit.map_or(rows, |l| rows.min(l)),
-            };
-            Ok((plan, OpenedInput { reader, sample }))
+            let reader = RowReader::open(&path)?;
+            let (plan, opened) = build(reader, email_column, output_columns, limit, || {
+                Ok(input::read_summary(&path)?.rows)
+            })?;
+            Ok((plan, opened))
+        })
+        .await
+    }
+
+    /// [`Plan::open`] for a check only (job creation): no reader kept, and the reading
+    /// stops if this future is dropped (a timed-out request, a closed connection).
+    pub async fn inspect(
+        path: PathBuf,
+        email_column: Option<String>,
+        output_columns: Option<Vec<String>>,
+        limit: Option<u64>,
+    ) -> Result<Plan> {
+        blocking_cancellable(move |cancel| {
+            let reader = RowReader::open_cancellable(&path, cancel.clone())?;
+            let (plan, _) = build(reader, email_column, output_columns, limit, || {
+                Ok(input::read_summary_cancellable(&path, &cancel)?.rows)
+            })?;
+            Ok(plan)
         })
         .await
     }
@@ -94,4 +97,32 @@ impl Plan {
             rows: limit.map_or(count, |l| count.min(l)),
         })
     }
+}
+
+/// The sample, the email column, the layout and the count, once for every driver.
+fn build(
+    mut reader: RowReader,
+    email_column: Option<String>,
+    output_columns: Option<Vec<String>>,
+    limit: Option<u64>,
+    count_rows: impl FnOnce() -> Result<u64>,
+) -> Result<(Plan, OpenedInput)> {
+    let mut sample = Vec::with_capacity(EMAIL_SAMPLE_ROWS);
+    for row in reader.by_ref().take(EMAIL_SAMPLE_ROWS) {
+        sample.push(row?);
+    }
+    if sample.is_empty() {
+        return Err(crate::InputError::HeaderOnly.into());
+    }
+    let headers = reader.headers().to_vec();
+    let email_index = input::resolve_email_column(&headers, email_column.as_deref(), &sample)?;
+    let layout = OutputLayout::new(&headers, output_columns.as_deref())?;
+    let rows = count_rows()?;
+    let plan = Plan {
+        headers,
+        email_index,
+        layout,
+        rows: limit.map_or(rows, |l| rows.min(l)),
+    };
+    Ok((plan, OpenedInput { reader, sample }))
 }

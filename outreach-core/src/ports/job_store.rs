@@ -1,4 +1,4 @@
-//! The `JobStore` port: jobs, their chunks, their logs, and file metadata.
+//! The `JobStore` port: jobs and their chunks; `JobRecords`: their logs and file metadata.
 
 use std::fmt::Debug;
 
@@ -145,7 +145,9 @@ pub struct JobLog {
     pub created_at: DateTime<Utc>,
 }
 
-/// Jobs.
+/// Jobs: the small core the lifecycle's correctness rests on (state, compare-and-set,
+/// chunk records). Logs and file records, append-only bookkeeping, are the
+/// [`JobRecords`] supertrait.
 ///
 /// # Contract
 /// - `get_job(Some(user), id)` returns the job only if it belongs to `user`, else
@@ -170,7 +172,7 @@ pub struct JobLog {
 ///   stay.
 /// - Any method naming a job that does not exist is [`crate::Error::NotFound`].
 #[async_trait]
-pub trait JobStore: Send + Sync + Debug + 'static {
+pub trait JobStore: JobRecords {
     async fn create_job(&self, job: NewJob) -> Result<Job>;
     async fn get_job(&self, user_id: Option<&str>, id: &str) -> Result<Job>;
     /// Newest first, with the total count.
@@ -185,10 +187,21 @@ pub trait JobStore: Send + Sync + Debug + 'static {
     async fn finish(&self, id: &str, finish: JobFinish) -> Result<bool>;
     async fn retry(&self, id: &str) -> Result<Option<u32>>;
     async fn add_credits_refunded(&self, id: &str, credits: i64) -> Result<()>;
-    async fn add_log(&self, id: &str, step: i64, total: i64, message: &str) -> Result<()>;
-    async fn logs(&self, id: &str) -> Result<Vec<JobLog>>;
     /// Jobs in these statuses (any user), oldest first: recovery after a restart.
     async fn jobs_with_status(&self, statuses: &[JobStatus]) -> Result<Vec<Job>>;
+}
+
+/// A job's append-only records: its log lines and the files it produced.
+///
+/// # Contract
+/// - `add_log` on a job that does not exist is [`crate::Error::NotFound`]; `logs`
+///   returns the lines in the order they were added.
+/// - `record_file` is idempotent per (user, storage path); naming a job that does not
+///   exist is [`crate::Error::NotFound`].
+#[async_trait]
+pub trait JobRecords: Send + Sync + Debug + 'static {
+    async fn add_log(&self, id: &str, step: i64, total: i64, message: &str) -> Result<()>;
+    async fn logs(&self, id: &str) -> Result<Vec<JobLog>>;
     /// File metadata (the seed's `files` table).
     async fn record_file(
         &self,

@@ -19,7 +19,8 @@ pub mod suite;
 
 pub use accounts::{normalize_email, LocalAccounts, LocalUser, NewLocalUser};
 pub use job_store::{
-    ChunkProgress, ChunkStats, Job, JobFinish, JobLog, JobMeta, JobStatus, JobStore, NewJob,
+    ChunkProgress, ChunkStats, Job, JobFinish, JobLog, JobMeta, JobRecords, JobStatus, JobStore,
+    NewJob,
 };
 pub use ledger::{Account, Applied, CreditLedger, LedgerEntry, NewEntry, PlanUpdate};
 pub use queue::{Delivery, JobQueue, Task};

@@ -28,6 +28,8 @@ pub enum AppError {
     Conflict { code: &'static str, message: String },
     /// 413: body or upload over the limit.
     PayloadTooLarge(String),
+    /// 429: too much at once from this caller (e.g. files being read); try again.
+    TooManyRequests { code: &'static str, message: String },
     /// 415: not a `.csv` or `.xlsx` file (or not a JSON request).
     UnsupportedMediaType(String),
     /// 422: the file is unreadable as a prospect list.
@@ -66,6 +68,7 @@ impl AppError {
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
             AppError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -85,6 +88,7 @@ impl AppError {
             AppError::Conflict { code, .. } => code,
             AppError::PayloadTooLarge(_) => "payload_too_large",
             AppError::UnsupportedMediaType(_) => "unsupported_file_type",
+            AppError::TooManyRequests { code, .. } => code,
             AppError::Unprocessable(_) => "unreadable_file",
             AppError::Upstream(_) => "upstream_error",
             AppError::Unavailable { code, .. } => code,
@@ -96,6 +100,7 @@ impl AppError {
         match self {
             AppError::BadRequest { message, .. }
             | AppError::Conflict { message, .. }
+            | AppError::TooManyRequests { message, .. }
             | AppError::Unavailable { message, .. } => message.clone(),
             AppError::Unauthorized(m)
             | AppError::PayloadTooLarge(m)
@@ -131,7 +136,14 @@ impl IntoResponse for AppError {
             error["needed"] = json!(needed);
             error["available"] = json!(available);
         }
-        (status, Json(json!({ "error": error }))).into_response()
+        let mut response = (status, Json(json!({ "error": error }))).into_response();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        response
     }
 }
 
@@ -151,6 +163,10 @@ impl From<CoreError> for AppError {
                 code: "already_exists",
                 message,
             },
+            CoreError::Busy(message) => AppError::TooManyRequests {
+                code: "busy",
+                message,
+            },
             CoreError::InvalidKey { reason, .. } => {
                 AppError::bad_request("invalid_path", format!("invalid file_path: {reason}"))
             }
@@ -164,7 +180,9 @@ fn from_input(e: InputError) -> AppError {
     let message = e.to_string();
     match e {
         InputError::UnsupportedExtension(_) => AppError::UnsupportedMediaType(message),
-        InputError::TooLarge { .. } => AppError::PayloadTooLarge(message),
+        InputError::TooLarge { .. } | InputError::InflatesTooMuch { .. } => {
+            AppError::PayloadTooLarge(message)
+        }
         InputError::MissingEmailColumn(_)
         | InputError::UnknownColumn(_)
         | InputError::DuplicateColumn(_)

@@ -272,9 +272,15 @@ fn operation(method: &str, path: &str, summary: &str, auth: bool) -> Value {
     match (method, path) {
         ("post", "/jobs") => errors.extend([
             ("402", "Not enough credits (`needed`, `available`)"),
-            ("422", "Unreadable file"),
+            ("413", "The workbook inflates beyond the limit"),
+            ("422", "Unreadable file, or over a reading limit"),
+            ("429", "Files are already being read for this account"),
         ]),
-        ("post", "/parse_headers") => errors.push(("422", "Unreadable file")),
+        ("post", "/parse_headers") => errors.extend([
+            ("413", "The workbook inflates beyond the limit"),
+            ("422", "Unreadable file, or over a reading limit"),
+            ("429", "Files are already being read for this account"),
+        ]),
         ("post", "/files") => errors.extend([
             ("413", "Larger than OUTREACH_MAX_UPLOAD_BYTES"),
             ("415", "Not .csv or .xlsx"),

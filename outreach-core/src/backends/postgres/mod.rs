@@ -5,24 +5,13 @@
 //! `Any` driver cannot decode them. The schema is `migrations/postgres`, the same tables
 //! and rules as the SQLite backend.
 //!
-//! # Concurrency notes
-//!
-//! Transactions run at PostgreSQL's default `READ COMMITTED`; correctness comes from row
-//! locks and single-statement compare-and-set, not from the isolation level:
-//! - `apply` locks the profile row first (`SELECT … FOR NO KEY UPDATE`), so concurrent
-//!   applies for one user queue on that lock. Under it the balance is checked, the ledger
-//!   row inserted (`ON CONFLICT (user_id, idempotency_key) DO NOTHING`) with its final
-//!   `balance_after`, and the balance changed. Ledger ids are drawn while the lock is
-//!   held, so they follow the order in which the balance changes. `CHECK
-//!   (credits_remaining >= 0)` backs this up in the schema.
-//! - `record_chunk` locks the job row the same way, so each recount sees every chunk
-//!   committed before it.
-//! - Status changes are `UPDATE … WHERE status = $from`: a concurrent updater waits for
-//!   the row, then re-checks the condition on the new version, so exactly one wins.
-//!
-//! `FOR NO KEY UPDATE` rather than `FOR UPDATE`: it excludes the other writers of the
-//! row just the same, but does not block inserts elsewhere whose foreign key points at
-//! the row (a job's logs while a chunk is being recorded).
+//! The statements are [`super::sql`]'s (its concurrency notes say why they are
+//! correct here); this module is the dialect and the pool. Transactions run at
+//! PostgreSQL's default `READ COMMITTED`; `LOCK_ROW` is `FOR NO KEY UPDATE` rather than
+//! `FOR UPDATE`: it excludes the other writers of the row just the same, but does not
+//! block inserts elsewhere whose foreign key points at the row (a job's logs while a
+//! chunk is being recorded). Jobs created in the same microsecond are ordered by the
+//! identity column `seq`.
 //!
 //! # Connections
 //!
@@ -32,22 +21,20 @@
 //! (refused connection, timeout, constraint) becomes [`Error::Database`] naming the
 //! operation, with the detail in the log.
 
-mod accounts;
-mod jobs;
-mod ledger;
-
-use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, SubsecRound, Utc};
-use futures::future::BoxFuture;
-use sqlx::error::BoxDynError;
-use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Postgres, Row, Transaction};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::types::Json;
+use sqlx::{Row, Transaction};
 
-use crate::error::{Error, InputError, Result};
+use super::sql::{
+    corrupt, db_error, Arg, Dialect, EmbeddedMigrations, On, Query, SqlRow, SqlStore,
+};
+use crate::error::{Error, Result};
 
 /// The migrations, embedded in the binary (see the SQLite backend for why they are
 /// listed by hand). A test checks this list against `migrations/postgres`.
@@ -69,27 +56,13 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
-#[derive(Debug)]
-struct EmbeddedMigrations;
+/// The PostgreSQL [`Dialect`].
+#[derive(Debug, Clone, Copy)]
+pub struct Postgres;
 
-impl<'s> MigrationSource<'s> for EmbeddedMigrations {
-    fn resolve(self) -> BoxFuture<'s, std::result::Result<Vec<Migration>, BoxDynError>> {
-        Box::pin(async {
-            Ok(MIGRATIONS
-                .iter()
-                .map(|&(version, description, sql)| {
-                    Migration::new(
-                        version,
-                        Cow::Borrowed(description),
-                        MigrationType::Simple,
-                        Cow::Borrowed(sql),
-                        false,
-                    )
-                })
-                .collect())
-        })
-    }
-}
+/// Credits, jobs and local accounts in one PostgreSQL database. Cheap to clone (the
+/// pool is shared).
+pub type PgStore = SqlStore<Postgres>;
 
 /// Pool settings for [`PgStore::connect_with`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,13 +89,7 @@ impl Default for PgStoreOptions {
     }
 }
 
-/// Credits and jobs in one PostgreSQL database. Cheap to clone (the pool is shared).
-#[derive(Debug, Clone)]
-pub struct PgStore {
-    pool: PgPool,
-}
-
-impl PgStore {
+impl SqlStore<Postgres> {
     /// Connects to a `postgres://…` URL (`DATABASE_URL`) with the default pool settings
     /// and brings the schema up to date.
     pub async fn connect(url: &str) -> Result<Self> {
@@ -149,24 +116,20 @@ impl PgStore {
             .connect_with(connect)
             .await
             .map_err(db_error("connect to the database"))?;
-        let store = Self { pool };
+        let store = Self::from_pool(pool);
         store.migrate().await?;
         Ok(store)
-    }
-
-    /// A store over an existing pool, as is: call [`PgStore::migrate`] before use if the
-    /// schema may be missing or old.
-    pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
     }
 
     /// Brings the schema up to date (idempotent; concurrent callers serialise on
     /// sqlx's advisory lock).
     pub async fn migrate(&self) -> Result<()> {
-        let migrator = Migrator::new(EmbeddedMigrations).await.map_err(|e| {
-            tracing::error!(error = %e, "loading the embedded migrations failed");
-            Error::Database("could not migrate the database".into())
-        })?;
+        let migrator = Migrator::new(EmbeddedMigrations(MIGRATIONS))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "loading the embedded migrations failed");
+                Error::Database("could not migrate the database".into())
+            })?;
         let mut conn = self
             .pool
             .acquire()
@@ -182,132 +145,123 @@ impl PgStore {
         Ok(())
     }
 
-    /// The underlying pool (for embedders that keep their own tables beside ours).
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
     /// Waits for in-flight queries and closes every connection.
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
 
-    async fn begin(&self, op: &'static str) -> Result<Transaction<'static, Postgres>> {
-        self.pool.begin().await.map_err(db_error(op))
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, PgArguments>;
+
+/// Binds the portable parameters in PostgreSQL's native types.
+fn build(query: &Query) -> PgQuery<'_> {
+    let mut q = sqlx::query(&query.sql);
+    for arg in &query.args {
+        q = match arg {
+            Arg::Text(v) => q.bind(v.clone()),
+            Arg::Int(v) => q.bind(*v),
+            Arg::Real(v) => q.bind(*v),
+            Arg::Ts(v) => q.bind(*v),
+            Arg::Json(v) => q.bind(v.clone().map(Json)),
+        };
     }
+    q
 }
 
-/// Maps a driver error to [`Error::Database`] naming only the operation; the detail
-/// (SQL error, host) goes to the log, not to whoever sees the error.
-fn db_error(op: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
-    move |e| {
-        tracing::error!(error = %e, op, backend = "postgres", "database operation failed");
-        Error::Database(format!("could not {op}"))
+#[async_trait]
+impl Dialect for Postgres {
+    const NAME: &'static str = "postgres";
+    const BEGIN_WRITE: &'static str = "BEGIN";
+    const BEGIN_SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+    const LOCK_ROW: &'static str = " FOR NO KEY UPDATE";
+    const INSERTION_ORDER: &'static str = "seq";
+
+    type Pool = PgPool;
+    type Tx = Transaction<'static, sqlx::Postgres>;
+    type Row = PgRow;
+
+    fn cast_uuid(param: &str) -> String {
+        format!("CAST({param} AS uuid)")
     }
-}
 
-/// True when `e` is a foreign-key violation (a row naming a parent that does not exist).
-fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_foreign_key_violation())
-}
-
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
-}
-
-/// Rolls back, logging (not returning) a failure: the caller is already returning the
-/// error that made it roll back, and a dropped transaction rolls back anyway.
-async fn rollback(tx: Transaction<'static, Postgres>) {
-    if let Err(e) = tx.rollback().await {
-        tracing::warn!(error = %e, "rollback failed");
+    async fn begin(pool: &PgPool, statement: &'static str) -> sqlx::Result<Self::Tx> {
+        pool.begin_with(statement).await
     }
-}
 
-/// Commits `tx` if `result` is `Ok`, else rolls it back; returns `result`.
-async fn finish_tx<T>(
-    tx: Transaction<'static, Postgres>,
-    result: Result<T>,
-    op: &'static str,
-) -> Result<T> {
-    match result {
-        Ok(v) => {
-            tx.commit().await.map_err(db_error(op))?;
-            Ok(v)
+    async fn commit(tx: Self::Tx) -> sqlx::Result<()> {
+        tx.commit().await
+    }
+
+    async fn rollback(tx: Self::Tx) -> sqlx::Result<()> {
+        tx.rollback().await
+    }
+
+    async fn fetch_all(on: On<'_, Self>, query: Query) -> sqlx::Result<Vec<PgRow>> {
+        let q = build(&query);
+        match on {
+            On::Pool(pool) => q.fetch_all(pool).await,
+            On::Tx(tx) => q.fetch_all(&mut **tx).await,
         }
-        Err(e) => {
-            rollback(tx).await;
-            Err(e)
+    }
+
+    async fn fetch_optional(on: On<'_, Self>, query: Query) -> sqlx::Result<Option<PgRow>> {
+        let q = build(&query);
+        match on {
+            On::Pool(pool) => q.fetch_optional(pool).await,
+            On::Tx(tx) => q.fetch_optional(&mut **tx).await,
         }
     }
-}
 
-/// Now, at the precision `timestamptz` keeps (microseconds).
-fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
-}
-
-fn corrupt(what: &str, detail: impl std::fmt::Display) -> Error {
-    tracing::error!(%detail, what, "unreadable value in the database");
-    Error::Database(format!("unreadable {what} in the database"))
+    async fn execute(on: On<'_, Self>, query: Query) -> sqlx::Result<u64> {
+        let q = build(&query);
+        let done = match on {
+            On::Pool(pool) => q.execute(pool).await?,
+            On::Tx(tx) => q.execute(&mut **tx).await?,
+        };
+        Ok(done.rows_affected())
+    }
 }
 
 /// Column readers: a value the schema should never hold is a database error, not a panic.
 fn col<'r, T>(row: &'r PgRow, name: &str) -> Result<T>
 where
-    T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>,
+    T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
 {
     row.try_get(name).map_err(|e| corrupt(name, e))
 }
 
-fn col_u64(row: &PgRow, name: &str) -> Result<u64> {
-    let v: i64 = col(row, name)?;
-    u64::try_from(v).map_err(|e| corrupt(name, e))
-}
-
-fn col_u32(row: &PgRow, name: &str) -> Result<u32> {
-    let v: i64 = col(row, name)?;
-    u32::try_from(v).map_err(|e| corrupt(name, e))
-}
-
-/// Counts are `bigint`; values beyond `i64` are refused rather than wrapped.
-fn to_i64(v: u64, what: &str) -> Result<i64> {
-    i64::try_from(v)
-        .map_err(|_| Error::InvalidInput(InputError::Other(format!("{what} is too large: {v}"))))
-}
-
-/// `LIMIT`/`OFFSET` from the API's `u64`, saturating.
-fn sat_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
+impl SqlRow for PgRow {
+    fn text(&self, name: &str) -> Result<String> {
+        col(self, name)
+    }
+    fn opt_text(&self, name: &str) -> Result<Option<String>> {
+        col(self, name)
+    }
+    fn int(&self, name: &str) -> Result<i64> {
+        col(self, name)
+    }
+    fn real(&self, name: &str) -> Result<f64> {
+        col(self, name)
+    }
+    fn opt_real(&self, name: &str) -> Result<Option<f64>> {
+        col(self, name)
+    }
+    fn opt_ts(&self, name: &str) -> Result<Option<DateTime<Utc>>> {
+        col(self, name)
+    }
+    fn opt_json(&self, name: &str) -> Result<Option<serde_json::Value>> {
+        Ok(col::<Option<Json<serde_json::Value>>>(self, name)?.map(|Json(v)| v))
+    }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
 
     #[test]
     fn every_migration_file_is_embedded_verbatim() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "sql"))
-            .collect();
-        files.sort();
-        assert_eq!(
-            files.len(),
-            MIGRATIONS.len(),
-            "migrations/postgres vs MIGRATIONS"
-        );
-        for (path, &(version, description, sql)) in files.iter().zip(MIGRATIONS) {
-            let stem = path.file_stem().unwrap().to_str().unwrap();
-            let (v, d) = stem.split_once('_').unwrap();
-            assert_eq!(v.parse::<i64>().unwrap(), version, "{stem}");
-            assert_eq!(d.replace('_', " "), description, "{stem}");
-            assert_eq!(std::fs::read_to_string(path).unwrap(), sql, "{stem}");
-        }
+        crate::backends::sql::assert_migrations_match("migrations/postgres", MIGRATIONS);
     }
 
     #[tokio::test]

@@ -1,60 +1,34 @@
-//! SQLite: the embedded default for [`CreditLedger`](crate::ports::CreditLedger) and
-//! [`JobStore`](crate::ports::JobStore), one file in the data directory.
+//! SQLite: the embedded default store ([`SqliteStore`]), one file in the data
+//! directory. The statements are [`super::sql`]'s; this module is the dialect (how
+//! SQLite's types and transactions differ) and how a database is opened.
 //!
-//! # Concurrency notes
-//!
-//! SQLite has one writer at a time. A *deferred* transaction that reads first and writes
-//! later can fail with `SQLITE_BUSY` at the upgrade without the busy handler ever
-//! waiting (in WAL mode the reader's snapshot may be stale), so every transaction that
-//! writes is opened with `BEGIN IMMEDIATE`: it takes the write lock up front, and
-//! `busy_timeout` (10 s) makes competing writers queue for it instead of failing.
-//! Single-statement writes (compare-and-set on a job's status) take the write lock at
-//! the start of the statement and need no transaction. Statements inside a transaction
-//! are also ordered write-first (the ledger insert comes before the balance check), so
-//! the same sequence is correct on a database with row locks.
-//!
-//! Readers never block the writer (WAL), and the pool keeps several connections so reads
-//! proceed while a write is in flight.
-//!
-//! # What will differ on PostgreSQL
-//!
-//! The SQL here is kept portable (`$N` parameters, `ON CONFLICT … DO NOTHING`,
-//! `RETURNING`, `COALESCE`, `lower(email)` index). What changes:
-//! - `BEGIN IMMEDIATE` becomes `BEGIN`, and the row lock is taken explicitly first:
-//!   `apply` starts with `SELECT … FROM profiles WHERE id = $1 FOR UPDATE` (so ledger ids,
-//!   drawn from a sequence, follow the order in which balances change, and
-//!   `balance_after` forms a running sum in id order); `record_chunk` starts with
-//!   `SELECT … FROM jobs WHERE id = $1 FOR UPDATE` (so each recount sees every chunk
-//!   committed before it).
-//! - Timestamps: `TEXT` (fixed-width RFC 3339, microseconds) becomes `timestamptz`,
-//!   bound as `DateTime<Utc>` directly; `meta_json`/`timing_json` become `jsonb`.
-//! - `INTEGER PRIMARY KEY AUTOINCREMENT` becomes `bigint GENERATED ALWAYS AS IDENTITY`;
-//!   `REAL` becomes `double precision`.
-//! - Jobs are ordered by `created_at` with SQLite's implicit `rowid` as the tie-breaker;
-//!   PostgreSQL needs an identity column (`seq`) for that.
-//! - `SUM(bigint)` is `numeric` on PostgreSQL: the chunk aggregates need `::bigint`.
-//! - A failed statement aborts a PostgreSQL transaction; every error path here already
-//!   rolls back, so nothing relies on continuing after one.
+//! - Timestamps are `TEXT`: fixed-width RFC 3339 in UTC with microseconds, so text
+//!   order is time order. JSON is `TEXT`.
+//! - SQLite has one writer at a time. A *deferred* transaction that reads first and
+//!   writes later can fail with `SQLITE_BUSY` at the upgrade without the busy handler
+//!   ever waiting (in WAL mode the reader's snapshot may be stale), so every transaction
+//!   that writes is opened with `BEGIN IMMEDIATE`: it holds the write lock from its first
+//!   statement (which is why `LOCK_ROW` is empty), and `busy_timeout` (10 s) makes
+//!   competing writers queue for it instead of failing. Readers never block the writer
+//!   (WAL), and the pool keeps several connections so reads proceed during a write.
+//! - Rows of equal `created_at` are ordered by the implicit `rowid`.
 
-mod accounts;
-pub(crate) mod jobs;
-mod ledger;
-
-use std::borrow::Cow;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
-use futures::future::BoxFuture;
-use sqlx::error::BoxDynError;
-use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Row, Transaction};
 
+use super::sql::{
+    corrupt, db_error, Arg, Dialect, EmbeddedMigrations, On, Query, SqlRow, SqlStore,
+};
 use crate::error::{Error, Result};
 
 /// How long a writer waits for the lock before giving up.
@@ -62,11 +36,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections per file pool: one writes at a time, the others read.
 const MAX_CONNECTIONS: u32 = 8;
 
-/// The migrations, embedded in the binary. Listed by hand rather than with
-/// `sqlx::migrate!` because that macro needs sqlx's `macros` feature, which builds
-/// SQLite a second time for the proc-macro host. A test checks this list against the
-/// directory, and the version/description/checksum scheme is sqlx's own, so the
-/// `sqlx migrate` CLI sees the same history.
+/// The migrations, embedded in the binary (see [`EmbeddedMigrations`]).
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         20261101000000,
@@ -85,35 +55,15 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
-#[derive(Debug)]
-struct EmbeddedMigrations;
+/// The SQLite [`Dialect`].
+#[derive(Debug, Clone, Copy)]
+pub struct Sqlite;
 
-impl<'s> MigrationSource<'s> for EmbeddedMigrations {
-    fn resolve(self) -> BoxFuture<'s, std::result::Result<Vec<Migration>, BoxDynError>> {
-        Box::pin(async {
-            Ok(MIGRATIONS
-                .iter()
-                .map(|&(version, description, sql)| {
-                    Migration::new(
-                        version,
-                        Cow::Borrowed(description),
-                        MigrationType::Simple,
-                        Cow::Borrowed(sql),
-                        false,
-                    )
-                })
-                .collect())
-        })
-    }
-}
+/// Credits, jobs and local accounts in one SQLite database. Cheap to clone (the pool
+/// is shared).
+pub type SqliteStore = SqlStore<Sqlite>;
 
-/// Credits and jobs in one SQLite database. Cheap to clone (the pool is shared).
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
-}
-
-impl SqliteStore {
+impl SqlStore<Sqlite> {
     /// Opens (creating it and its directory if needed) the database file at `path` and
     /// brings its schema up to date.
     pub async fn open(path: &Path) -> Result<Self> {
@@ -177,75 +127,28 @@ impl SqliteStore {
     }
 
     async fn migrated(pool: SqlitePool) -> Result<Self> {
-        let migrator = Migrator::new(EmbeddedMigrations).await.map_err(|e| {
-            tracing::error!(error = %e, "loading the embedded migrations failed");
-            Error::Database("migrate the database".into())
-        })?;
+        let migrator = Migrator::new(EmbeddedMigrations(MIGRATIONS))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "loading the embedded migrations failed");
+                Error::Database("migrate the database".into())
+            })?;
         migrator.run(&pool).await.map_err(|e| {
             tracing::error!(error = %e, "running migrations failed");
             Error::Database("migrate the database".into())
         })?;
-        Ok(Self { pool })
-    }
-
-    /// The underlying pool (for embedders that keep their own tables beside ours).
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+        Ok(Self::from_pool(pool))
     }
 
     /// Waits for in-flight queries and closes every connection.
     pub async fn close(&self) {
         self.pool.close().await;
     }
-
-    /// A transaction holding the write lock from its first statement.
-    async fn begin_write(&self, op: &'static str) -> Result<Transaction<'static, Sqlite>> {
-        self.pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_error(op))
-    }
-}
-
-/// Maps a driver error to [`Error::Database`] naming only the operation; the detail
-/// (SQL error, file path) goes to the log, not to whoever sees the error.
-pub(crate) fn db_error(op: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
-    move |e| {
-        tracing::error!(error = %e, op, "database operation failed");
-        Error::Database(format!("could not {op}"))
-    }
-}
-
-/// True when `e` is a foreign-key violation (a row naming a parent that does not exist).
-fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_foreign_key_violation())
-}
-
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
-}
-
-/// Rolls back, logging (not returning) a failure: the caller is already returning the
-/// error that made it roll back, and a dropped transaction rolls back anyway.
-async fn rollback(tx: Transaction<'static, Sqlite>) {
-    if let Err(e) = tx.rollback().await {
-        tracing::warn!(error = %e, "rollback failed");
-    }
-}
-
-/// Now, at the precision we store.
-fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
 }
 
 /// Fixed-width RFC 3339 in UTC with microseconds: text order is time order.
 fn encode_ts(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-fn corrupt(what: &str, detail: impl std::fmt::Display) -> Error {
-    tracing::error!(%detail, what, "unreadable value in the database");
-    Error::Database(format!("unreadable {what} in the database"))
 }
 
 fn decode_ts(s: &str) -> Result<DateTime<Utc>> {
@@ -254,74 +157,129 @@ fn decode_ts(s: &str) -> Result<DateTime<Utc>> {
         .map_err(|e| corrupt("timestamp", e))
 }
 
+type SqliteQuery<'q> = sqlx::query::Query<'q, sqlx::Sqlite, SqliteArguments<'q>>;
+
+/// Binds the portable parameters in SQLite's types: timestamps and JSON as text.
+fn build(query: &Query) -> std::result::Result<SqliteQuery<'_>, sqlx::Error> {
+    let mut q = sqlx::query(&query.sql);
+    for arg in &query.args {
+        q = match arg {
+            Arg::Text(v) => q.bind(v.clone()),
+            Arg::Int(v) => q.bind(*v),
+            Arg::Real(v) => q.bind(*v),
+            Arg::Ts(v) => q.bind(v.as_ref().map(encode_ts)),
+            Arg::Json(v) => q.bind(
+                v.as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()
+                    .map_err(|e| sqlx::Error::Encode(Box::new(e)))?,
+            ),
+        };
+    }
+    Ok(q)
+}
+
+#[async_trait]
+impl Dialect for Sqlite {
+    const NAME: &'static str = "sqlite";
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    // A deferred read transaction keeps one snapshot (WAL) from its first read.
+    const BEGIN_SNAPSHOT: &'static str = "BEGIN";
+    const LOCK_ROW: &'static str = "";
+    const INSERTION_ORDER: &'static str = "rowid";
+
+    type Pool = SqlitePool;
+    type Tx = Transaction<'static, sqlx::Sqlite>;
+    type Row = SqliteRow;
+
+    fn cast_uuid(param: &str) -> String {
+        param.to_owned()
+    }
+
+    async fn begin(pool: &SqlitePool, statement: &'static str) -> sqlx::Result<Self::Tx> {
+        pool.begin_with(statement).await
+    }
+
+    async fn commit(tx: Self::Tx) -> sqlx::Result<()> {
+        tx.commit().await
+    }
+
+    async fn rollback(tx: Self::Tx) -> sqlx::Result<()> {
+        tx.rollback().await
+    }
+
+    async fn fetch_all(on: On<'_, Self>, query: Query) -> sqlx::Result<Vec<SqliteRow>> {
+        let q = build(&query)?;
+        match on {
+            On::Pool(pool) => q.fetch_all(pool).await,
+            On::Tx(tx) => q.fetch_all(&mut **tx).await,
+        }
+    }
+
+    async fn fetch_optional(on: On<'_, Self>, query: Query) -> sqlx::Result<Option<SqliteRow>> {
+        let q = build(&query)?;
+        match on {
+            On::Pool(pool) => q.fetch_optional(pool).await,
+            On::Tx(tx) => q.fetch_optional(&mut **tx).await,
+        }
+    }
+
+    async fn execute(on: On<'_, Self>, query: Query) -> sqlx::Result<u64> {
+        let q = build(&query)?;
+        let done = match on {
+            On::Pool(pool) => q.execute(pool).await?,
+            On::Tx(tx) => q.execute(&mut **tx).await?,
+        };
+        Ok(done.rows_affected())
+    }
+}
+
 /// Column readers: a value the schema should never hold is a database error, not a panic.
 fn col<'r, T>(row: &'r SqliteRow, name: &str) -> Result<T>
 where
-    T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
+    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
 {
     row.try_get(name).map_err(|e| corrupt(name, e))
 }
 
-fn col_u64(row: &SqliteRow, name: &str) -> Result<u64> {
-    let v: i64 = col(row, name)?;
-    u64::try_from(v).map_err(|e| corrupt(name, e))
-}
-
-fn col_u32(row: &SqliteRow, name: &str) -> Result<u32> {
-    let v: i64 = col(row, name)?;
-    u32::try_from(v).map_err(|e| corrupt(name, e))
-}
-
-fn col_ts(row: &SqliteRow, name: &str) -> Result<DateTime<Utc>> {
-    decode_ts(&col::<String>(row, name)?)
-}
-
-fn col_opt_ts(row: &SqliteRow, name: &str) -> Result<Option<DateTime<Utc>>> {
-    col::<Option<String>>(row, name)?
-        .map(|s| decode_ts(&s))
-        .transpose()
-}
-
-/// SQLite integers are `i64`; counts beyond that are refused rather than wrapped.
-fn to_i64(v: u64, what: &str) -> Result<i64> {
-    i64::try_from(v).map_err(|_| {
-        Error::InvalidInput(crate::error::InputError::Other(format!(
-            "{what} is too large: {v}"
-        )))
-    })
-}
-
-/// `LIMIT`/`OFFSET` from the API's `u64`, saturating (SQLite takes `i64`).
-fn sat_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
+impl SqlRow for SqliteRow {
+    fn text(&self, name: &str) -> Result<String> {
+        col(self, name)
+    }
+    fn opt_text(&self, name: &str) -> Result<Option<String>> {
+        col(self, name)
+    }
+    fn int(&self, name: &str) -> Result<i64> {
+        col(self, name)
+    }
+    fn real(&self, name: &str) -> Result<f64> {
+        col(self, name)
+    }
+    fn opt_real(&self, name: &str) -> Result<Option<f64>> {
+        col(self, name)
+    }
+    fn opt_ts(&self, name: &str) -> Result<Option<DateTime<Utc>>> {
+        col::<Option<String>>(self, name)?
+            .map(|s| decode_ts(&s))
+            .transpose()
+    }
+    fn opt_json(&self, name: &str) -> Result<Option<serde_json::Value>> {
+        col::<Option<String>>(self, name)?
+            .map(|s| serde_json::from_str(&s))
+            .transpose()
+            .map_err(|e| corrupt(name, e))
+    }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::backends::sql::now;
 
     #[test]
     fn every_migration_file_is_embedded_verbatim() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "sql"))
-            .collect();
-        files.sort();
-        assert_eq!(
-            files.len(),
-            MIGRATIONS.len(),
-            "migrations/sqlite vs MIGRATIONS"
-        );
-        for (path, &(version, description, sql)) in files.iter().zip(MIGRATIONS) {
-            let stem = path.file_stem().unwrap().to_str().unwrap();
-            let (v, d) = stem.split_once('_').unwrap();
-            assert_eq!(v.parse::<i64>().unwrap(), version, "{stem}");
-            assert_eq!(d.replace('_', " "), description, "{stem}");
-            assert_eq!(std::fs::read_to_string(path).unwrap(), sql, "{stem}");
-        }
+        crate::backends::sql::assert_migrations_match("migrations/sqlite", MIGRATIONS);
     }
 
     #[test]

@@ -122,13 +122,9 @@ async fn parse_headers(
     AppJson(req): AppJson<ParseHeadersRequest>,
 ) -> AppResult<Json<Value>> {
     owned_upload(&user.user_id, &req.file_path)?;
-    let copy = TempCopy::fetch(&state, &req.file_path).await?;
-    let path = copy.path.clone();
-    let summary = tokio::task::spawn_blocking(move || outreach_core::input::read_summary(&path))
-        .await
-        .map_err(AppError::internal);
-    copy.remove().await;
-    let summary = summary??;
+    // Bounded per user and overall; dropping this future (the request's timeout, a
+    // closed connection) stops the reading thread.
+    let summary = state.jobs.summarize(&user.user_id, &req.file_path).await?;
     let account = state.jobs.ledger().account(&user.user_id).await?;
     Ok(Json(json!({
         "headers": summary.headers,

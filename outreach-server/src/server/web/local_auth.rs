@@ -8,13 +8,19 @@
 //! - A wrong password and an unknown email get the same 401 and take about the same
 //!   time (an unknown email is checked against a dummy hash).
 //! - Failed sign-ins are limited per email and per client address ([`LoginLimiter`]):
-//!   `429` with `Retry-After`.
+//!   `429` with `Retry-After`. The attempt is counted before the password is hashed, in
+//!   the same step as the check, so a flood gets exactly the allowance of Argon2 work.
+//! - Argon2 runs under [`HashingSlots`] (one per CPU): each hash holds ~19 MiB, so
+//!   memory stays bounded however many requests arrive at once; the rest wait within
+//!   their request's deadline.
 //!
 //! [`LoginLimiter`]: super::rate_limit::LoginLimiter
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
+
 use std::time::Duration;
+use tokio::sync::Semaphore;
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -168,12 +174,46 @@ fn dummy_hash() -> &'static str {
     })
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, AppError> {
-    tokio::task::spawn_blocking(f)
+/// Concurrent password hashes (one per CPU): Argon2id with the default parameters uses
+/// 19 MiB and a core for each, so more at once only costs memory, never throughput.
+#[derive(Debug, Clone)]
+pub struct HashingSlots(Arc<Semaphore>);
+
+impl Default for HashingSlots {
+    fn default() -> Self {
+        Self::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    }
+}
+
+impl HashingSlots {
+    pub fn new(n: usize) -> Self {
+        Self(Arc::new(Semaphore::new(n.max(1))))
+    }
+
+    /// Hashes in progress plus free slots: the configured number.
+    pub fn available(&self) -> usize {
+        self.0.available_permits()
+    }
+
+    /// Runs `f` (a hash or a verification) on a blocking thread once a slot is free.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AppError> {
+        let permit = self
+            .0
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| AppError::internal(format!("password slots closed: {e}")))?;
+        tokio::task::spawn_blocking(move || {
+            let out = f();
+            drop(permit);
+            out
+        })
         .await
         .map_err(|e| AppError::internal(format!("password task failed: {e}")))
+    }
 }
 
 fn session(state: &AppState, user_id: &str, email: &str) -> Result<Json<Value>, AuthError> {
@@ -188,7 +228,7 @@ fn session(state: &AppState, user_id: &str, email: &str) -> Result<Json<Value>, 
 }
 
 fn client_of(peer: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<String> {
-    peer.map(|Extension(ConnectInfo(addr))| addr.ip().to_string())
+    peer.map(|Extension(ConnectInfo(addr))| Key::client_of(addr.ip()))
 }
 
 /// `POST /auth/signup {email, password}` → `201` and a session; `409` when the email
@@ -200,17 +240,20 @@ pub async fn signup(
 ) -> Result<(StatusCode, Json<Value>), AuthError> {
     let accounts = accounts(&state)?;
     let email = validate(&credentials)?;
-    // Sign-ups count against the client's allowance, so one address cannot make
-    // accounts (and spend Argon2 time) without bound.
-    let client: Vec<Key> = client_of(peer).map(Key::Client).into_iter().collect();
+    // Sign-ups count against the client's own sign-up allowance (IPv6: per /64), so
+    // one address cannot make accounts (and spend Argon2 time) without bound.
+    let client: Vec<Key> = client_of(peer).map(Key::Signup).into_iter().collect();
     state
         .web
         .limiter
-        .check(&client)
+        .attempt(&client)
         .map_err(AuthError::RateLimited)?;
-    state.web.limiter.hit(&client);
     let password = credentials.password;
-    let password_hash = blocking(move || hash_password(&password)).await??;
+    let password_hash = state
+        .web
+        .hashing
+        .run(move || hash_password(&password))
+        .await??;
     let user_id = uuid::Uuid::new_v4().to_string();
     let user = accounts
         .create_user(NewLocalUser {
@@ -249,14 +292,14 @@ pub async fn login(
     let email = normalize_email(&credentials.email);
     let mut keys = vec![Key::Email(email.clone())];
     keys.extend(client_of(peer).map(Key::Client));
+    // Counted now, before any hashing; a success takes it back below.
     state
         .web
         .limiter
-        .check(&keys)
+        .attempt(&keys)
         .map_err(AuthError::RateLimited)?;
     let wrong = || AppError::Unauthorized("wrong email or password".into());
     if credentials.password.len() > MAX_PASSWORD_BYTES {
-        state.web.limiter.hit(&keys);
         return Err(wrong().into());
     }
     let user = accounts.user_by_email(&email).await?;
@@ -264,10 +307,15 @@ pub async fn login(
         .as_ref()
         .map_or_else(|| dummy_hash().to_string(), |u| u.password_hash.clone());
     let password = credentials.password;
-    let matches = blocking(move || verify_password(&password, &phc)).await?;
+    let matches = state
+        .web
+        .hashing
+        .run(move || verify_password(&password, &phc))
+        .await?;
     match user {
         Some(user) if matches => {
             state.web.limiter.clear(&Key::Email(email));
+            state.web.limiter.forgive(&keys[1..]);
             // The profile normally exists since sign-up; make sure (a restored database).
             state
                 .jobs
@@ -276,10 +324,7 @@ pub async fn login(
                 .await?;
             session(&state, &user.user_id, &user.email)
         }
-        _ => {
-            state.web.limiter.hit(&keys);
-            Err(wrong().into())
-        }
+        _ => Err(wrong().into()),
     }
 }
 

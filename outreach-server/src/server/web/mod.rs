@@ -127,6 +127,8 @@ pub struct WebState {
     pub config: WebConfig,
     pub accounts: Option<Arc<dyn LocalAccounts>>,
     pub limiter: LoginLimiter,
+    /// Password hashes at once (one per CPU).
+    pub hashing: local_auth::HashingSlots,
 }
 
 impl WebState {
@@ -135,6 +137,7 @@ impl WebState {
             config,
             accounts,
             limiter: LoginLimiter::default(),
+            hashing: local_auth::HashingSlots::default(),
         }
     }
 }

@@ -4,7 +4,14 @@
 //! A successful sign-in clears its email's count. Sign-ups count against the client
 //! address the same way, so one address cannot create accounts without bound.
 //!
-//! Checked before the password is hashed, so a flood of guesses costs no Argon2 work.
+//! An attempt is counted in the same step that checks the limit ([`LoginLimiter::attempt`]),
+//! before the password is hashed: of 300 concurrent wrong passwords only the allowance
+//! reaches Argon2 (a review once saw all 300 verified against a limit of 10, holding
+//! 5.7 GB). A successful sign-in takes its email's attempt back.
+//! Sign-ups are counted on their own key ([`Key::Signup`]), so creating accounts does not
+//! use up an address's sign-in allowance, nor the reverse. IPv6 clients are counted per
+//! /64 (one subscriber's usual allocation), not per address.
+//!
 //! Per process: with several server processes each keeps its own counts, which only
 //! multiplies the allowance by the number of processes. Behind a reverse proxy the
 //! client address is the proxy's, so the per-email limit is the one that matters there
@@ -27,6 +34,7 @@ pub struct Limits {
 pub struct LoginLimiter {
     per_email: Limits,
     per_client: Limits,
+    per_signup_client: Limits,
     counts: Mutex<HashMap<Key, Window>>,
 }
 
@@ -35,8 +43,27 @@ pub struct LoginLimiter {
 pub enum Key {
     /// A normalised email.
     Email(String),
-    /// A client's IP address.
+    /// A client's IP address (IPv6: its /64), for failed sign-ins.
     Client(String),
+    /// A client's IP address (IPv6: its /64), for sign-ups.
+    Signup(String),
+}
+
+impl Key {
+    /// The client key of `ip`: the address itself for IPv4, its /64 prefix for IPv6
+    /// (a single subscriber usually holds a whole /64).
+    pub fn client_of(ip: std::net::IpAddr) -> String {
+        match ip {
+            std::net::IpAddr::V4(v4) => v4.to_string(),
+            std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4.to_string(),
+                None => {
+                    let s = v6.segments();
+                    format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+                }
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -46,7 +73,8 @@ struct Window {
 }
 
 impl Default for LoginLimiter {
-    /// 10 failures per email and 50 per client address, per 15 minutes.
+    /// 10 failures per email and 50 per client address, per 15 minutes; 10 sign-ups
+    /// per client address per hour.
     fn default() -> Self {
         let window = Duration::from_secs(15 * 60);
         Self::new(
@@ -59,32 +87,56 @@ impl Default for LoginLimiter {
                 window,
             },
         )
+        .with_signups(Limits {
+            max_failures: 10,
+            window: Duration::from_secs(3600),
+        })
     }
 }
 
 impl LoginLimiter {
+    /// Sign-ups per client share `per_client` until [`LoginLimiter::with_signups`].
     pub fn new(per_email: Limits, per_client: Limits) -> Self {
         Self {
             per_email,
             per_client,
+            per_signup_client: per_client,
             counts: Mutex::new(HashMap::new()),
         }
+    }
+
+    pub fn with_signups(mut self, per_signup_client: Limits) -> Self {
+        self.per_signup_client = per_signup_client;
+        self
     }
 
     fn limits(&self, key: &Key) -> Limits {
         match key {
             Key::Email(_) => self.per_email,
             Key::Client(_) => self.per_client,
+            Key::Signup(_) => self.per_signup_client,
         }
     }
 
-    /// `Err(wait)` when any of the keys is over its limit.
-    pub fn check(&self, keys: &[Key]) -> Result<(), Duration> {
+    /// Checks every key and, when none is over its limit, counts one attempt against
+    /// each, under one lock: concurrent attempts can never all pass the check before
+    /// any of them is counted. `Err(wait)` (nothing counted) when a key is over.
+    pub fn attempt(&self, keys: &[Key]) -> Result<(), Duration> {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        Self::over(&counts, keys, |k| self.limits(k))?;
+        self.count(&mut counts, keys);
+        Ok(())
+    }
+
+    fn over(
+        counts: &HashMap<Key, Window>,
+        keys: &[Key],
+        limits: impl Fn(&Key) -> Limits,
+    ) -> Result<(), Duration> {
         let now = Instant::now();
-        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         let mut wait = None::<Duration>;
         for key in keys {
-            let limits = self.limits(key);
+            let limits = limits(key);
             if let Some(w) = counts.get(key) {
                 let elapsed = now.duration_since(w.started);
                 if w.hits >= limits.max_failures && elapsed < limits.window {
@@ -96,12 +148,26 @@ impl LoginLimiter {
         wait.map_or(Ok(()), Err)
     }
 
-    /// Counts one attempt (a wrong password, or a sign-up) against each key.
+    /// `Err(wait)` when any of the keys is over its limit (counts nothing).
+    pub fn check(&self, keys: &[Key]) -> Result<(), Duration> {
+        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        Self::over(&counts, keys, |k| self.limits(k))
+    }
+
+    /// Counts one attempt against each key without checking.
     pub fn hit(&self, keys: &[Key]) {
-        let now = Instant::now();
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        self.count(&mut counts, keys);
+    }
+
+    fn count(&self, counts: &mut HashMap<Key, Window>, keys: &[Key]) {
+        let now = Instant::now();
         if counts.len() >= SWEEP_AT {
-            let longest = self.per_email.window.max(self.per_client.window);
+            let longest = self
+                .per_email
+                .window
+                .max(self.per_client.window)
+                .max(self.per_signup_client.window);
             counts.retain(|_, w| now.duration_since(w.started) < longest);
         }
         for key in keys {
@@ -117,6 +183,16 @@ impl LoginLimiter {
                 };
             }
             w.hits = w.hits.saturating_add(1);
+        }
+    }
+
+    /// Takes one counted attempt back from each key (a sign-in that succeeded).
+    pub fn forgive(&self, keys: &[Key]) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        for key in keys {
+            if let Some(w) = counts.get_mut(key) {
+                w.hits = w.hits.saturating_sub(1);
+            }
         }
     }
 
@@ -179,6 +255,46 @@ mod tests {
         assert!(l.check(&[email("new@x.io"), client("1.2.3.4")]).is_err());
         assert!(l.check(&[email("new@x.io"), client("5.6.7.8")]).is_ok());
         assert!(l.check(&[email("new@x.io")]).is_ok());
+    }
+
+    #[test]
+    fn concurrent_attempts_never_exceed_the_allowance() {
+        let l = std::sync::Arc::new(limiter(Duration::from_secs(60)));
+        let passed = std::sync::atomic::AtomicU32::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..32 {
+                s.spawn(|| {
+                    if l.attempt(&[email("a@x.io")]).is_ok() {
+                        passed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                });
+            }
+        });
+        assert_eq!(passed.into_inner(), 3, "exactly the allowance of 3 passes");
+    }
+
+    #[test]
+    fn signups_and_sign_ins_are_counted_apart() {
+        let l = limiter(Duration::from_secs(60));
+        for _ in 0..5 {
+            assert!(l.attempt(&[Key::Signup("1.2.3.4".into())]).is_ok());
+        }
+        assert!(l.attempt(&[Key::Signup("1.2.3.4".into())]).is_err());
+        assert!(
+            l.attempt(&[client("1.2.3.4")]).is_ok(),
+            "sign-ins unaffected"
+        );
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64() {
+        let a: std::net::IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: std::net::IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let c: std::net::IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(Key::client_of(a), Key::client_of(b));
+        assert_ne!(Key::client_of(a), Key::client_of(c));
+        let mapped: std::net::IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(Key::client_of(mapped), "10.0.0.1");
     }
 
     #[test]
