@@ -107,13 +107,19 @@ impl JobSystem {
         watch: &ChunkWatch,
         work: impl Future<Output = Result<T>>,
     ) -> Result<T> {
+        // The ticker stops between store calls, never inside one: a store call dropped
+        // mid-transaction could leave its connection holding a lock.
+        let finished = tokio::sync::Notify::new();
         let ticker = async {
             let mut tick = tokio::time::interval(self.settings().progress_every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick.tick().await; // the first tick is immediate
             let mut reported = 0;
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = finished.notified() => return,
+                }
                 let done = watch.done.load(Ordering::Relaxed);
                 if done > reported {
                     match self.store().record_chunk_rows(&job.id, chunk, done).await {
@@ -134,13 +140,14 @@ impl JobSystem {
                 }
             }
         };
-        tokio::pin!(work);
-        tokio::select! {
-            biased;
-            result = &mut work => result,
-            // The ticker never ends; this arm only satisfies the types.
-            () = ticker => Err(Error::Cancelled),
-        }
+        let work = async {
+            let result = work.await;
+            // Stored as a permit if the ticker is busy: it stops at its next wait.
+            finished.notify_one();
+            result
+        };
+        let (result, ()) = tokio::join!(work, ticker);
+        result
     }
 }
 
