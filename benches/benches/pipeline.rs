@@ -26,7 +26,7 @@ use outreach_core::ports::JobStatus;
 use outreach_core::providers::openai::LlmConfig;
 use outreach_core::providers::serper::SerperConfig;
 use outreach_core::providers::{
-    ChatRequest, ChatResponse, Llm, SearchHit, SearchProvider, SearchQuery, SearchResults, Usage,
+    ChatRequest, ChatResponse, Llm, SearchHit, SearchProvider, SearchQuery, SearchResults,
 };
 use outreach_core::setup::{BackendConfig, Backends};
 use outreach_core::{Metrics, Mode, Providers, ServiceContext};
@@ -383,7 +383,7 @@ impl Llm for InstantLlm {
         );
         Ok(ChatResponse {
             content,
-            usage: Usage::default(),
+            ..ChatResponse::default()
         })
     }
 }
@@ -394,7 +394,7 @@ struct WireRequest<'a>(&'a ChatRequest);
 impl serde::Serialize for WireRequest<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut v = serde_json::json!({ "messages": self.0.messages });
-        if self.0.json_mode {
+        if self.0.format.is_json() {
             v["response_format"] = serde_json::json!({"type": "json_object"});
         }
         v.serialize(s)

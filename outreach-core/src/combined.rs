@@ -4,8 +4,8 @@
 use serde::Deserialize;
 
 use crate::personalize::OPENER_RULES;
-use crate::providers::{ChatMessage, ChatRequest};
-use crate::research::prompt::{Findings, RESEARCH_SCHEMA};
+use crate::providers::{ChatMessage, ChatRequest, JsonSchemaSpec, ReplyFormat};
+use crate::research::prompt::{push_json_reminder, Findings, RESEARCH_SCHEMA};
 use crate::research::Research;
 use crate::ServiceContext;
 
@@ -14,17 +14,24 @@ findings, extract what is known about the person and their company, using only f
 (never invent; write \"unknown\" for a name or the moat and leave a list empty where the findings do not say; \
 `sources` lists the URLs of the findings you used). Then write the opener. ";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct CombinedReply {
     pub research: Research,
     #[serde(default)]
     pub opener: String,
 }
 
+/// The schema structured outputs enforce for the combined reply, generated from
+/// [`CombinedReply`].
+pub fn combined_schema() -> JsonSchemaSpec {
+    JsonSchemaSpec::for_type::<CombinedReply>("research_and_opener")
+}
+
+/// The combined request; `previous` as in [`crate::research::prompt::research_request`].
 pub fn combined_request(
     findings: &Findings,
     service: &ServiceContext,
-    reminder: bool,
+    previous: Option<&str>,
 ) -> ChatRequest {
     let mut messages = vec![
         ChatMessage::system(format!(
@@ -37,15 +44,12 @@ pub fn combined_request(
             service.to_prompt_block()
         )),
     ];
-    if reminder {
-        messages.push(ChatMessage::user(
-            "Your previous reply was not valid JSON in the required shape. Reply again with only the JSON object.",
-        ));
-    }
+    push_json_reminder(&mut messages, previous);
     ChatRequest {
         messages,
         temperature: Some(crate::personalize::TEMPERATURE),
-        json_mode: true,
+        format: ReplyFormat::JsonSchema(combined_schema()),
         max_tokens: Some(900),
+        reasoning_effort: None,
     }
 }

@@ -319,8 +319,10 @@ impl Enricher {
 
     /// Research JSON from the findings; invalid JSON is retried once.
     async fn synthesise(&self, llm: &dyn Llm, found: Findings) -> Result<ResearchStep> {
+        let mut previous: Option<String> = None;
         for attempt in 0..2 {
-            let reply = match llm.complete(&research_request(&found, attempt > 0)).await {
+            let request = research_request(&found, previous.as_deref());
+            let reply = match llm.complete(&request).await {
                 Ok(r) => r,
                 Err(e) if e.is_fatal() => return Err(e),
                 Err(e) => return Ok(ResearchStep::Fallback(provider_fallback(&e))),
@@ -329,7 +331,8 @@ impl Enricher {
                 let research = research.sanitize(&found.urls);
                 return Ok(ResearchStep::Done(research, found));
             }
-            tracing::debug!(attempt, "research reply was not valid JSON");
+            tracing::debug!(attempt, finish = ?reply.finish_reason, "research reply was not valid JSON");
+            previous = Some(reply.content);
         }
         Ok(ResearchStep::Fallback(invalid_json_fallback()))
     }
@@ -374,9 +377,10 @@ impl Enricher {
     async fn combined(&self, llm: &dyn Llm, found: Findings) -> Result<RowOutcome> {
         let service = &self.config.service;
         let mut parsed = None;
+        let mut previous: Option<String> = None;
         for attempt in 0..2 {
             let reply = match llm
-                .complete(&combined_request(&found, service, attempt > 0))
+                .complete(&combined_request(&found, service, previous.as_deref()))
                 .await
             {
                 Ok(r) => r,
@@ -387,7 +391,8 @@ impl Enricher {
                 parsed = Some(p);
                 break;
             }
-            tracing::debug!(attempt, "combined reply was not valid JSON");
+            tracing::debug!(attempt, finish = ?reply.finish_reason, "combined reply was not valid JSON");
+            previous = Some(reply.content);
         }
         let Some(CombinedReply { research, opener }) = parsed else {
             return Ok(invalid_json_fallback());

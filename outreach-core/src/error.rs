@@ -70,8 +70,9 @@ pub enum Error {
     #[error("{provider} rejected the API key (HTTP {status}); check the key")]
     ProviderAuth { provider: ProviderKind, status: u16 },
 
-    /// A provider says the account is out of balance (402). The run stops.
-    #[error("{provider} account is out of credit (HTTP 402)")]
+    /// A provider says the account is out of balance (402, or Serper's 400 "Not enough
+    /// credits"). The run stops.
+    #[error("{provider} account is out of credit; top it up and rerun")]
     ProviderOutOfCredit { provider: ProviderKind },
 
     /// Still rate limited after the retries ran out.
@@ -87,6 +88,42 @@ pub enum Error {
         provider: ProviderKind,
         status: u16,
         body: String,
+    },
+
+    /// The provider does not know the configured model (404 `model_not_found`, a
+    /// decommissioned model). Every row would fail the same way: the run stops.
+    #[error("{provider} does not know the model `{model}`; check LLM_MODEL ({message})")]
+    ModelNotFound {
+        provider: ProviderKind,
+        model: String,
+        message: String,
+    },
+
+    /// The provider rejected the request's shape (an unsupported parameter or value, a
+    /// missing endpoint) and no adaptation the client knows fixed it. Every row would
+    /// fail the same way: the run stops.
+    #[error("{provider} rejected the request (HTTP {status}): {message}")]
+    RequestRejected {
+        provider: ProviderKind,
+        status: u16,
+        message: String,
+    },
+
+    /// A 429 whose wait is longer than the run may wait (`OUTREACH_MAX_WAIT_SECS`), e.g.
+    /// an exhausted daily token quota. The run stops; rerun after the wait.
+    #[error("{provider} quota is exhausted: it asks to wait {}, longer than OUTREACH_MAX_WAIT_SECS allows ({message})", format_wait(*retry_after))]
+    QuotaExhausted {
+        provider: ProviderKind,
+        retry_after: Duration,
+        message: String,
+    },
+
+    /// The reply hit the token limit before any usable answer, even after one retry with
+    /// a larger budget. A per-row failure.
+    #[error("{provider} reply was cut off at the token limit ({max_tokens} tokens)")]
+    Truncated {
+        provider: ProviderKind,
+        max_tokens: u32,
     },
 
     /// The request did not complete in time (after retries).
@@ -161,7 +198,12 @@ impl Error {
     pub fn is_fatal(&self) -> bool {
         matches!(
             self,
-            Error::ProviderAuth { .. } | Error::ProviderOutOfCredit { .. } | Error::Cancelled
+            Error::ProviderAuth { .. }
+                | Error::ProviderOutOfCredit { .. }
+                | Error::ModelNotFound { .. }
+                | Error::RequestRejected { .. }
+                | Error::QuotaExhausted { .. }
+                | Error::Cancelled
         )
     }
 
@@ -178,6 +220,7 @@ impl Error {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Error::RateLimited { retry_after, .. } => *retry_after,
+            Error::QuotaExhausted { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }
@@ -192,8 +235,23 @@ impl Error {
             Error::BadResponse { .. } => "bad provider response".into(),
             Error::ProviderAuth { .. } => "provider rejected the API key".into(),
             Error::ProviderOutOfCredit { .. } => "provider out of credit".into(),
+            Error::ModelNotFound { .. } => "model not found".into(),
+            Error::RequestRejected { status, .. } => format!("request rejected ({status})"),
+            Error::QuotaExhausted { .. } => "provider quota exhausted".into(),
+            Error::Truncated { .. } => "reply cut off at the token limit".into(),
             other => other.to_string(),
         }
+    }
+}
+
+/// `9m38s`, `45s`, `1h2m`: a wait as a person reads it.
+fn format_wait(wait: Duration) -> String {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m{s}s"),
+        _ => format!("{h}h{m}m"),
     }
 }
 

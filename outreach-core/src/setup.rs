@@ -78,6 +78,17 @@ pub struct Backends {
 impl Backends {
     pub async fn open(config: &BackendConfig) -> Result<Self> {
         std::fs::create_dir_all(&config.data_dir)?;
+        // The data directory holds people's files and the database: its owner's only,
+        // also when an older version created it 0755.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let private = std::fs::Permissions::from_mode(0o700);
+            if let Err(e) = std::fs::set_permissions(&config.data_dir, private) {
+                // A directory owned by someone else (a mounted volume) stays as it is.
+                tracing::warn!(dir = %config.data_dir.display(), error = %e, "could not make the data directory private (0700)");
+            }
+        }
         type Stores = (
             Arc<dyn JobStore>,
             Arc<dyn CreditLedger>,

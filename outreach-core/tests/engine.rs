@@ -300,7 +300,7 @@ async fn long_openers_are_retried_once_then_fall_back() {
     let first_fails = {
         let long = long.clone();
         llm_fn(move |req| {
-            if req.json_mode {
+            if req.format.is_json() {
                 return Ok(good_answer(req));
             }
             // Row 0 recovers on the retry; row 1 never does.

@@ -230,7 +230,11 @@ async fn client_errors_and_bad_responses_are_not_retried() {
         let err = model.complete(&chat()).await.unwrap_err();
 
         assert!(
-            matches!(err, Error::Upstream { .. } | Error::BadResponse { .. }),
+            // A bare 404 from the chat endpoint means a wrong LLM_BASE_URL: fatal.
+            matches!(
+                err,
+                Error::Upstream { .. } | Error::BadResponse { .. } | Error::RequestRejected { .. }
+            ),
             "{err:?}"
         );
         assert_eq!(metrics.snapshot().retries, 0, "{err:?}");
@@ -352,6 +356,7 @@ impl Llm for Fake {
                 prompt_tokens: 10,
                 completion_tokens: 2,
             },
+            ..ChatResponse::default()
         })
     }
 }

@@ -42,7 +42,7 @@ create_exception!(
     outreach,
     ProviderOutOfCreditError,
     ProviderError,
-    "A provider account is out of credit (HTTP 402); the run stopped."
+    "A provider account is out of credit; the run stopped."
 );
 create_exception!(
     outreach,

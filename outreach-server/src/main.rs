@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    private_files();
     let args = cli::Cli::parse();
     let serving = matches!(args.command, cli::Command::Serve(_));
     init_tracing(args.verbose, serving);
@@ -51,4 +52,15 @@ fn init_tracing(verbose: bool, serving: bool) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// Files this process creates are its user's alone (0600, directories 0700): the
+/// database, uploads and results hold people's data. Set before anything is created.
+fn private_files() {
+    #[cfg(unix)]
+    // SAFETY: umask only replaces the process's file-mode mask; it cannot fail and
+    // touches no memory. Called first thing in main, before any other thread exists.
+    unsafe {
+        libc::umask(0o077);
+    }
 }

@@ -180,4 +180,35 @@ async fn serve_token_and_credits_work_together_over_tcp() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no account"));
     drop(server);
+    // Issue 12, item 11: the database, the JWT secret and every directory are the
+    // owner's only (they were 0644 and 0755).
+    assert_private(&data);
+}
+
+/// Every file under `dir` is 0600-like and every directory 0700-like (nothing for group
+/// or others), and there is at least a database to check.
+fn assert_private(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(dir), 0o700, "{}", dir.display());
+    let mut files = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            assert_eq!(
+                mode(&path) & 0o077,
+                0,
+                "{} is {:o}",
+                path.display(),
+                mode(&path)
+            );
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files += 1;
+            }
+        }
+    }
+    assert!(files >= 2, "the database and the secret at least");
 }

@@ -4,7 +4,7 @@ pub mod validate;
 
 pub use validate::{salvage, validate_opener, OpenerProblem};
 
-use crate::providers::{ChatMessage, ChatRequest};
+use crate::providers::{ChatMessage, ChatRequest, ReplyFormat};
 use crate::ServiceContext;
 
 /// The seed's temperature: varied enough to sound human, stable enough to stay on topic.
@@ -29,8 +29,9 @@ pub fn personalize_request(research_json: &str, service: &ServiceContext) -> Cha
             )),
         ],
         temperature: Some(TEMPERATURE),
-        json_mode: false,
+        format: ReplyFormat::Text,
         max_tokens: Some(200),
+        reasoning_effort: None,
     }
 }
 

@@ -10,6 +10,18 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, ProviderKind, Result};
 
+/// The longest provider wait (a 429's `Retry-After`, or the wait its body names) a run
+/// sits out; a longer one is [`Error::QuotaExhausted`] and stops the run
+/// (`OUTREACH_MAX_WAIT_SECS`).
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(120);
+
+/// `OUTREACH_MAX_WAIT_SECS` from a variable source (already trimmed, non-empty).
+pub(crate) fn max_wait_from(var: &dyn Fn(&str) -> Option<String>) -> Option<Duration> {
+    var("OUTREACH_MAX_WAIT_SECS")
+        .and_then(|v| v.parse::<f64>().ok())
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+}
+
 /// How much of an error body is kept in [`Error::Upstream`]: enough to read the
 /// provider's message, short enough for a log line.
 const ERROR_BODY_CHARS: usize = 200;
@@ -42,14 +54,22 @@ pub(crate) fn secret_header(provider: ProviderKind, value: &str) -> Result<Heade
     Ok(header)
 }
 
-/// Sends the request and parses a 2xx body as `T`; every failure becomes an [`Error`].
-///
-/// The body is read as bytes first so that a 2xx body we cannot parse is reported as
-/// [`Error::BadResponse`] and not confused with a transport failure.
-pub(crate) async fn send_json<T: DeserializeOwned>(
+/// What came back: a 2xx body, or a non-2xx answer to classify.
+pub(crate) enum Reply {
+    Success(bytes::Bytes),
+    Failure {
+        status: StatusCode,
+        headers: HeaderMap,
+        body: String,
+    },
+}
+
+/// Sends the request; only transport failures are errors here, so an adapter can look
+/// at a failure's whole body (e.g. to adapt the request and send it again).
+pub(crate) async fn send(
     provider: ProviderKind,
     request: reqwest::RequestBuilder,
-) -> Result<T> {
+) -> Result<Reply> {
     let response = request
         .send()
         .await
@@ -59,22 +79,163 @@ pub(crate) async fn send_json<T: DeserializeOwned>(
         let headers = response.headers().clone();
         // The body only decorates the error; failing to read it must not hide the status.
         let body = response.text().await.unwrap_or_default();
-        return Err(status_error(
-            provider,
+        return Ok(Reply::Failure {
             status,
-            &headers,
-            &body,
-            SystemTime::now(),
-        ));
+            headers,
+            body,
+        });
     }
     let bytes = response
         .bytes()
         .await
         .map_err(|e| transport_error(provider, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::BadResponse {
+    Ok(Reply::Success(bytes))
+}
+
+/// Parses a 2xx body as `T`; a body we cannot parse is [`Error::BadResponse`], not
+/// confused with a transport failure.
+pub(crate) fn parse_body<T: DeserializeOwned>(provider: ProviderKind, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| Error::BadResponse {
         provider,
         message: e.to_string(),
     })
+}
+
+/// An error body as OpenAI-compatible servers and Serper send it, normalised:
+/// `{"error": {"message", "type", "code", "param", "failed_generation"}}` (OpenAI,
+/// Groq, vLLM, llama.cpp), `{"error": "text"}` (Ollama's native API), `{"message",
+/// "statusCode"}` (Serper), `{"detail": …}` (FastAPI servers such as llama-cpp-python).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ErrorBody {
+    pub message: String,
+    pub kind: Option<String>,
+    pub code: Option<String>,
+    pub param: Option<String>,
+    /// Groq's `json_validate_failed`: the text the model wrote.
+    pub failed_generation: Option<String>,
+}
+
+impl ErrorBody {
+    /// The body's fields, or the raw text as the message when it is not JSON we know.
+    pub(crate) fn parse(body: &str) -> Self {
+        let text = |v: Option<&serde_json::Value>| -> Option<String> {
+            match v? {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Null => None,
+                other => Some(other.to_string()),
+            }
+        };
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else {
+            return Self {
+                message: body.trim().to_owned(),
+                ..Self::default()
+            };
+        };
+        let error = value.get("error");
+        match error {
+            Some(serde_json::Value::Object(e)) => Self {
+                message: text(e.get("message")).unwrap_or_default(),
+                kind: text(e.get("type")),
+                code: text(e.get("code")),
+                param: text(e.get("param")),
+                failed_generation: text(e.get("failed_generation")),
+            },
+            Some(serde_json::Value::String(message)) => Self {
+                message: message.clone(),
+                ..Self::default()
+            },
+            _ => Self {
+                message: text(value.get("message"))
+                    .or_else(|| text(value.get("detail")))
+                    .unwrap_or_else(|| body.trim().to_owned()),
+                ..Self::default()
+            },
+        }
+    }
+
+    /// The message, short enough for a log line or an error.
+    pub(crate) fn short_message(&self) -> String {
+        truncate(self.message.trim(), ERROR_BODY_CHARS)
+    }
+
+    /// True when the code or message names the model as unknown or retired.
+    pub(crate) fn is_model_not_found(&self) -> bool {
+        let code = self.code.as_deref().unwrap_or_default();
+        if matches!(code, "model_not_found" | "model_decommissioned") {
+            return true;
+        }
+        let m = self.message.to_ascii_lowercase();
+        m.contains("model")
+            && (m.contains("not found")
+                || m.contains("does not exist")
+                || m.contains("decommissioned"))
+    }
+
+    /// The wait a 429 body names, e.g. Groq's "Please try again in 9m38.016s" or
+    /// "try again in 4.77s" (used when no `Retry-After` header came with it).
+    pub(crate) fn wait_hint(&self) -> Option<Duration> {
+        let lower = self.message.to_ascii_lowercase();
+        let start = lower.find("try again in ")? + "try again in ".len();
+        parse_go_duration(&lower[start..])
+    }
+}
+
+/// The leading Go-style duration of `text` ("1h2m3.5s", "9m38.016s", "450ms"); stops at
+/// the first character that is not part of it.
+fn parse_go_duration(text: &str) -> Option<Duration> {
+    let mut total = 0f64;
+    let mut rest = text;
+    let mut any = false;
+    loop {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            break;
+        }
+        let Ok(n) = rest[..digits].parse::<f64>() else {
+            break;
+        };
+        let unit_text = &rest[digits..];
+        let (scale, len) = if unit_text.starts_with("ms") {
+            (0.001, 2)
+        } else if unit_text.starts_with('h') {
+            (3600.0, 1)
+        } else if unit_text.starts_with('m') {
+            (60.0, 1)
+        } else if unit_text.starts_with('s') {
+            (1.0, 1)
+        } else {
+            break;
+        };
+        total += n * scale;
+        any = true;
+        rest = &unit_text[len..];
+    }
+    any.then(|| Duration::try_from_secs_f64(total).ok())
+        .flatten()
+}
+
+/// A 429 (already mapped to [`Error::RateLimited`]) whose wait exceeds `max_wait`
+/// becomes [`Error::QuotaExhausted`]: waiting that long per row is no plan.
+pub(crate) fn over_max_wait(error: Error, body: &ErrorBody, max_wait: Duration) -> Error {
+    match error {
+        Error::RateLimited {
+            provider,
+            retry_after,
+        } => match retry_after.or_else(|| body.wait_hint()) {
+            Some(wait) if wait > max_wait => Error::QuotaExhausted {
+                provider,
+                retry_after: wait,
+                message: body.short_message(),
+            },
+            wait => Error::RateLimited {
+                provider,
+                retry_after: wait,
+            },
+        },
+        other => other,
+    }
 }
 
 /// Maps a non-2xx answer to the error the port contract names for it.

@@ -6,6 +6,7 @@
 //! | `search.rs`, `llm.rs` | the ports and their normalised types |
 //! | `serper.rs` | Serper → [`SearchProvider`] |
 //! | `openai.rs` | any OpenAI-compatible chat API → [`Llm`] |
+//! | `schema.rs` | strict JSON Schemas for structured outputs, generated from Rust types |
 //! | `http.rs` | what both adapters share: client, status → [`crate::Error`], `Retry-After` |
 //! | `policy/` | [`Retry`], [`Limit`], [`Metered`], [`ProviderPolicy`], [`wrap_search`], [`wrap_llm`] |
 
@@ -13,10 +14,14 @@ mod http;
 pub mod llm;
 pub mod openai;
 pub mod policy;
+pub mod schema;
 pub mod search;
 pub mod serper;
 
-pub use llm::{ChatMessage, ChatRequest, ChatResponse, Llm, Role, Usage};
+pub use llm::{
+    ChatMessage, ChatRequest, ChatResponse, FinishReason, JsonForm, JsonSchemaSpec, Llm,
+    ReasoningEffort, ReplyFormat, Role, Usage,
+};
 pub use openai::{LlmConfig, OpenAiClient, DEFAULT_LLM_BASE_URL, DEFAULT_LLM_MODEL};
 pub use policy::{
     wrap_llm, wrap_llm_with, wrap_search, wrap_search_with, Limit, LocalRateLimiter, Metered,

@@ -1,16 +1,48 @@
 //! [`OpenAiClient`]: the [`Llm`] adapter for any OpenAI-compatible chat-completions
 //! endpoint (Groq by default; OpenAI, vLLM, Ollama, llama.cpp server). The wire JSON
 //! stays in this file; callers see [`ChatRequest`] and [`ChatResponse`].
+//!
+//! # Adapting to the server, once
+//!
+//! Servers differ in what they accept, and what they reject they reject on every
+//! request. So the client learns, per endpoint and model (one client = one of each):
+//!
+//! - **JSON form.** A schema request is sent as `json_schema` (strict) first; a 400/422
+//!   that names the response format, or a 5xx whose body does (llama-cpp-python answers
+//!   `json_schema` with HTTP 500), steps down to `json_object` + `schema`, then plain
+//!   `json_object`, then prompt-only. The form that worked is kept for later requests.
+//! - **Parameters.** OpenAI's reasoning models answer 400 `unsupported_parameter` for
+//!   `max_tokens` (→ `max_completion_tokens`) and `unsupported_value` /
+//!   `unsupported_parameter` for `temperature` (→ left out); a server that refuses
+//!   `reasoning_effort` gets requests without it.
+//!
+//! Each adaptation is logged once, when it is learned, and costs one extra request
+//! once per process. A 400 about the request that no adaptation fixes is
+//! [`Error::RequestRejected`], which stops the run instead of failing every row.
+//!
+//! # Reasoning models
+//!
+//! Reasoning tokens come out of the same budget as the answer, so when a reasoning
+//! effort is in force the budget is the answer's plus an allowance for the effort.
+//! A reply cut by the budget (`finish_reason: "length"`) with nothing usable is sent
+//! once more with twice the budget (at most [`MAX_TOKENS_CAP`]), then reported as
+//! [`Error::Truncated`]. `reasoning` / `reasoning_content` fields are never read and
+//! `<think>…</think>` is removed from the content.
 
 use std::fmt;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use reqwest::header::{HeaderValue, AUTHORIZATION};
+use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::http;
-use super::llm::{ChatMessage, ChatRequest, ChatResponse, Llm, Usage};
+use super::http::{self, ErrorBody, Reply};
+use super::llm::{
+    ChatMessage, ChatRequest, ChatResponse, FinishReason, JsonForm, Llm, ReasoningEffort,
+    ReplyFormat, Usage,
+};
 use super::policy::{ProviderPolicy, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LLM_TIMEOUT};
 use crate::error::{Error, ProviderKind, Result};
 
@@ -18,7 +50,62 @@ use crate::error::{Error, ProviderKind, Result};
 pub const DEFAULT_LLM_BASE_URL: &str = "https://api.groq.com/openai/v1";
 pub const DEFAULT_LLM_MODEL: &str = "openai/gpt-oss-120b";
 
+/// The largest token budget the adapter's own retry after `finish_reason: "length"`
+/// asks for. Groq counts `max_tokens` against tokens-per-minute before running a
+/// request, so budgets stay modest.
+pub const MAX_TOKENS_CAP: u32 = 8192;
+
+/// Requests one `complete` call may send while adapting (JSON forms, parameters,
+/// one larger budget); a bound, not a target.
+const MAX_ATTEMPTS: usize = 8;
+
 const PROVIDER: ProviderKind = ProviderKind::Llm;
+
+/// Which `reasoning_effort` requests carry (`LLM_REASONING_EFFORT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReasoningSetting {
+    /// `low` for gpt-oss models (they reason by default and spend the budget on it),
+    /// nothing for other models.
+    #[default]
+    Auto,
+    /// Never send `reasoning_effort` (`LLM_REASONING_EFFORT=none`).
+    Off,
+    /// Always send this effort.
+    Effort(ReasoningEffort),
+}
+
+impl ReasoningSetting {
+    /// `low|medium|high`, `none|off`, or `auto`/empty.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "" | "auto" | "default" => Some(Self::Auto),
+            "none" | "off" => Some(Self::Off),
+            other => ReasoningEffort::parse(other).map(Self::Effort),
+        }
+    }
+
+    /// The effort to send to `model`.
+    pub fn effort_for(self, model: &str) -> Option<ReasoningEffort> {
+        match self {
+            Self::Auto => model
+                .to_ascii_lowercase()
+                .contains("gpt-oss")
+                .then_some(ReasoningEffort::Low),
+            Self::Off => None,
+            Self::Effort(e) => Some(e),
+        }
+    }
+}
+
+/// Tokens added to the answer's budget for a model that reasons at this effort.
+fn reasoning_allowance(effort: Option<ReasoningEffort>) -> u32 {
+    match effort {
+        None => 0,
+        Some(ReasoningEffort::Low) => 512,
+        Some(ReasoningEffort::Medium) => 2048,
+        Some(ReasoningEffort::High) => 4096,
+    }
+}
 
 /// How to reach the model. `Debug` never prints the key.
 #[derive(Clone, PartialEq, Eq)]
@@ -30,6 +117,11 @@ pub struct LlmConfig {
     pub connect_timeout: Duration,
     /// Bounds the whole request, body included.
     pub request_timeout: Duration,
+    /// `reasoning_effort` (`LLM_REASONING_EFFORT`).
+    pub reasoning: ReasoningSetting,
+    /// A 429 asking to wait longer than this stops the run ([`Error::QuotaExhausted`];
+    /// `OUTREACH_MAX_WAIT_SECS`).
+    pub max_wait: Duration,
 }
 
 impl LlmConfig {
@@ -41,17 +133,22 @@ impl LlmConfig {
             model: DEFAULT_LLM_MODEL.to_owned(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             request_timeout: DEFAULT_LLM_TIMEOUT,
+            reasoning: ReasoningSetting::Auto,
+            max_wait: http::DEFAULT_MAX_WAIT,
         }
     }
 
-    /// Reads `GROQ_API_KEY` (or else `LLM_API_KEY`), `LLM_BASE_URL` and `LLM_MODEL`.
+    /// Reads `GROQ_API_KEY` (or else `LLM_API_KEY`), `LLM_BASE_URL`, `LLM_MODEL`,
+    /// `LLM_REASONING_EFFORT` and `OUTREACH_MAX_WAIT_SECS`.
     /// `None` when neither key is set to something non-empty: the engine then writes
     /// fallbacks instead of calling a model.
     pub fn from_env() -> Option<Self> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// [`Self::from_env`] over any variable source (tests, config files).
+    /// [`Self::from_env`] over any variable source (tests, config files). An
+    /// `LLM_REASONING_EFFORT` that is not `low|medium|high|none|auto` is ignored with a
+    /// warning.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Option<Self> {
         let var = |name: &str| {
             lookup(name)
@@ -64,6 +161,18 @@ impl LlmConfig {
         }
         if let Some(model) = var("LLM_MODEL") {
             config.model = model;
+        }
+        if let Some(effort) = var("LLM_REASONING_EFFORT") {
+            match ReasoningSetting::parse(&effort) {
+                Some(setting) => config.reasoning = setting,
+                None => tracing::warn!(
+                    value = %effort,
+                    "LLM_REASONING_EFFORT must be low, medium, high, none or auto; ignored"
+                ),
+            }
+        }
+        if let Some(wait) = http::max_wait_from(&var) {
+            config.max_wait = wait;
         }
         Some(config)
     }
@@ -84,8 +193,24 @@ impl fmt::Debug for LlmConfig {
             .field("model", &self.model)
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
+            .field("reasoning", &self.reasoning)
+            .field("max_wait", &self.max_wait)
             .finish()
     }
+}
+
+/// What the client learned about its server (see the module docs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Adaptations {
+    /// The strongest JSON form the server accepted or the weakest it forced; `None`
+    /// until a schema request was answered.
+    pub json_form: Option<JsonForm>,
+    /// Send `max_completion_tokens` instead of `max_tokens`.
+    pub max_completion_tokens: bool,
+    /// Leave `temperature` out (the model only takes its default).
+    pub drop_temperature: bool,
+    /// Leave `reasoning_effort` out (the model does not take it).
+    pub drop_reasoning_effort: bool,
 }
 
 /// An OpenAI-compatible chat-completions client. Cheap to share: hold it in an `Arc`
@@ -96,6 +221,9 @@ pub struct OpenAiClient {
     model: String,
     authorization: HeaderValue,
     client: reqwest::Client,
+    reasoning: Option<ReasoningEffort>,
+    max_wait: Duration,
+    learned: Mutex<Adaptations>,
 }
 
 impl OpenAiClient {
@@ -106,7 +234,10 @@ impl OpenAiClient {
             url: format!("{}/chat/completions", config.base_url.trim_end_matches('/')),
             authorization: http::secret_header(PROVIDER, &format!("Bearer {}", config.api_key))?,
             client: http::build_client(PROVIDER, config.connect_timeout, config.request_timeout)?,
+            reasoning: config.reasoning.effort_for(&config.model),
+            max_wait: config.max_wait,
             model: config.model,
+            learned: Mutex::new(Adaptations::default()),
         })
     }
 
@@ -114,28 +245,314 @@ impl OpenAiClient {
     pub fn model(&self) -> &str {
         &self.model
     }
+
+    /// What this client has learned about its server so far.
+    pub fn adaptations(&self) -> Adaptations {
+        *self.learned.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records an adaptation; logs it when it is new. Returns false when it was known
+    /// already (then it cannot be the cure for this failure).
+    fn learn(&self, change: Change) -> bool {
+        let mut learned = self.learned.lock().unwrap_or_else(|p| p.into_inner());
+        let before = *learned;
+        match change {
+            Change::JsonForm(form) => {
+                // Only ever step down: a concurrent request may have learned a weaker form.
+                if learned.json_form.is_some_and(|f| f >= form) {
+                    return false;
+                }
+                learned.json_form = Some(form);
+            }
+            Change::MaxCompletionTokens => learned.max_completion_tokens = true,
+            Change::DropTemperature => learned.drop_temperature = true,
+            Change::DropReasoningEffort => learned.drop_reasoning_effort = true,
+        }
+        let changed = *learned != before;
+        drop(learned);
+        if changed {
+            tracing::warn!(
+                url = %self.url,
+                model = %self.model,
+                adaptation = ?change,
+                "the LLM server rejected part of the request; adapting for every later request"
+            );
+        }
+        changed
+    }
+
+    /// Notes the JSON form that worked (first success only, for the log).
+    fn confirm(&self, form: JsonForm) {
+        let mut learned = self.learned.lock().unwrap_or_else(|p| p.into_inner());
+        if learned.json_form.is_none() {
+            learned.json_form = Some(form);
+            drop(learned);
+            tracing::info!(url = %self.url, model = %self.model, form = form.as_str(), "structured output form in use");
+        }
+    }
+
+    /// The JSON form to send this request with, given what was learned.
+    fn form_for(&self, format: &ReplyFormat, learned: &Adaptations) -> Option<JsonForm> {
+        let start = match format {
+            ReplyFormat::Text => return None,
+            ReplyFormat::JsonObject => JsonForm::JsonObject,
+            ReplyFormat::JsonSchema(_) => JsonForm::JsonSchema,
+        };
+        Some(learned.json_form.map_or(start, |f| f.max(start)))
+    }
+
+    fn wire_request<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+        form: Option<JsonForm>,
+        learned: &Adaptations,
+        max_tokens: Option<u32>,
+    ) -> WireRequest<'a> {
+        let effort = (!learned.drop_reasoning_effort)
+            .then_some(request.reasoning_effort.or(self.reasoning))
+            .flatten();
+        let (max_tokens, max_completion_tokens) = if learned.max_completion_tokens {
+            (None, max_tokens)
+        } else {
+            (max_tokens, None)
+        };
+        let schema = match &request.format {
+            ReplyFormat::JsonSchema(spec) => Some(spec),
+            _ => None,
+        };
+        let response_format = match (form, schema) {
+            (Some(JsonForm::JsonSchema), Some(spec)) => Some(WireFormat::JsonSchema {
+                json_schema: WireJsonSchema {
+                    name: &spec.name,
+                    strict: true,
+                    schema: &spec.schema,
+                },
+            }),
+            (Some(JsonForm::JsonObjectSchema), Some(spec)) => Some(WireFormat::JsonObject {
+                schema: Some(&spec.schema),
+            }),
+            (Some(JsonForm::JsonSchema | JsonForm::JsonObjectSchema | JsonForm::JsonObject), _) => {
+                Some(WireFormat::JsonObject { schema: None })
+            }
+            (Some(JsonForm::PromptOnly) | None, _) => None,
+        };
+        WireRequest {
+            model: &self.model,
+            messages: &request.messages,
+            temperature: request.temperature.filter(|_| !learned.drop_temperature),
+            max_tokens,
+            max_completion_tokens,
+            reasoning_effort: effort.map(ReasoningEffort::as_str),
+            response_format,
+        }
+    }
+
+    /// The adaptation that may cure this failure, if any is left to try.
+    fn cure(
+        &self,
+        status: StatusCode,
+        body: &ErrorBody,
+        wire: &WireRequest<'_>,
+        form: Option<JsonForm>,
+    ) -> Option<Change> {
+        let code = status.as_u16();
+        let param = body.param.as_deref().unwrap_or_default();
+        let message = body.message.to_ascii_lowercase();
+        let names = |word: &str| param == word || message.contains(word);
+        if code == 400 || code == 422 {
+            if wire.max_tokens.is_some()
+                && names("max_tokens")
+                && (message.contains("max_completion_tokens")
+                    || body.code.as_deref() == Some("unsupported_parameter"))
+            {
+                return Some(Change::MaxCompletionTokens);
+            }
+            if wire.temperature.is_some() && names("temperature") {
+                return Some(Change::DropTemperature);
+            }
+            if wire.reasoning_effort.is_some()
+                && (names("reasoning_effort") || names("reasoning effort"))
+            {
+                return Some(Change::DropReasoningEffort);
+            }
+        }
+        let about_format = param == "response_format"
+            || [
+                "response_format",
+                "response format",
+                "json_schema",
+                "json_object",
+                "schema",
+            ]
+            .iter()
+            .any(|w| message.contains(w));
+        let rejects_form = match code {
+            400 | 422 => about_format,
+            // llama-cpp-python answers `json_schema` with a 500 validation error.
+            500..=599 => about_format,
+            _ => false,
+        };
+        if rejects_form && body.code.as_deref() != Some("json_validate_failed") {
+            return form.and_then(JsonForm::weaker).map(Change::JsonForm);
+        }
+        None
+    }
+
+    /// The error a failure that no adaptation cures stands for.
+    fn classify(
+        &self,
+        status: StatusCode,
+        headers: &reqwest::header::HeaderMap,
+        raw: &str,
+        body: &ErrorBody,
+    ) -> Error {
+        let code = status.as_u16();
+        if (code == 404 || code == 400) && body.is_model_not_found() {
+            return Error::ModelNotFound {
+                provider: PROVIDER,
+                model: self.model.clone(),
+                message: body.short_message(),
+            };
+        }
+        if code == 404 {
+            // No model named: the URL itself is wrong. That repeats on every row too.
+            return Error::RequestRejected {
+                provider: PROVIDER,
+                status: code,
+                message: format!("{} (is LLM_BASE_URL right?)", body.short_message()),
+            };
+        }
+        let shape_code = matches!(
+            body.code.as_deref(),
+            Some("unsupported_parameter" | "unsupported_value" | "invalid_parameter")
+        );
+        if (code == 400 || code == 422) && shape_code {
+            return Error::RequestRejected {
+                provider: PROVIDER,
+                status: code,
+                message: body.short_message(),
+            };
+        }
+        let error = http::status_error(PROVIDER, status, headers, raw, SystemTime::now());
+        http::over_max_wait(error, body, self.max_wait)
+    }
+}
+
+/// One thing the client can change about its requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    JsonForm(JsonForm),
+    MaxCompletionTokens,
+    DropTemperature,
+    DropReasoningEffort,
 }
 
 #[async_trait]
 impl Llm for OpenAiClient {
     async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse> {
-        let body = WireRequest {
-            model: &self.model,
-            messages: &request.messages,
-            temperature: request.temperature,
-            max_tokens: request.max_tokens,
-            response_format: request.json_mode.then_some(ResponseFormat {
-                kind: "json_object",
-            }),
-        };
-        let http_request = self
-            .client
-            .post(&self.url)
-            .header(AUTHORIZATION, self.authorization.clone())
-            .json(&body);
-        let wire: WireResponse = http::send_json(PROVIDER, http_request).await?;
-        wire.try_into()
+        let initial = self.adaptations();
+        let effort = request
+            .reasoning_effort
+            .or(self.reasoning)
+            .filter(|_| !initial.drop_reasoning_effort);
+        let mut budget = request
+            .max_tokens
+            .map(|answer| answer.saturating_add(reasoning_allowance(effort)));
+        let mut length_retried = false;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let learned = self.adaptations();
+            let form = self.form_for(&request.format, &learned);
+            let wire = self.wire_request(request, form, &learned, budget);
+            let http_request = self
+                .client
+                .post(&self.url)
+                .header(AUTHORIZATION, self.authorization.clone())
+                .json(&wire);
+            let (status, headers, raw) = match http::send(PROVIDER, http_request).await? {
+                Reply::Success(bytes) => {
+                    let parsed: WireResponse = http::parse_body(PROVIDER, &bytes)?;
+                    let response = parsed.into_response(form)?;
+                    let unusable = response.content.trim().is_empty()
+                        || (form.is_some() && !looks_complete_json(&response.content));
+                    if response.finish_reason == FinishReason::Length && unusable {
+                        let current = budget.unwrap_or(0);
+                        if !length_retried && attempts < MAX_ATTEMPTS && current < MAX_TOKENS_CAP {
+                            length_retried = true;
+                            budget = Some(current.max(256).saturating_mul(2).min(MAX_TOKENS_CAP));
+                            tracing::debug!(
+                                ?budget,
+                                "reply cut by the token budget; retrying once with more"
+                            );
+                            continue;
+                        }
+                        if response.content.trim().is_empty() {
+                            return Err(Error::Truncated {
+                                provider: PROVIDER,
+                                max_tokens: current,
+                            });
+                        }
+                    }
+                    if let Some(form) = form {
+                        self.confirm(form);
+                    }
+                    return Ok(response);
+                }
+                Reply::Failure {
+                    status,
+                    headers,
+                    body,
+                } => (status, headers, body),
+            };
+            let body = ErrorBody::parse(&raw);
+            if body.code.as_deref() == Some("json_validate_failed") {
+                // Groq checked the JSON itself and refused it; what the model wrote comes
+                // back in `failed_generation`, which may still parse for the caller.
+                if let Some(form) = form {
+                    self.confirm(form);
+                }
+                return Ok(ChatResponse {
+                    content: strip_think(body.failed_generation.as_deref().unwrap_or_default()),
+                    usage: Usage::default(),
+                    finish_reason: FinishReason::JsonInvalid,
+                    json_form: form,
+                });
+            }
+            if attempts < MAX_ATTEMPTS {
+                if let Some(change) = self.cure(status, &body, &wire, form) {
+                    if self.learn(change) {
+                        continue;
+                    }
+                }
+            }
+            return Err(self.classify(status, &headers, &raw, &body));
+        }
     }
+}
+
+/// True when `text` holds a `{` and its braces balance: a reply cut mid-object does not.
+fn looks_complete_json(text: &str) -> bool {
+    crate::research::parse::parse_json_object::<serde_json::Value>(text).is_some()
+}
+
+/// The content without `<think>…</think>` blocks (DeepSeek-R1, Qwen3 and others put
+/// their reasoning there). An unclosed `<think>` means all of it was reasoning.
+fn strip_think(content: &str) -> String {
+    let mut out = String::with_capacity(content.len());
+    let mut rest = content;
+    while let Some(start) = rest.find("<think>") {
+        out.push_str(&rest[..start]);
+        match rest[start..].find("</think>") {
+            Some(end) => rest = &rest[start + end + "</think>".len()..],
+            None => {
+                rest = "";
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out.trim().to_owned()
 }
 
 #[derive(Serialize)]
@@ -149,17 +566,34 @@ struct WireRequest<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     max_tokens: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    response_format: Option<ResponseFormat>,
+    max_completion_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_effort: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<WireFormat<'a>>,
 }
 
 #[derive(Serialize)]
-struct ResponseFormat {
-    #[serde(rename = "type")]
-    kind: &'static str,
+#[serde(tag = "type", rename_all = "snake_case")]
+enum WireFormat<'a> {
+    JsonSchema {
+        json_schema: WireJsonSchema<'a>,
+    },
+    JsonObject {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        schema: Option<&'a serde_json::Value>,
+    },
 }
 
-/// The parts of a chat completion we use; other fields (`id`, `x_groq`, reasoning
-/// text, `finish_reason`, …) are ignored.
+#[derive(Serialize)]
+struct WireJsonSchema<'a> {
+    name: &'a str,
+    strict: bool,
+    schema: &'a serde_json::Value,
+}
+
+/// The parts of a chat completion we use; other fields (`id`, `x_groq`, `reasoning`,
+/// `reasoning_content`, …) are ignored.
 #[derive(Deserialize)]
 struct WireResponse {
     choices: Option<Vec<WireChoice>>,
@@ -169,6 +603,7 @@ struct WireResponse {
 #[derive(Deserialize)]
 struct WireChoice {
     message: Option<WireMessage>,
+    finish_reason: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -182,24 +617,42 @@ struct WireUsage {
     completion_tokens: Option<u64>,
 }
 
-impl TryFrom<WireResponse> for ChatResponse {
-    type Error = Error;
-
-    fn try_from(wire: WireResponse) -> Result<Self> {
-        let content = wire
-            .choices
-            .and_then(|choices| choices.into_iter().next())
-            .and_then(|choice| choice.message)
-            .and_then(|message| message.content)
-            .ok_or_else(|| Error::BadResponse {
-                provider: PROVIDER,
-                message: "no content in the first choice".into(),
-            })?;
-        let usage = wire.usage.map_or_else(Usage::default, |u| Usage {
+impl WireResponse {
+    fn into_response(self, form: Option<JsonForm>) -> Result<ChatResponse> {
+        let usage = self.usage.map_or_else(Usage::default, |u| Usage {
             prompt_tokens: u.prompt_tokens.unwrap_or(0),
             completion_tokens: u.completion_tokens.unwrap_or(0),
         });
-        Ok(ChatResponse { content, usage })
+        let choice = self
+            .choices
+            .and_then(|choices| choices.into_iter().next())
+            .ok_or_else(|| Error::BadResponse {
+                provider: PROVIDER,
+                message: "no choices in the response".into(),
+            })?;
+        let finish_reason = match choice.finish_reason.as_deref() {
+            None | Some("stop") | Some("eos") => FinishReason::Stop,
+            Some("length") => FinishReason::Length,
+            Some(other) => FinishReason::Other(other.to_owned()),
+        };
+        let content = choice.message.and_then(|m| m.content);
+        let content = match (content, &finish_reason) {
+            (Some(text), _) => strip_think(&text),
+            // A reasoning model that spent the whole budget thinking sends no content.
+            (None, FinishReason::Length) => String::new(),
+            (None, _) => {
+                return Err(Error::BadResponse {
+                    provider: PROVIDER,
+                    message: "no content in the first choice".into(),
+                })
+            }
+        };
+        Ok(ChatResponse {
+            content,
+            usage,
+            finish_reason,
+            json_form: form,
+        })
     }
 }
 

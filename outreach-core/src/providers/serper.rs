@@ -2,7 +2,7 @@
 //! Serper's JSON stays in this file; callers see [`SearchResults`].
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use reqwest::header::HeaderValue;
@@ -27,6 +27,8 @@ pub struct SerperConfig {
     pub connect_timeout: Duration,
     /// Bounds the whole request, body included.
     pub request_timeout: Duration,
+    /// A 429 asking to wait longer than this stops the run ([`Error::QuotaExhausted`]).
+    pub max_wait: Duration,
 }
 
 impl SerperConfig {
@@ -37,10 +39,11 @@ impl SerperConfig {
             api_key: api_key.into(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             request_timeout: DEFAULT_SEARCH_TIMEOUT,
+            max_wait: http::DEFAULT_MAX_WAIT,
         }
     }
 
-    /// Reads `SERPER_API_KEY` and `SERPER_URL`. `None` when the key is absent or empty:
+    /// Reads `SERPER_API_KEY`, `SERPER_URL` and `OUTREACH_MAX_WAIT_SECS`. `None` when the key is absent or empty:
     /// the engine then writes the "missing SERPER_API_KEY" fallback instead of searching.
     pub fn from_env() -> Option<Self> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -56,6 +59,9 @@ impl SerperConfig {
         let mut config = Self::new(var("SERPER_API_KEY")?);
         if let Some(url) = var("SERPER_URL") {
             config.url = url;
+        }
+        if let Some(wait) = http::max_wait_from(&var) {
+            config.max_wait = wait;
         }
         Some(config)
     }
@@ -75,6 +81,7 @@ impl fmt::Debug for SerperConfig {
             .field("api_key", &"<redacted>")
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
+            .field("max_wait", &self.max_wait)
             .finish()
     }
 }
@@ -86,6 +93,7 @@ pub struct SerperClient {
     url: String,
     api_key: HeaderValue,
     client: reqwest::Client,
+    max_wait: Duration,
 }
 
 impl SerperClient {
@@ -96,6 +104,7 @@ impl SerperClient {
             api_key: http::secret_header(PROVIDER, &config.api_key)?,
             client: http::build_client(PROVIDER, config.connect_timeout, config.request_timeout)?,
             url: config.url,
+            max_wait: config.max_wait,
         })
     }
 }
@@ -111,9 +120,24 @@ impl SearchProvider for SerperClient {
                 q: &query.q,
                 num: query.num,
             });
-        match http::send_json::<WireResponse>(PROVIDER, request).await {
-            Ok(response) => Ok(response.into()),
-            Err(error) => Err(out_of_credit_as_400(error)),
+        match http::send(PROVIDER, request).await? {
+            http::Reply::Success(bytes) => {
+                Ok(http::parse_body::<WireResponse>(PROVIDER, &bytes)?.into())
+            }
+            http::Reply::Failure {
+                status,
+                headers,
+                body,
+            } => {
+                let error =
+                    http::status_error(PROVIDER, status, &headers, &body, SystemTime::now());
+                let error = out_of_credit_as_400(error);
+                Err(http::over_max_wait(
+                    error,
+                    &http::ErrorBody::parse(&body),
+                    self.max_wait,
+                ))
+            }
         }
     }
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// Written where the findings say nothing; the prompt asks the model to use it too.
 pub const UNKNOWN: &str = "unknown";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Research {
     pub person: Person,
     pub company: Company,
@@ -14,7 +14,7 @@ pub struct Research {
     pub sources: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Person {
     #[serde(default, deserialize_with = "name_or_unknown")]
     pub name: String,
@@ -22,7 +22,7 @@ pub struct Person {
     pub info: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Company {
     #[serde(default, deserialize_with = "name_or_unknown")]
     pub name: String,

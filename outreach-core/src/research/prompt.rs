@@ -1,7 +1,8 @@
 //! Prompts for research synthesis. Findings are numbered and carry their URLs so the
 //! model can cite them in `sources`; snippets are capped to keep tokens per row low.
 
-use crate::providers::{ChatMessage, ChatRequest, SearchResults};
+use crate::providers::{ChatMessage, ChatRequest, JsonSchemaSpec, ReplyFormat, SearchResults};
+use crate::research::Research;
 
 /// Organic results per query shown to the model. More adds tokens, rarely facts.
 const HITS_PER_QUERY: usize = 5;
@@ -69,23 +70,45 @@ pub fn findings(
     Findings { text, urls }
 }
 
-pub fn research_request(findings: &Findings, reminder: bool) -> ChatRequest {
+/// The research request. `previous` is the model's last reply when it was not valid
+/// JSON in the required shape: the retry carries the conversation (that reply as the
+/// assistant's turn, then the reminder), so the model corrects itself instead of
+/// starting over blind.
+pub fn research_request(findings: &Findings, previous: Option<&str>) -> ChatRequest {
     let mut messages = vec![
         ChatMessage::system(format!("{RESEARCH_SYSTEM}{RESEARCH_SCHEMA}")),
         ChatMessage::user(findings.text.clone()),
     ];
-    if reminder {
-        messages.push(ChatMessage::user(
-            "Your previous reply was not valid JSON in the required shape. Reply again with only the JSON object.",
-        ));
-    }
+    push_json_reminder(&mut messages, previous);
     ChatRequest {
         messages,
         temperature: Some(0.2),
-        json_mode: true,
+        format: ReplyFormat::JsonSchema(research_schema()),
         max_tokens: Some(700),
+        reasoning_effort: None,
     }
 }
+
+/// The schema structured outputs enforce for the research reply, generated from
+/// [`Research`].
+pub fn research_schema() -> JsonSchemaSpec {
+    JsonSchemaSpec::for_type::<Research>("research")
+}
+
+/// After an invalid JSON reply: that reply as the assistant's turn (when there was
+/// one), then the reminder.
+pub fn push_json_reminder(messages: &mut Vec<ChatMessage>, previous: Option<&str>) {
+    let Some(previous) = previous else {
+        return;
+    };
+    if !previous.trim().is_empty() {
+        messages.push(ChatMessage::assistant(previous));
+    }
+    messages.push(ChatMessage::user(JSON_REMINDER));
+}
+
+const JSON_REMINDER: &str =
+    "Your previous reply was not valid JSON in the required shape. Reply again with only the JSON object.";
 
 /// Cut `s` to at most `max` characters, on a char boundary.
 pub fn clip(s: &str, max: usize) -> &str {

@@ -71,6 +71,7 @@ impl Llm for FnLlm {
                 completion_tokens: content.len() as u64 / 4,
             },
             content,
+            ..ChatResponse::default()
         })
     }
 }
@@ -130,9 +131,9 @@ pub fn good_answer(req: &ChatRequest) -> String {
         "company": {"name": "Acme", "info": ["Raised a Series A"], "moat": "unknown"},
         "sources": [link, "https://invented.example/not-shown"]
     });
-    if req.json_mode && req.messages[0].content.contains("copywriter") {
+    if req.format.is_json() && req.messages[0].content.contains("copywriter") {
         serde_json::json!({"research": research, "opener": "Scaling outbound after a raise is hard. We help keep quality up."}).to_string()
-    } else if req.json_mode {
+    } else if req.format.is_json() {
         research.to_string()
     } else {
         let research_line = user.lines().nth(1).unwrap_or("");

@@ -43,6 +43,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let web = WebConfig::from_env()?;
     match &web.supabase {
         Some(s) => eprintln!("web app: sign-in through Supabase Auth at {}", s.url),
+        None if auth.source == SecretSource::Supabase && !web.local_accounts_with_supabase => eprintln!(
+            "web app: tokens are Supabase's, so built-in accounts are off (OUTREACH_LOCAL_ACCOUNTS=1 enables them; SUPABASE_URL and SUPABASE_ANON_KEY sign in through Supabase Auth)"
+        ),
         None => eprintln!("web app: built-in sign-up and sign-in (set SUPABASE_URL and SUPABASE_ANON_KEY for Supabase Auth)"),
     }
     let state = AppState::new(

@@ -4,7 +4,10 @@
 //!
 //! Layers, outermost first: tracing (one span per request, carrying its request id),
 //! request ids (`x-request-id`, set when absent and echoed back), panic → JSON 500,
-//! CORS (when origins are configured), the JSON body limit; per route, timeouts on
+//! CORS (when origins are configured), default security headers (`nosniff`, and
+//! `Cache-Control: no-store` on responses that set no caching of their own: API data
+//! is per user and must not sit in shared or disk caches), the JSON body limit; per
+//! route, timeouts on
 //! everything that does not stream (uploads, downloads and event streams are exempt).
 
 pub mod auth;
@@ -14,6 +17,7 @@ pub mod openapi;
 pub mod plans;
 pub mod routes;
 pub mod state;
+pub mod stream_cap;
 pub mod stripe;
 pub mod tempfiles;
 pub mod uploads;
@@ -60,6 +64,7 @@ pub fn app(state: AppState) -> Router {
             web::pages_for_browsers,
         ))
         .with_state(state);
+    router = router.layer(axum::middleware::map_response(security_headers));
     if let Some(cors) = cors(&config.cors_origins) {
         router = router.layer(cors);
     }
@@ -91,6 +96,19 @@ async fn record_request_id(req: Request) -> Request {
         tracing::Span::current().record("request_id", id);
     }
     req
+}
+
+/// `X-Content-Type-Options: nosniff` everywhere, and `Cache-Control: no-store` unless
+/// the handler chose its own caching (the web app's assets do).
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers
+        .entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
 }
 
 fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {

@@ -288,6 +288,10 @@ fn operation(method: &str, path: &str, summary: &str, auth: bool) -> Value {
         ("post", p) if p.ends_with("/retry") || p.ends_with("/cancel") => {
             errors.push(("409", "The job is not in a state that allows this"))
         }
+        ("get", p) if p.ends_with("/events") => errors.push((
+            "429",
+            "Five event streams are already open for this account",
+        )),
         ("get", p) if p.ends_with("/download") || p.ends_with("/preview") => {
             errors.push(("409", "The job has no result yet"))
         }

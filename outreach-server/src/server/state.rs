@@ -9,6 +9,7 @@ use outreach_core::jobs::JobSystem;
 use outreach_core::Error as CoreError;
 
 use super::auth::AuthConfig;
+use super::stream_cap::StreamCap;
 use super::stripe::{BillingConfig, Stripe};
 use super::web::WebState;
 
@@ -103,6 +104,8 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// The web app's sign-in settings and local accounts (`AppState::with_web`).
     pub web: Arc<WebState>,
+    /// Open event streams per user.
+    pub streams: StreamCap,
 }
 
 impl AppState {
@@ -118,6 +121,7 @@ impl AppState {
             stripe: Arc::new(Stripe::new(billing)?),
             config: Arc::new(config),
             web: Arc::new(WebState::default()),
+            streams: StreamCap::default(),
         })
     }
 }

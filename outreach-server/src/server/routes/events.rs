@@ -2,6 +2,9 @@
 //! polled (every 500 ms by default); an event goes out when the status or the rows
 //! processed change, and the stream closes after the terminal one (`event: done`).
 //! Polling works the same with every backend and any number of server processes.
+//! A user has at most [`StreamCap::per_user`] streams open (`429` beyond).
+//!
+//! [`StreamCap::per_user`]: crate::server::stream_cap::StreamCap::per_user
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -14,9 +17,10 @@ use futures::Stream;
 use outreach_core::ports::{Job, JobStatus};
 
 use crate::server::auth::AuthUser;
-use crate::server::error::AppResult;
+use crate::server::error::{AppError, AppResult};
 use crate::server::extract::AppPath;
 use crate::server::state::AppState;
+use crate::server::stream_cap::StreamSlot;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/jobs/{id}/events", get(events))
@@ -29,6 +33,8 @@ struct Poll {
     last: Option<(JobStatus, u64)>,
     first: Option<Job>,
     done: bool,
+    /// Held while the stream lives; the client leaving drops the stream and frees it.
+    _slot: StreamSlot,
 }
 
 async fn events(
@@ -38,6 +44,16 @@ async fn events(
 ) -> AppResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     // Checked before the stream starts, so a foreign or unknown job is a plain 404.
     let job = state.jobs.store().get_job(Some(&user.user_id), &id).await?;
+    let slot = state
+        .streams
+        .open(&user.user_id)
+        .ok_or_else(|| AppError::TooManyRequests {
+            code: "too_many_streams",
+            message: format!(
+                "{} event streams are open for this account; close one first",
+                state.streams.per_user()
+            ),
+        })?;
     let poll = state.config.events_poll;
     let start = Poll {
         state,
@@ -46,6 +62,7 @@ async fn events(
         last: None,
         first: Some(job),
         done: false,
+        _slot: slot,
     };
     let stream = futures::stream::unfold(start, move |mut p| async move {
         if p.done {

@@ -59,6 +59,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("favicon.svg", SVG),
     asset!("jobactions.js", JS),
     asset!("live.js", JS),
+    asset!("next.js", JS),
     asset!("pages/billing.js", JS),
     asset!("pages/dashboard.js", JS),
     asset!("pages/job.js", JS),

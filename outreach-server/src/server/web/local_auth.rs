@@ -36,6 +36,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::rate_limit::Key;
+use crate::server::auth::SecretSource;
 use crate::server::error::AppError;
 use crate::server::extract::AppJson;
 use crate::server::state::AppState;
@@ -130,8 +131,13 @@ fn validate(credentials: &Credentials) -> Result<String, AppError> {
     Ok(email)
 }
 
-fn accounts(state: &AppState) -> Result<Arc<dyn LocalAccounts>, AppError> {
-    if state.web.config.supabase.is_some() {
+/// The local accounts, when this server offers them: not with Supabase Auth in the
+/// browser, and not when tokens are signed with `SUPABASE_JWT_SECRET` unless
+/// `OUTREACH_LOCAL_ACCOUNTS=1` says so.
+pub(crate) fn accounts(state: &AppState) -> Result<Arc<dyn LocalAccounts>, AppError> {
+    let supabase_tokens = state.auth.source == SecretSource::Supabase
+        && !state.web.config.local_accounts_with_supabase;
+    if state.web.config.supabase.is_some() || supabase_tokens {
         return Err(AppError::Unavailable {
             code: "local_auth_disabled",
             message: "this server signs people in through Supabase".into(),

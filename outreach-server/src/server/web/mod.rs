@@ -67,6 +67,11 @@ pub struct WebConfig {
     pub supabase: Option<SupabaseAuth>,
     /// Lifetime of tokens from `POST /auth/signup` and `POST /auth/login`.
     pub session_ttl: Duration,
+    /// `OUTREACH_LOCAL_ACCOUNTS=1`: keep this server's own password accounts although
+    /// tokens are Supabase's (`SUPABASE_JWT_SECRET`). Off by default, because local
+    /// sign-ups would then mint Supabase-signed tokens past Supabase's own sign-up
+    /// controls.
+    pub local_accounts_with_supabase: bool,
 }
 
 impl Default for WebConfig {
@@ -74,6 +79,7 @@ impl Default for WebConfig {
         Self {
             supabase: None,
             session_ttl: Duration::from_secs(24 * 3600),
+            local_accounts_with_supabase: false,
         }
     }
 }
@@ -112,8 +118,13 @@ impl WebConfig {
                 ))
             }
         };
+        let local_accounts_with_supabase = matches!(
+            var("OUTREACH_LOCAL_ACCOUNTS").as_deref(),
+            Some("1" | "true" | "yes")
+        );
         Ok(Self {
             supabase,
+            local_accounts_with_supabase,
             ..Self::default()
         })
     }
@@ -169,7 +180,7 @@ async fn ui_config(State(state): State<AppState>) -> Json<Value> {
         Some(s) => {
             json!({ "mode": "supabase", "supabase_url": s.url, "supabase_anon_key": s.anon_key })
         }
-        None => json!({ "mode": "local", "signup": state.web.accounts.is_some() }),
+        None => json!({ "mode": "local", "signup": local_auth::accounts(&state).is_ok() }),
     };
     let billing = state.stripe.config();
     let offers = |offers: &[super::plans::Offer]| -> Vec<Value> {

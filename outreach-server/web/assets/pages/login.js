@@ -2,17 +2,12 @@
 
 import { api, describe } from '../api.js';
 import { AuthError, readSession, signIn, signOut, signUp, useToken } from '../auth.js';
+import { safeNext } from '../next.js';
 import { alertBox, busy, h } from '../ui.js';
-
-function safeNext(query) {
-  const next = query.get('next') || '/';
-  // Only paths on this site: no `//host` or absolute URLs.
-  return next.startsWith('/') && !next.startsWith('//') ? next : '/';
-}
 
 export async function render(main, ctx) {
   const { config, query, navigate } = ctx;
-  const next = safeNext(query);
+  const next = safeNext(query.get('next'), window.location.origin);
   const supabase = config.auth.mode === 'supabase';
   const canSignUp = supabase || config.auth.signup;
   let mode = query.get('mode') === 'signup' && canSignUp ? 'signup' : 'signin';

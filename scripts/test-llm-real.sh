@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# The LLM adapter and a whole run against a real OpenAI-compatible server with a real
+# model (llama.cpp via llama-cpp-python, SmolLM2-135M-Instruct):
+#   scripts/test-llm-real.sh [extra cargo args, e.g. --locked]
+#
+# 1. starts the server (scripts/services/llama.sh; the first run installs it, which
+#    compiles llama.cpp: ~10 min on 2 cores, cached under ~/.cache/outreach after);
+# 2. runs `cargo test -p outreach-core --test providers_llm_real` (JSON-form negotiation,
+#    grammar-enforced schema replies, remembered adaptations);
+# 3. builds `outreach` and the fake providers, and enriches a small CSV with the fake
+#    Serper for search and the real server for the LLM; checks that the run completes,
+#    that the log names the negotiated JSON form, and that every row is either enriched
+#    or carries an explicit fallback reason;
+# 4. stops everything, whatever happens.
+# If OUTREACH_TEST_LLM_URL is already set, that server is used and nothing is started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+started=$(date +%s)
+step() { printf '\n== %s\n' "$*"; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/outreach-llm-real.XXXXXX")
+fake_pid=
+llama_port=
+cleanup() {
+    local status=$?
+    if [[ -n $fake_pid ]]; then
+        kill "$fake_pid" 2>/dev/null || true
+        wait "$fake_pid" 2>/dev/null || true
+    fi
+    if [[ -n $llama_port ]]; then
+        scripts/services/llama.sh stop "$llama_port" || true
+    fi
+    if [[ $status -ne 0 && -f $tmp/enrich.log ]]; then
+        echo "--- last lines of the enrich log ($tmp/enrich.log)" >&2
+        tail -n 30 "$tmp/enrich.log" >&2 || true
+    fi
+    if [[ ${OUTREACH_KEEP_TMP:-} == 1 ]]; then
+        echo "kept $tmp" >&2
+    else
+        rm -rf "$tmp"
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if [[ -z ${OUTREACH_TEST_LLM_URL:-} ]]; then
+    step "starting llama.cpp's server (llama-cpp-python) with SmolLM2-135M-Instruct"
+    llama_env=$(scripts/services/llama.sh start)
+    eval "$llama_env"
+    [[ $OUTREACH_TEST_LLM_URL =~ :([0-9]+)/ ]] && llama_port=${BASH_REMATCH[1]}
+fi
+export OUTREACH_TEST_LLM_URL OUTREACH_TEST_LLM_MODEL
+
+step "cargo test -p outreach-core --test providers_llm_real"
+cargo test -p outreach-core --test providers_llm_real "$@"
+
+step "cargo build -p outreach-server -p outreach-fake-providers"
+cargo build -p outreach-server -p outreach-fake-providers "$@" 2>&1 | tail -n 3
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+cp "$target_dir/debug/outreach" "$target_dir/debug/outreach-fake-providers" "$tmp/"
+
+step "a small file through the real server (search: the fake Serper)"
+"$tmp/outreach-fake-providers" 0 0 >"$tmp/fakes.env" 2>"$tmp/fakes.log" &
+fake_pid=$!
+for _ in $(seq 1 100); do
+    grep -q SERPER_URL "$tmp/fakes.env" 2>/dev/null && break
+    sleep 0.1
+done
+serper_url=$(sed -n 's/^export SERPER_URL=\([^ ]*\) .*/\1/p' "$tmp/fakes.env")
+[[ -n $serper_url ]] || { echo "the fake providers did not start" >&2; cat "$tmp/fakes.log" >&2; exit 1; }
+
+cat >"$tmp/prospects.csv" <<'CSV'
+email,first_name,company
+jane.doe@acme.io,Jane,Acme
+raj@globex.com,Raj,Globex
+not-an-email,Nobody,
+li.wei@initech.co,Li,Initech
+CSV
+
+# One request at a time: the server has one slot, and queued requests would only
+# wait out their timeouts.
+env -u GROQ_API_KEY \
+    SERPER_URL="$serper_url" SERPER_API_KEY=fake \
+    LLM_BASE_URL="$OUTREACH_TEST_LLM_URL" LLM_API_KEY=none LLM_MODEL="$OUTREACH_TEST_LLM_MODEL" \
+    OUTREACH_LLM_CONCURRENCY=1 OUTREACH_DATA_DIR="$tmp/data" \
+    RUST_LOG="${RUST_LOG:-warn,outreach_core::providers=info}" \
+    "$tmp/outreach" enrich "$tmp/prospects.csv" -o "$tmp/out.csv" 2>"$tmp/enrich.log"
+
+if ! grep -q 'json_object+schema' "$tmp/enrich.log"; then
+    echo "the log does not name the negotiated JSON form (json_object+schema)" >&2
+    exit 1
+fi
+python3 - "$tmp/prospects.csv" "$tmp/out.csv" <<'PY'
+import csv, json, sys
+inp = list(csv.DictReader(open(sys.argv[1], newline="")))
+out = list(csv.DictReader(open(sys.argv[2], newline="")))
+assert len(out) == len(inp), f"{len(out)} rows out, {len(inp)} in"
+counts = {}
+for i, (a, b) in enumerate(zip(inp, out)):
+    assert b["email"] == a["email"], f"row {i}: order changed"
+    research, line = b["sif_research"], b["sif_personalized"]
+    research_fell_back = research.startswith("Research unavailable:")
+    line_fell_back = line.startswith("SIF personalized line unavailable:")
+    if research_fell_back or line_fell_back:
+        # A fallback says why, in the documented words, with a reason after the colon.
+        reason = (research if research_fell_back else line).split(":", 1)[1].strip()
+        assert reason, f"row {i}: a fallback without a reason"
+        kind = "fallback: " + reason
+    else:
+        json.loads(research)  # the research cell is JSON
+        assert line.strip(), f"row {i}: enriched without an opener"
+        kind = "enriched"
+    if "sif_status" in b:
+        kind += f" ({b['sif_status']})"
+    counts[kind] = counts.get(kind, 0) + 1
+assert out[2]["sif_research"] == "Research unavailable: invalid email.", out[2]
+print("rows:", counts)
+PY
+
+echo
+echo "LLM real-server tests passed in $(( $(date +%s) - started )) s"
