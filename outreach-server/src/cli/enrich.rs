@@ -122,30 +122,35 @@ pub async fn run(args: EnrichArgs) -> anyhow::Result<ExitCode> {
         }
     };
 
-    let worker = system.spawn_worker(system.default_parallelism());
+    let run = system.run_locally(&job.id);
     let bar = (!args.quiet && std::io::stderr().is_terminal()).then(JobProgressBar::new);
-    let wait = system.wait_for(&job.id, Duration::from_millis(200), |j| {
+    let waited = {
+        let wait = run.wait(Duration::from_millis(200), |j| {
+            if let Some(bar) = &bar {
+                bar.update(j);
+            }
+        });
+        tokio::select! {
+            r = wait => Some(r?),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    };
+    let Some(finished) = waited else {
+        run.abort();
         if let Some(bar) = &bar {
-            bar.update(j);
+            bar.finish();
         }
-    });
-    let finished = tokio::select! {
-        r = wait => r?,
-        _ = tokio::signal::ctrl_c() => {
-            worker.abort();
-            if let Some(bar) = &bar { bar.finish(); }
-            let now = system.store().get_job(None, &job.id).await?;
-            eprintln!(
-                "interrupted after {} of {} rows; run the same command again to resume",
-                now.rows_processed, now.rows
-            );
-            return Ok(ExitCode::from(130));
-        }
+        let now = system.store().get_job(None, &job.id).await?;
+        eprintln!(
+            "interrupted after {} of {} rows; run the same command again to resume",
+            now.rows_processed, now.rows
+        );
+        return Ok(ExitCode::from(130));
     };
     if let Some(bar) = &bar {
         bar.finish();
     }
-    worker.shutdown().await;
+    run.finish().await;
 
     match finished.status {
         JobStatus::Succeeded => {
@@ -153,9 +158,11 @@ pub async fn run(args: EnrichArgs) -> anyhow::Result<ExitCode> {
                 .result_path
                 .clone()
                 .context("the job finished without a result")?;
-            let partial = output.with_extension(format!("{}.partial", format.extension()));
-            system.storage().get_to_file(&result, &partial).await?;
-            std::fs::rename(&partial, &output)
+            // `get_to_file` writes beside the target and renames: no half-written file.
+            system
+                .storage()
+                .get_to_file(&result, &output)
+                .await
                 .with_context(|| format!("cannot write {}", output.display()))?;
             runs.forget(&fingerprint);
             println!("{}", summary_line(&finished, &output));
