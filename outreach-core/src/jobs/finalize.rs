@@ -9,7 +9,9 @@ use crate::campaign::DraftColumns;
 use crate::error::{Error, Result};
 use crate::output::OutputLayout;
 use crate::pipeline::{blocking, ChunkSink, WriterSink, WriterThread};
-use crate::ports::{ChunkProgress, Job, JobFinish, JobStatus};
+use crate::ports::{
+    ChunkProgress, Job, JobFinish, JobStatus, ProviderCalls, Timing, TimingSeconds, TokenCounts,
+};
 
 impl JobSystem {
     pub(crate) async fn handle_finalize(&self, job_id: &str) -> Result<()> {
@@ -155,23 +157,36 @@ fn timing_json(
         .map(|s| (chrono::Utc::now() - s).num_milliseconds() as f64 / 1000.0)
         .unwrap_or(0.0);
     let t = &p.totals;
-    serde_json::json!({
-        "seconds": {
-            "split": round(split),
-            "chunks_total": round(t.millis as f64 / 1000.0),
-            "finalize": round(finalize),
-            "wall": round(wall),
+    let timing = Timing {
+        seconds: TimingSeconds {
+            split: round(split),
+            chunks_total: round(t.millis as f64 / 1000.0),
+            finalize: round(finalize),
+            wall: round(wall),
         },
-        "rows": p.rows_processed,
-        "rows_per_second": if wall > 0.0 { round(p.rows_processed as f64 / wall) } else { 0.0 },
-        "provider_calls": { "search": t.search_calls, "llm": t.llm_calls, "total": t.search_calls + t.llm_calls },
-        "cache_hits": t.cache_hits,
-        "retries": t.retries,
-        "fallbacks": t.fallbacks,
-        "refundable_rows": t.refundable,
-        "tokens": { "prompt": t.prompt_tokens, "completion": t.completion_tokens },
-        "truncated_cells": truncated,
-    })
+        rows: p.rows_processed,
+        rows_per_second: if wall > 0.0 {
+            round(p.rows_processed as f64 / wall)
+        } else {
+            0.0
+        },
+        provider_calls: ProviderCalls {
+            search: t.search_calls,
+            llm: t.llm_calls,
+            total: t.search_calls + t.llm_calls,
+        },
+        cache_hits: t.cache_hits,
+        retries: t.retries,
+        fallbacks: t.fallbacks,
+        refundable_rows: t.refundable,
+        tokens: TokenCounts {
+            prompt: t.prompt_tokens,
+            completion: t.completion_tokens,
+        },
+        truncated_cells: truncated,
+    };
+    // Plain numbers and nested structs: serialising cannot fail.
+    serde_json::to_value(timing).unwrap_or_default()
 }
 
 fn round(x: f64) -> f64 {

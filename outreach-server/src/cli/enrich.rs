@@ -321,32 +321,24 @@ fn default_output(input: &Path, format: OutputFormat) -> PathBuf {
 }
 
 fn summary_line(job: &Job, output: &Path) -> String {
-    let t = job.timing.clone().unwrap_or_default();
-    let n = |path: &[&str]| {
-        path.iter()
-            .try_fold(&t, |v, k| v.get(k))
-            .and_then(|v| v.as_f64())
-            .unwrap_or(0.0)
-    };
+    let t = job.timing().unwrap_or_default();
     let suppressed = job.meta.campaign.as_ref().map_or(0, |c| c.suppressed_rows);
     // Suppressed rows count among the fallbacks (no line), but are shown on their own.
-    let fallbacks = (n(&["fallbacks"]) as u64).saturating_sub(suppressed);
-    let refundable = n(&["refundable_rows"]) as u64;
-    let wall = n(&["seconds", "wall"]);
-    let truncated = n(&["truncated_cells"]) as u64;
+    let fallbacks = t.fallbacks.saturating_sub(suppressed);
+    let truncated = t.truncated_cells;
     let mut line = format!(
         "{} rows, {} lines written, {} fallbacks ({} not chargeable), {} provider calls ({} search, {} LLM), {} cache hits, {} retries, {:.1}s ({:.1} rows/s) → {}",
         job.rows,
         job.rows.saturating_sub(fallbacks + suppressed),
         fallbacks,
-        refundable,
-        n(&["provider_calls", "total"]) as u64,
-        n(&["provider_calls", "search"]) as u64,
-        n(&["provider_calls", "llm"]) as u64,
-        n(&["cache_hits"]) as u64,
-        n(&["retries"]) as u64,
-        wall,
-        n(&["rows_per_second"]),
+        t.refundable_rows,
+        t.provider_calls.total,
+        t.provider_calls.search,
+        t.provider_calls.llm,
+        t.cache_hits,
+        t.retries,
+        t.seconds.wall,
+        t.rows_per_second,
         output.display()
     );
     if suppressed > 0 {

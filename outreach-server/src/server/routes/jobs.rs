@@ -3,17 +3,18 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 use outreach_core::campaign::{DraftSpec, SuppressionList, VariantSpec};
 use outreach_core::jobs::{CampaignRequest, CreateJob};
 use outreach_core::output::OutputFormat;
-use outreach_core::ports::{Job, JobLog};
+use outreach_core::ports::{Job, JobLog, JobStatus, Timing};
 use outreach_core::ServiceContext;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use crate::server::auth::AuthUser;
 use crate::server::error::{AppError, AppResult};
@@ -69,7 +70,7 @@ async fn create(
     State(state): State<AppState>,
     user: AuthUser,
     AppJson(req): AppJson<CreateJobRequest>,
-) -> AppResult<(StatusCode, Json<Value>)> {
+) -> AppResult<Response> {
     let filename = owned_upload(&user.user_id, &req.file_path)?.to_string();
     if req.limit == Some(0) {
         return Err(AppError::bad_request(
@@ -115,63 +116,62 @@ async fn create(
     })
     .await?;
     tracing::info!(user = %user.user_id, job = %job.id, rows = job.rows, "job created");
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "job_id": job.id,
-            "status": job.status,
-            "rows": job.rows,
-            "credits_charged": job.credits_charged,
-        })),
-    ))
+    let created = Created {
+        job_id: &job.id,
+        status: job.status,
+        rows: job.rows,
+        credits_charged: job.credits_charged,
+    };
+    Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
 async fn list(
     State(state): State<AppState>,
     user: AuthUser,
     AppQuery(page): AppQuery<Page>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Response> {
     let (jobs, total) = state
         .jobs
         .store()
         .list_jobs(&user.user_id, page.offset, page.limit())
         .await?;
-    Ok(Json(json!({
-        "jobs": jobs.iter().map(job_summary).collect::<Vec<_>>(),
-        "total": total,
-        "offset": page.offset,
-        "limit": page.limit(),
-    })))
+    Ok(Json(JobList {
+        jobs: jobs.iter().map(job_summary).collect(),
+        total,
+        offset: page.offset,
+        limit: page.limit(),
+    })
+    .into_response())
 }
 
 async fn detail(
     State(state): State<AppState>,
     user: AuthUser,
     AppPath(id): AppPath<String>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Response> {
     let job = state.jobs.store().get_job(Some(&user.user_id), &id).await?;
     let logs = state.jobs.store().logs(&job.id).await?;
-    Ok(Json(job_detail(&job, &logs)))
+    Ok(Json(job_detail(&job, &logs)).into_response())
 }
 
 async fn retry(
     State(state): State<AppState>,
     user: AuthUser,
     AppPath(id): AppPath<String>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Response> {
     let system = state.jobs.clone();
     let job = run_to_completion(async move { system.retry_job(&user.user_id, &id).await }).await?;
-    Ok(Json(job_summary(&job)))
+    Ok(Json(job_summary(&job)).into_response())
 }
 
 async fn cancel(
     State(state): State<AppState>,
     user: AuthUser,
     AppPath(id): AppPath<String>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Response> {
     let system = state.jobs.clone();
     let job = run_to_completion(async move { system.cancel_job(&user.user_id, &id).await }).await?;
-    Ok(Json(job_summary(&job)))
+    Ok(Json(job_summary(&job)).into_response())
 }
 
 /// Runs a multi-step core operation (charge, then create or queue) on its own task, so
@@ -189,38 +189,102 @@ async fn run_to_completion<T: Send + 'static>(
 }
 
 /// A job as the list shows it. Storage keys stay internal.
-pub(crate) fn job_summary(job: &Job) -> Value {
-    json!({
-        "id": job.id,
-        "status": job.status,
-        "filename": job.filename,
-        "rows": job.rows,
-        "rows_processed": job.rows_processed,
-        "progress_percent": job.progress_percent,
-        "created_at": job.created_at,
-        "started_at": job.started_at,
-        "finished_at": job.finished_at,
-        "error": job.error,
-        "attempt": job.attempt,
-        "format": job.meta.format,
-        "credits_charged": job.credits_charged,
-        "credits_refunded": job.credits_refunded,
-        "download_ready": job.result_path.is_some(),
-    })
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct JobSummary<'a> {
+    id: &'a str,
+    status: JobStatus,
+    filename: &'a str,
+    rows: u64,
+    rows_processed: u64,
+    progress_percent: f64,
+    created_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+    error: Option<&'a str>,
+    attempt: u32,
+    format: OutputFormat,
+    credits_charged: i64,
+    credits_refunded: i64,
+    download_ready: bool,
 }
 
 /// The summary plus what was asked, the timings and the log.
-pub(crate) fn job_detail(job: &Job, logs: &[JobLog]) -> Value {
-    let mut v = job_summary(job);
-    v["email_col"] = json!(job.meta.email_col);
-    v["output_columns"] = json!(job.meta.output_columns);
-    v["limit"] = json!(job.meta.limit);
-    v["combined"] = json!(job.meta.combined);
-    v["service"] = json!(job.meta.service);
-    v["timing"] = job.timing.clone().unwrap_or(Value::Null);
-    v["logs"] = logs
-        .iter()
-        .map(|l| json!({ "step": l.step, "total": l.total, "message": l.message, "created_at": l.created_at }))
-        .collect();
-    v
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct JobDetail<'a> {
+    #[serde(flatten)]
+    summary: JobSummary<'a>,
+    email_col: &'a str,
+    output_columns: Option<&'a [String]>,
+    limit: Option<u64>,
+    combined: bool,
+    service: &'a ServiceContext,
+    timing: Option<Timing>,
+    logs: Vec<LogLine<'a>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct LogLine<'a> {
+    step: i64,
+    total: i64,
+    message: &'a str,
+    created_at: DateTime<Utc>,
+}
+
+/// What `POST /jobs` answers.
+#[derive(Debug, Clone, Serialize)]
+struct Created<'a> {
+    job_id: &'a str,
+    status: JobStatus,
+    rows: u64,
+    credits_charged: i64,
+}
+
+/// The caller's jobs, newest first, one page of them.
+#[derive(Debug, Clone, Serialize)]
+struct JobList<'a> {
+    jobs: Vec<JobSummary<'a>>,
+    total: u64,
+    offset: u64,
+    limit: u64,
+}
+
+pub(crate) fn job_summary(job: &Job) -> JobSummary<'_> {
+    JobSummary {
+        id: &job.id,
+        status: job.status,
+        filename: &job.filename,
+        rows: job.rows,
+        rows_processed: job.rows_processed,
+        progress_percent: job.progress_percent,
+        created_at: job.created_at,
+        started_at: job.started_at,
+        finished_at: job.finished_at,
+        error: job.error.as_deref(),
+        attempt: job.attempt,
+        format: job.meta.format,
+        credits_charged: job.credits_charged,
+        credits_refunded: job.credits_refunded,
+        download_ready: job.result_path.is_some(),
+    }
+}
+
+pub(crate) fn job_detail<'a>(job: &'a Job, logs: &'a [JobLog]) -> JobDetail<'a> {
+    JobDetail {
+        summary: job_summary(job),
+        email_col: &job.meta.email_col,
+        output_columns: job.meta.output_columns.as_deref(),
+        limit: job.meta.limit,
+        combined: job.meta.combined,
+        service: &job.meta.service,
+        timing: job.timing(),
+        logs: logs
+            .iter()
+            .map(|l| LogLine {
+                step: l.step,
+                total: l.total,
+                message: &l.message,
+                created_at: l.created_at,
+            })
+            .collect(),
+    }
 }
