@@ -10,7 +10,7 @@
 //! | `http.rs` | what both adapters share: client, status → [`crate::Error`], `Retry-After` |
 //! | `policy/` | [`Retry`], [`Limit`], [`Metered`], [`ProviderPolicy`], [`wrap_search`], [`wrap_llm`] |
 
-mod http;
+pub(crate) mod http;
 pub mod llm;
 pub mod openai;
 pub mod policy;

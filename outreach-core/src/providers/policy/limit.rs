@@ -122,7 +122,7 @@ impl<P> Limit<P> {
         &self.inner
     }
 
-    async fn run<T, F, Fut>(&self, call: F) -> Result<T>
+    pub(crate) async fn run<T, F, Fut>(&self, call: F) -> Result<T>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T>>,
