@@ -76,18 +76,18 @@ async fn rediss_queue_and_rate_limit_over_verified_tls() {
     // The certificate names 127.0.0.1 only; the same server reached as 127.0.0.2 must be
     // refused (the client checks names, it does not accept any certificate).
     let wrong_name = format!("rediss://127.0.0.2:{port}");
-    let err = RedisQueue::connect(&wrong_name, "outreach-tls-name", VISIBILITY)
-        .await
-        .err()
-        .expect("a certificate for 127.0.0.1 was accepted for 127.0.0.2");
+    let Err(err) = RedisQueue::connect(&wrong_name, "outreach-tls-name", VISIBILITY).await else {
+        panic!("a certificate for 127.0.0.1 was accepted for 127.0.0.2");
+    };
     eprintln!("refused as expected: {err}");
     // …and for the certificate's reason, not any other.
-    let raw_err = redis::Client::open(wrong_name.as_str())
+    let Err(raw_err) = redis::Client::open(wrong_name.as_str())
         .unwrap()
         .get_multiplexed_async_connection()
         .await
-        .err()
-        .expect("a raw client accepted a certificate for 127.0.0.1 at 127.0.0.2");
+    else {
+        panic!("a raw client accepted a certificate for 127.0.0.1 at 127.0.0.2");
+    };
     let reason = format!("{raw_err:?}");
     assert!(
         reason.to_lowercase().contains("certificate"),
