@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod job_watch;
 pub mod listen;
 pub mod openapi;
 pub mod plans;
