@@ -270,6 +270,28 @@ async fn ui_config_says_how_to_sign_in_and_what_is_for_sale() {
     );
     assert_eq!(v["free_credits"], 100);
     assert!(v["service_defaults"]["core_offer"].as_str().unwrap().len() > 5);
+    // The service form comes from the core's one definition: names, defaults, limits.
+    let fields = v["service"]["fields"].as_array().unwrap();
+    let names: Vec<&str> = fields.iter().map(|f| f["name"].as_str().unwrap()).collect();
+    let core: Vec<&str> = outreach_core::service::SERVICE_FIELDS
+        .iter()
+        .map(|f| f.name)
+        .collect();
+    assert_eq!(names, core);
+    for f in fields {
+        let name = f["name"].as_str().unwrap();
+        assert_eq!(f["default"], v["service_defaults"][name], "{name}");
+        assert_eq!(f["max_chars"], outreach_core::service::MAX_FIELD_CHARS);
+        assert!(!f["label"].as_str().unwrap().is_empty());
+    }
+    assert_eq!(
+        v["service"]["copy"]["defaults"],
+        serde_json::to_value(outreach_core::personalize::rules::CopyRules::default()).unwrap()
+    );
+    assert_eq!(
+        v["service"]["copy"]["limits"]["words_per_sentence"],
+        json!([5, 60])
+    );
 
     let supabase = WebConfig {
         supabase: Some(SupabaseAuth {

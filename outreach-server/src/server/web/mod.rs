@@ -43,6 +43,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use outreach_core::ports::LocalAccounts;
+use outreach_core::service::ServiceForm;
 use outreach_core::{Error as CoreError, ServiceContext};
 use serde_json::{json, Value};
 
@@ -200,6 +201,8 @@ async fn ui_config(State(state): State<AppState>) -> Json<Value> {
         "pages": assets::PAGES,
         "max_upload_bytes": state.config.max_upload_bytes,
         "service_defaults": ServiceContext::default(),
+        // The fields, their defaults and limits, from the core's one definition.
+        "service": ServiceForm::new(),
         "version": env!("CARGO_PKG_VERSION"),
     }))
 }
