@@ -13,21 +13,60 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::routing::get;
-use axum::Router;
 use futures::Stream;
 use outreach_core::ports::{Job, JobStatus};
+use serde::Serialize;
 use tokio::sync::watch;
+use utoipa::ToSchema;
+use utoipa_axum::routes;
 
 use crate::server::auth::AuthUser;
 use crate::server::error::{AppError, AppResult};
 use crate::server::extract::AppPath;
 use crate::server::job_watch::Snapshot;
+use crate::server::openapi::{schemas, ApiRouter, Authed, ErrorBody, NotFound};
+use crate::server::routes::jobs::JobId;
 use crate::server::state::AppState;
 use crate::server::stream_cap::StreamSlot;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/jobs/{id}/events", get(events))
+pub fn router() -> ApiRouter<AppState> {
+    ApiRouter::new().routes(routes!(events))
+}
+
+/// One Server-Sent Event of the stream: `event: progress` on every change, `event: done`
+/// last (`event: error` if the job cannot be read); `data` is a [`Progress`] as JSON
+/// (an [`ErrorBody`]'s `error` for `event: error`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct JobEvent {
+    event: JobEventKind,
+    /// JSON text.
+    #[schema(content_media_type = "application/json")]
+    data: String,
+}
+
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum JobEventKind {
+    Progress,
+    Done,
+    Error,
+}
+
+/// The `data` of a progress or done event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Progress {
+    id: String,
+    #[schema(schema_with = schemas::job_status)]
+    status: JobStatus,
+    rows: u64,
+    rows_processed: u64,
+    #[schema(minimum = 0, maximum = 100)]
+    progress_percent: f64,
+    #[schema(required = true)]
+    error: Option<String>,
+    download_ready: bool,
 }
 
 struct Follow {
@@ -40,6 +79,19 @@ struct Follow {
     _slot: StreamSlot,
 }
 
+/// Live progress as Server-Sent Events until the job ends.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}/events",
+    operation_id = "jobEvents",
+    params(JobId),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`event: progress` on every change, `event: done` last (`event: error` if the job cannot be read); data is the job's progress as JSON", content_type = "text/event-stream", body = JobEvent),
+        Authed, NotFound,
+        (status = 429, description = "Five event streams are already open for this account", body = ErrorBody),
+    )
+)]
 async fn events(
     State(state): State<AppState>,
     user: AuthUser,
@@ -115,16 +167,16 @@ async fn events(
 }
 
 fn progress_event(job: &Job, terminal: bool) -> Event {
-    let data = serde_json::json!({
-        "id": job.id,
-        "status": job.status,
-        "rows": job.rows,
-        "rows_processed": job.rows_processed,
-        "progress_percent": job.progress_percent,
-        "error": job.error,
-        "download_ready": job.result_path.is_some(),
-    });
+    let data = Progress {
+        id: job.id.clone(),
+        status: job.status,
+        rows: job.rows,
+        rows_processed: job.rows_processed,
+        progress_percent: job.progress_percent,
+        error: job.error.clone(),
+        download_ready: job.result_path.is_some(),
+    };
     Event::default()
         .event(if terminal { "done" } else { "progress" })
-        .data(data.to_string())
+        .data(serde_json::to_string(&data).unwrap_or_default())
 }
