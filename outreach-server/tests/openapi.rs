@@ -299,8 +299,8 @@ async fn real_responses_match_their_schemas() {
     let t = Some(token.as_str());
     let check = |method: &str, path: &str, status: u16, body: &Value| {
         let path = format!("/api{path}");
-        let schema = &doc["paths"][path.as_str()][method]["responses"][status.to_string()]["content"]
-            ["application/json"]["schema"];
+        let schema = &doc["paths"][path.as_str()][method]["responses"][status.to_string()]
+            ["content"]["application/json"]["schema"];
         assert!(
             !schema.is_null(),
             "{method} {path} {status}: not documented"
@@ -324,7 +324,11 @@ async fn real_responses_match_their_schemas() {
         .await;
     check("post", "/parse_headers", 200, &r.json());
     let r = h
-        .call(post_json("/api/jobs", t, &json!({ "file_path": file_path })))
+        .call(post_json(
+            "/api/jobs",
+            t,
+            &json!({ "file_path": file_path }),
+        ))
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
     check("post", "/jobs", 201, &r.json());

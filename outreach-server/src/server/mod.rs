@@ -60,6 +60,7 @@ fn api_routes(config: &ServerConfig) -> ApiRouter<AppState> {
         .merge(routes::jobs::router(config))
         .merge(routes::events::router())
         .merge(routes::results::router(config))
+        .merge(routes::templates::router(config))
         .merge(routes::account::router(config))
         .merge(routes::billing::router(config))
         .merge(routes::health::router(config))
