@@ -12,7 +12,9 @@
 //!   lighter and a test keeps it in step with the directory.
 //! - **Page URLs are the seed's** (`/`, `/upload`, `/jobs`, `/jobs/{id}`, `/billing`,
 //!   `/login`), because Stripe Checkout already returns to `/billing` and users know
-//!   them. `GET /jobs` and `GET /jobs/{id}` are also API routes; [`pages_for_browsers`]
+//!   them. The API's canonical paths are under `/api/` and the web app calls those; but
+//!   the unprefixed API paths remain as aliases for older clients, so `GET /jobs` and
+//!   `GET /jobs/{id}` are also API routes; [`pages_for_browsers`]
 //!   answers them with the shell only for a browser navigation (an `Accept` that names
 //!   `text/html` and no `Authorization` header). Every API client sends a bearer token,
 //!   so the API's behaviour is unchanged; the shell carries `Vary: Accept,
