@@ -20,7 +20,7 @@ use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::output::{OutputFormat, OutputLayout};
 use crate::pipeline::{
     run_chunks, ChunkSource, Collector, FileChunks, MemoryChunks, Plan, PlanRequest, Processor,
-    WriterSink, WriterThread,
+    Tally, WriterSink, WriterThread,
 };
 use crate::progress::{Progress, ProgressSink};
 
@@ -111,6 +111,26 @@ impl<'a> RowProgress<'a> {
         }
     }
 
+    /// The run's summary from its tally; the sink is told the run finished.
+    fn summarize(
+        &self,
+        tally: &Tally,
+        plan: &Plan,
+        truncated_cells: u64,
+        ragged_rows: u64,
+        started: Instant,
+    ) -> RunSummary {
+        let summary = tally.summary(
+            plan.email_column(),
+            truncated_cells,
+            ragged_rows,
+            self.metrics.snapshot(),
+            started.elapsed().as_secs_f64(),
+        );
+        self.finish(summary.rows, summary.fallbacks);
+        summary
+    }
+
     fn finish(&self, rows_done: u64, fallbacks: u64) {
         self.sink.on_finish(&Progress {
             rows_done,
@@ -136,6 +156,24 @@ impl RowObserver for RowProgress<'_> {
             metrics: self.metrics.snapshot(),
         });
     }
+}
+
+/// The chunk processor of a planned run (its headers and columns), reporting to
+/// `observer`.
+fn plan_processor<'a>(
+    enricher: &'a Enricher,
+    plan: &'a Plan,
+    options: &EnrichOptions,
+    observer: &'a dyn RowObserver,
+) -> Processor<'a> {
+    Processor::new(
+        enricher,
+        &plan.headers,
+        &plan.columns,
+        options.concurrency,
+        options.chunk_size,
+        observer,
+    )
 }
 
 /// Checks before any provider call: the service context; warnings for missing keys.
@@ -173,14 +211,7 @@ pub async fn enrich_file(
     let writer =
         WriterThread::create(output.to_path_buf(), format, plan.layout.headers().to_vec()).await?;
     let rows_progress = RowProgress::start(progress, plan.rows, enricher.metrics());
-    let processor = Processor::new(
-        enricher,
-        &plan.headers,
-        &plan.columns,
-        options.concurrency,
-        options.chunk_size,
-        &rows_progress,
-    );
+    let processor = plan_processor(enricher, &plan, options, &rows_progress);
     let mut source = FileChunks::spawn(opened, options.chunk_size, options.limit);
     let mut sink = WriterSink::new(&plan.layout, writer);
     let run = run_chunks(&mut source, &processor, &mut sink).await;
@@ -193,15 +224,7 @@ pub async fn enrich_file(
         }
     };
     let report = sink.finish().await?;
-    let summary = tally.summary(
-        plan.email_column(),
-        report.truncated_cells,
-        ragged_rows,
-        enricher.metrics().snapshot(),
-        started.elapsed().as_secs_f64(),
-    );
-    rows_progress.finish(summary.rows, summary.fallbacks);
-    Ok(summary)
+    Ok(rows_progress.summarize(&tally, &plan, report.truncated_cells, ragged_rows, started))
 }
 
 /// Enrich rows already in memory (a Python list of dicts, a DataFrame): outcomes in
@@ -317,14 +340,7 @@ async fn run_table_from(
         None => None,
     };
     let rows_progress = RowProgress::start(progress, plan.rows, enricher.metrics());
-    let processor = Processor::new(
-        enricher,
-        &plan.headers,
-        &plan.columns,
-        options.concurrency,
-        options.chunk_size,
-        &rows_progress,
-    );
+    let processor = plan_processor(enricher, plan, options, &rows_progress);
     let mut sink = Collector::new(&plan.layout, output.keep_rows, writer);
     let tally = match run_chunks(source, &processor, &mut sink).await {
         Ok(tally) => tally,
@@ -334,14 +350,7 @@ async fn run_table_from(
         }
     };
     let truncated = sink.finish_output().await?;
-    let summary = tally.summary(
-        plan.email_column(),
-        truncated,
-        0,
-        enricher.metrics().snapshot(),
-        started.elapsed().as_secs_f64(),
-    );
-    rows_progress.finish(summary.rows, summary.fallbacks);
+    let summary = rows_progress.summarize(&tally, plan, truncated, 0, started);
     Ok(TableRun {
         headers: plan.layout.headers().to_vec(),
         outcomes: sink.outcomes,

@@ -24,16 +24,12 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::types::Json;
-use sqlx::{Row, Transaction};
 
-use super::sql::{
-    corrupt, db_error, Arg, Dialect, EmbeddedMigrations, On, Query, SqlRow, SqlStore,
-};
+use super::sql::{db_error, sqlx_dialect, Arg, EmbeddedMigrations, Query, SqlStore};
 use crate::error::{Error, Result};
 
 /// The migrations, embedded in the binary (see the SQLite backend for why they are
@@ -164,7 +160,7 @@ impl SqlStore<Postgres> {
 type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, PgArguments>;
 
 /// Binds the portable parameters in PostgreSQL's native types.
-fn build(query: &Query) -> PgQuery<'_> {
+fn build(query: &Query) -> sqlx::Result<PgQuery<'_>> {
     let mut q = sqlx::query(&query.sql);
     for arg in &query.args {
         q = match arg {
@@ -175,92 +171,33 @@ fn build(query: &Query) -> PgQuery<'_> {
             Arg::Json(v) => q.bind(v.clone().map(Json)),
         };
     }
-    q
+    Ok(q)
 }
 
-#[async_trait]
-impl Dialect for Postgres {
-    const NAME: &'static str = "postgres";
-    const BEGIN_WRITE: &'static str = "BEGIN";
-    const BEGIN_SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
-    const LOCK_ROW: &'static str = " FOR NO KEY UPDATE";
-    const INSERTION_ORDER: &'static str = "seq";
+sqlx_dialect! {
+    impl Dialect for Postgres {
+        driver: sqlx::Postgres,
+        pool: PgPool,
+        row: PgRow,
+        build: build,
 
-    type Pool = PgPool;
-    type Tx = Transaction<'static, sqlx::Postgres>;
-    type Row = PgRow;
+        const NAME: &'static str = "postgres";
+        const BEGIN_WRITE: &'static str = "BEGIN";
+        const BEGIN_SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+        const LOCK_ROW: &'static str = " FOR NO KEY UPDATE";
+        const INSERTION_ORDER: &'static str = "seq";
 
-    fn cast_uuid(param: &str) -> String {
-        format!("CAST({param} AS uuid)")
-    }
-
-    async fn begin(pool: &PgPool, statement: &'static str) -> sqlx::Result<Self::Tx> {
-        pool.begin_with(statement).await
-    }
-
-    async fn commit(tx: Self::Tx) -> sqlx::Result<()> {
-        tx.commit().await
-    }
-
-    async fn rollback(tx: Self::Tx) -> sqlx::Result<()> {
-        tx.rollback().await
-    }
-
-    async fn fetch_all(on: On<'_, Self>, query: Query) -> sqlx::Result<Vec<PgRow>> {
-        let q = build(&query);
-        match on {
-            On::Pool(pool) => q.fetch_all(pool).await,
-            On::Tx(tx) => q.fetch_all(&mut **tx).await,
+        fn cast_uuid(param: &str) -> String {
+            format!("CAST({param} AS uuid)")
         }
     }
-
-    async fn fetch_optional(on: On<'_, Self>, query: Query) -> sqlx::Result<Option<PgRow>> {
-        let q = build(&query);
-        match on {
-            On::Pool(pool) => q.fetch_optional(pool).await,
-            On::Tx(tx) => q.fetch_optional(&mut **tx).await,
+    impl SqlRow {
+        fn opt_ts(&self, name: &str) -> Result<Option<DateTime<Utc>>> {
+            col(self, name)
         }
-    }
-
-    async fn execute(on: On<'_, Self>, query: Query) -> sqlx::Result<u64> {
-        let q = build(&query);
-        let done = match on {
-            On::Pool(pool) => q.execute(pool).await?,
-            On::Tx(tx) => q.execute(&mut **tx).await?,
-        };
-        Ok(done.rows_affected())
-    }
-}
-
-/// Column readers: a value the schema should never hold is a database error, not a panic.
-fn col<'r, T>(row: &'r PgRow, name: &str) -> Result<T>
-where
-    T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
-{
-    row.try_get(name).map_err(|e| corrupt(name, e))
-}
-
-impl SqlRow for PgRow {
-    fn text(&self, name: &str) -> Result<String> {
-        col(self, name)
-    }
-    fn opt_text(&self, name: &str) -> Result<Option<String>> {
-        col(self, name)
-    }
-    fn int(&self, name: &str) -> Result<i64> {
-        col(self, name)
-    }
-    fn real(&self, name: &str) -> Result<f64> {
-        col(self, name)
-    }
-    fn opt_real(&self, name: &str) -> Result<Option<f64>> {
-        col(self, name)
-    }
-    fn opt_ts(&self, name: &str) -> Result<Option<DateTime<Utc>>> {
-        col(self, name)
-    }
-    fn opt_json(&self, name: &str) -> Result<Option<serde_json::Value>> {
-        Ok(col::<Option<Json<serde_json::Value>>>(self, name)?.map(|Json(v)| v))
+        fn opt_json(&self, name: &str) -> Result<Option<serde_json::Value>> {
+            Ok(col::<Option<Json<serde_json::Value>>>(self, name)?.map(|Json(v)| v))
+        }
     }
 }
 

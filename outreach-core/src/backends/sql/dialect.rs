@@ -170,3 +170,107 @@ pub trait Dialect: Debug + Send + Sync + Sized + 'static {
     /// Rows affected.
     async fn execute(on: On<'_, Self>, query: Query) -> sqlx::Result<u64>;
 }
+
+/// The parts of a [`Dialect`] and its [`SqlRow`] that differ only by the sqlx driver,
+/// written once for both backends: transactions begun with a statement, the three ways
+/// to run a bound query (`build`, fallible) on the pool or in a transaction, and the
+/// readers of natively decoded columns. What really differs — the constants,
+/// `cast_uuid`, how timestamps and JSON are read — is passed in.
+macro_rules! sqlx_dialect {
+    (
+        impl Dialect for $dialect:ty {
+            driver: $db:ty,
+            pool: $pool:ty,
+            row: $row:ty,
+            build: $build:path,
+            $($dialect_items:tt)*
+        }
+        impl SqlRow {
+            $($row_items:tt)*
+        }
+    ) => {
+        #[async_trait::async_trait]
+        impl $crate::backends::sql::Dialect for $dialect {
+            $($dialect_items)*
+
+            type Pool = $pool;
+            type Tx = sqlx::Transaction<'static, $db>;
+            type Row = $row;
+
+            async fn begin(pool: &$pool, statement: &'static str) -> sqlx::Result<Self::Tx> {
+                pool.begin_with(statement).await
+            }
+
+            async fn commit(tx: Self::Tx) -> sqlx::Result<()> {
+                tx.commit().await
+            }
+
+            async fn rollback(tx: Self::Tx) -> sqlx::Result<()> {
+                tx.rollback().await
+            }
+
+            async fn fetch_all(
+                on: $crate::backends::sql::On<'_, Self>,
+                query: $crate::backends::sql::Query,
+            ) -> sqlx::Result<Vec<$row>> {
+                let q = $build(&query)?;
+                match on {
+                    $crate::backends::sql::On::Pool(pool) => q.fetch_all(pool).await,
+                    $crate::backends::sql::On::Tx(tx) => q.fetch_all(&mut **tx).await,
+                }
+            }
+
+            async fn fetch_optional(
+                on: $crate::backends::sql::On<'_, Self>,
+                query: $crate::backends::sql::Query,
+            ) -> sqlx::Result<Option<$row>> {
+                let q = $build(&query)?;
+                match on {
+                    $crate::backends::sql::On::Pool(pool) => q.fetch_optional(pool).await,
+                    $crate::backends::sql::On::Tx(tx) => q.fetch_optional(&mut **tx).await,
+                }
+            }
+
+            async fn execute(
+                on: $crate::backends::sql::On<'_, Self>,
+                query: $crate::backends::sql::Query,
+            ) -> sqlx::Result<u64> {
+                let q = $build(&query)?;
+                let done = match on {
+                    $crate::backends::sql::On::Pool(pool) => q.execute(pool).await?,
+                    $crate::backends::sql::On::Tx(tx) => q.execute(&mut **tx).await?,
+                };
+                Ok(done.rows_affected())
+            }
+        }
+
+        /// Column readers: a value the schema should never hold is a database error,
+        /// not a panic.
+        fn col<'r, T>(row: &'r $row, name: &str) -> $crate::error::Result<T>
+        where
+            T: sqlx::Decode<'r, $db> + sqlx::Type<$db>,
+        {
+            sqlx::Row::try_get(row, name).map_err(|e| $crate::backends::sql::corrupt(name, e))
+        }
+
+        impl $crate::backends::sql::SqlRow for $row {
+            fn text(&self, name: &str) -> $crate::error::Result<String> {
+                col(self, name)
+            }
+            fn opt_text(&self, name: &str) -> $crate::error::Result<Option<String>> {
+                col(self, name)
+            }
+            fn int(&self, name: &str) -> $crate::error::Result<i64> {
+                col(self, name)
+            }
+            fn real(&self, name: &str) -> $crate::error::Result<f64> {
+                col(self, name)
+            }
+            fn opt_real(&self, name: &str) -> $crate::error::Result<Option<f64>> {
+                col(self, name)
+            }
+            $($row_items)*
+        }
+    };
+}
+pub(crate) use sqlx_dialect;

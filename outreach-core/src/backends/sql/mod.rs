@@ -40,6 +40,7 @@ use futures::future::BoxFuture;
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType};
 
+pub(crate) use dialect::sqlx_dialect;
 pub use dialect::{Arg, Dialect, On, Query, SqlRow};
 
 use crate::error::{Error, InputError, Result};

@@ -17,18 +17,14 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, Transaction};
 
-use super::sql::{
-    corrupt, db_error, Arg, Dialect, EmbeddedMigrations, On, Query, SqlRow, SqlStore,
-};
+use super::sql::{corrupt, db_error, sqlx_dialect, Arg, EmbeddedMigrations, Query, SqlStore};
 use crate::error::{Error, Result};
 
 /// How long a writer waits for the lock before giving up.
@@ -189,95 +185,36 @@ fn build(query: &Query) -> std::result::Result<SqliteQuery<'_>, sqlx::Error> {
     Ok(q)
 }
 
-#[async_trait]
-impl Dialect for Sqlite {
-    const NAME: &'static str = "sqlite";
-    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
-    // A deferred read transaction keeps one snapshot (WAL) from its first read.
-    const BEGIN_SNAPSHOT: &'static str = "BEGIN";
-    const LOCK_ROW: &'static str = "";
-    const INSERTION_ORDER: &'static str = "rowid";
+sqlx_dialect! {
+    impl Dialect for Sqlite {
+        driver: sqlx::Sqlite,
+        pool: SqlitePool,
+        row: SqliteRow,
+        build: build,
 
-    type Pool = SqlitePool;
-    type Tx = Transaction<'static, sqlx::Sqlite>;
-    type Row = SqliteRow;
+        const NAME: &'static str = "sqlite";
+        const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+        // A deferred read transaction keeps one snapshot (WAL) from its first read.
+        const BEGIN_SNAPSHOT: &'static str = "BEGIN";
+        const LOCK_ROW: &'static str = "";
+        const INSERTION_ORDER: &'static str = "rowid";
 
-    fn cast_uuid(param: &str) -> String {
-        param.to_owned()
-    }
-
-    async fn begin(pool: &SqlitePool, statement: &'static str) -> sqlx::Result<Self::Tx> {
-        pool.begin_with(statement).await
-    }
-
-    async fn commit(tx: Self::Tx) -> sqlx::Result<()> {
-        tx.commit().await
-    }
-
-    async fn rollback(tx: Self::Tx) -> sqlx::Result<()> {
-        tx.rollback().await
-    }
-
-    async fn fetch_all(on: On<'_, Self>, query: Query) -> sqlx::Result<Vec<SqliteRow>> {
-        let q = build(&query)?;
-        match on {
-            On::Pool(pool) => q.fetch_all(pool).await,
-            On::Tx(tx) => q.fetch_all(&mut **tx).await,
+        fn cast_uuid(param: &str) -> String {
+            param.to_owned()
         }
     }
-
-    async fn fetch_optional(on: On<'_, Self>, query: Query) -> sqlx::Result<Option<SqliteRow>> {
-        let q = build(&query)?;
-        match on {
-            On::Pool(pool) => q.fetch_optional(pool).await,
-            On::Tx(tx) => q.fetch_optional(&mut **tx).await,
+    impl SqlRow {
+        fn opt_ts(&self, name: &str) -> Result<Option<DateTime<Utc>>> {
+            col::<Option<String>>(self, name)?
+                .map(|s| decode_ts(&s))
+                .transpose()
         }
-    }
-
-    async fn execute(on: On<'_, Self>, query: Query) -> sqlx::Result<u64> {
-        let q = build(&query)?;
-        let done = match on {
-            On::Pool(pool) => q.execute(pool).await?,
-            On::Tx(tx) => q.execute(&mut **tx).await?,
-        };
-        Ok(done.rows_affected())
-    }
-}
-
-/// Column readers: a value the schema should never hold is a database error, not a panic.
-fn col<'r, T>(row: &'r SqliteRow, name: &str) -> Result<T>
-where
-    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
-{
-    row.try_get(name).map_err(|e| corrupt(name, e))
-}
-
-impl SqlRow for SqliteRow {
-    fn text(&self, name: &str) -> Result<String> {
-        col(self, name)
-    }
-    fn opt_text(&self, name: &str) -> Result<Option<String>> {
-        col(self, name)
-    }
-    fn int(&self, name: &str) -> Result<i64> {
-        col(self, name)
-    }
-    fn real(&self, name: &str) -> Result<f64> {
-        col(self, name)
-    }
-    fn opt_real(&self, name: &str) -> Result<Option<f64>> {
-        col(self, name)
-    }
-    fn opt_ts(&self, name: &str) -> Result<Option<DateTime<Utc>>> {
-        col::<Option<String>>(self, name)?
-            .map(|s| decode_ts(&s))
-            .transpose()
-    }
-    fn opt_json(&self, name: &str) -> Result<Option<serde_json::Value>> {
-        col::<Option<String>>(self, name)?
-            .map(|s| serde_json::from_str(&s))
-            .transpose()
-            .map_err(|e| corrupt(name, e))
+        fn opt_json(&self, name: &str) -> Result<Option<serde_json::Value>> {
+            col::<Option<String>>(self, name)?
+                .map(|s| serde_json::from_str(&s))
+                .transpose()
+                .map_err(|e| corrupt(name, e))
+        }
     }
 }
 
