@@ -113,6 +113,9 @@ pub struct Providers {
     pub search: Option<Arc<dyn SearchProvider>>,
     pub llm: Option<Arc<dyn Llm>>,
     pub metrics: Arc<Metrics>,
+    /// The once-per-process preflight ([`crate::preflight`]); `PreflightOnce::skip()`
+    /// for providers that are not remote services.
+    pub preflight: crate::preflight::PreflightOnce,
 }
 
 impl Providers {

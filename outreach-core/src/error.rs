@@ -134,6 +134,37 @@ pub enum Error {
         max_tokens: u32,
     },
 
+    /// The provider asked for a pause (`Retry-After`, or an exhausted rate-limit
+    /// bucket) longer than a run waits (`OUTREACH_MAX_WAIT_SECS`): a quota that will
+    /// not come back within the run. The run stops; rerunning later continues it.
+    #[error(
+        "{provider} asks to wait {} s, longer than OUTREACH_MAX_WAIT_SECS ({} s): its quota is used up; rerun later to continue",
+        wait.as_secs_f64().ceil(),
+        max.as_secs()
+    )]
+    ProviderWaitTooLong {
+        provider: ProviderKind,
+        wait: Duration,
+        max: Duration,
+    },
+
+    /// The circuit breaker: the provider failed the same way many times in a row, so
+    /// failing every remaining row would only cost time and calls. The run stops.
+    #[error("{provider} failed {failures} times in a row ({reason}); stopping the run")]
+    ProviderFailing {
+        provider: ProviderKind,
+        failures: u32,
+        reason: String,
+    },
+
+    /// The preflight call was refused in a way every row would repeat (an unknown
+    /// model, a parameter the model does not take): the run does not start.
+    #[error("{provider} refused the preflight request: {message}")]
+    PreflightFailed {
+        provider: ProviderKind,
+        message: String,
+    },
+
     /// The request did not complete in time (after retries).
     #[error("{provider} timed out")]
     Timeout { provider: ProviderKind },
@@ -211,6 +242,9 @@ impl Error {
                 | Error::ModelNotFound { .. }
                 | Error::RequestRejected { .. }
                 | Error::QuotaExhausted { .. }
+                | Error::ProviderWaitTooLong { .. }
+                | Error::ProviderFailing { .. }
+                | Error::PreflightFailed { .. }
                 | Error::Cancelled
         )
     }
@@ -247,6 +281,9 @@ impl Error {
             Error::RequestRejected { status, .. } => format!("request rejected ({status})"),
             Error::QuotaExhausted { .. } => "provider quota exhausted".into(),
             Error::Truncated { .. } => "reply cut off at the token limit".into(),
+            Error::ProviderWaitTooLong { .. } => "provider quota used up".into(),
+            Error::ProviderFailing { .. } => "provider failing".into(),
+            Error::PreflightFailed { .. } => "provider refused the requests".into(),
             other => other.to_string(),
         }
     }

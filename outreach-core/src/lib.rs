@@ -29,6 +29,7 @@ pub mod metrics;
 pub mod output;
 pub mod personalize;
 pub mod ports;
+pub mod preflight;
 pub mod progress;
 pub mod providers;
 pub mod research;

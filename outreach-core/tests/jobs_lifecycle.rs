@@ -15,6 +15,7 @@ use outreach_core::backends::sqlite::SqliteStore;
 use outreach_core::jobs::{keys, CreateJob, JobSettings, JobSystem};
 use outreach_core::output::OutputFormat;
 use outreach_core::ports::{CreditLedger, JobRecords, JobStatus, JobStore, Storage};
+use outreach_core::preflight::PreflightOnce;
 use outreach_core::providers::policy::Metered;
 use outreach_core::providers::{Llm, SearchProvider};
 use outreach_core::{Error, Metrics, ProviderKind, Providers, ServiceContext};
@@ -49,6 +50,7 @@ impl Env {
             search: Some(Arc::new(Metered::new(search, metrics.clone())) as Arc<dyn SearchProvider>),
             llm: Some(Arc::new(Metered::new(llm, metrics.clone())) as Arc<dyn Llm>),
             metrics,
+            preflight: PreflightOnce::skip(),
         };
         JobSystem::new(
             self.db.clone(),

@@ -284,6 +284,9 @@ fn is_permanent(e: &Error) -> bool {
         Error::InvalidInput(_)
             | Error::ProviderAuth { .. }
             | Error::ProviderOutOfCredit { .. }
+            | Error::ProviderWaitTooLong { .. }
+            | Error::ProviderFailing { .. }
+            | Error::PreflightFailed { .. }
             | Error::Output(_)
     )
 }
@@ -291,9 +294,12 @@ fn is_permanent(e: &Error) -> bool {
 /// What the job's `error` says: the cause in plain words, no internals.
 fn user_message(e: &Error) -> String {
     match e {
-        Error::InvalidInput(_) | Error::ProviderAuth { .. } | Error::ProviderOutOfCredit { .. } => {
-            e.to_string()
-        }
+        Error::InvalidInput(_)
+        | Error::ProviderAuth { .. }
+        | Error::ProviderOutOfCredit { .. }
+        | Error::ProviderWaitTooLong { .. }
+        | Error::ProviderFailing { .. }
+        | Error::PreflightFailed { .. } => e.to_string(),
         Error::Output(m) => format!("could not write the result: {m}"),
         _ => "an internal error stopped the job; it can be retried".to_string(),
     }
