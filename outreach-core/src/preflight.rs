@@ -21,6 +21,7 @@ use tokio::sync::OnceCell;
 
 use crate::enricher::Providers;
 use crate::error::{Error, Result};
+use crate::metrics::Metrics;
 use crate::providers::rate_headers::{self, LastHeaders};
 use crate::providers::{ChatMessage, ChatRequest, SearchQuery};
 
@@ -236,13 +237,16 @@ async fn timed<T>(
     (result, seen.take().map(|h| h.describe()), millis)
 }
 
+/// A report and when it was made.
+type Dated = (Instant, Arc<PreflightReport>);
+
 /// The preflight of one [`Providers`], run at most once successfully. Clones share it.
 #[derive(Debug, Clone, Default)]
 pub struct PreflightOnce {
     skip: bool,
     passed: Arc<OnceCell<Arc<PreflightReport>>>,
     /// The last deep health check, reused for [`DEEP_HEALTH_MAX_AGE`].
-    recent: Arc<Mutex<Option<(Instant, Arc<PreflightReport>)>>>,
+    recent: Arc<Mutex<Option<Dated>>>,
 }
 
 impl PreflightOnce {
@@ -261,6 +265,12 @@ impl PreflightOnce {
 pub const DEEP_HEALTH_MAX_AGE: Duration = Duration::from_secs(60);
 
 impl Providers {
+    /// True while the preflight has neither passed nor been skipped: the next
+    /// [`Self::preflight`] will call the providers.
+    pub fn preflight_pending(&self) -> bool {
+        !self.preflight.skip && self.preflight.passed.get().is_none()
+    }
+
     /// Runs the preflight unless it passed before in this process; an error when a
     /// provider would fail every row (the run must not start). `Ok(None)` when the
     /// preflight is skipped.
@@ -271,7 +281,10 @@ impl Providers {
         if let Some(report) = self.preflight.passed.get() {
             return Ok(Some(report.clone()));
         }
-        let (report, stopping) = check_detailed(self, None).await;
+        // Counted in the process's provider metrics, not in the run's summary: the
+        // preflight is the process's cost, paid once, not a cost of these rows.
+        let (report, stopping) =
+            crate::metrics::scoped(Arc::new(Metrics::default()), check_detailed(self, None)).await;
         if let Some(error) = stopping {
             tracing::error!(%error, "preflight failed: the run does not start");
             return Err(error);

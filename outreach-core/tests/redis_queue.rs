@@ -720,7 +720,8 @@ async fn learned_limits_are_shared_across_limiters() {
         "3 starts at 2/s took {paced:?}"
     );
 
-    // A 429 before any success: 0.9 requests/s for everyone.
+    // One success, then a 429 right after: the cut rate (0.9 × one success in the
+    // shortest measuring span of 50 ms = 18/s) spaces the other limiter's starts.
     let name = format!("test-{}", uuid::Uuid::new_v4().simple());
     let a = RedisRateLimiter::connect_learned(&url, &name, None)
         .await
@@ -728,20 +729,22 @@ async fn learned_limits_are_shared_across_limiters() {
     let b = RedisRateLimiter::connect_learned(&url, &name, None)
         .await
         .unwrap();
-    let ticket = a.acquire(0.0, long).await.unwrap();
-    a.feedback(&Feedback {
-        ticket,
-        outcome: Outcome::RateLimited,
-        headers: None,
-        estimated_tokens: 0.0,
-    })
-    .await;
+    for outcome in [Outcome::Success { tokens: None }, Outcome::RateLimited] {
+        let ticket = a.acquire(0.0, long).await.unwrap();
+        a.feedback(&Feedback {
+            ticket,
+            outcome,
+            headers: None,
+            estimated_tokens: 0.0,
+        })
+        .await;
+    }
     let started = Instant::now();
-    for _ in 0..2 {
+    for _ in 0..5 {
         b.acquire(0.0, long).await.unwrap();
     }
     assert!(
-        started.elapsed() >= Duration::from_millis(1000),
+        started.elapsed() >= Duration::from_millis(200),
         "{:?}",
         started.elapsed()
     );

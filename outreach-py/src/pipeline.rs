@@ -234,12 +234,17 @@ impl Pipeline {
         let email_column = headers.get(email_index).cloned().unwrap_or_default();
         let enricher = self.enricher(service, campaign);
         let options = self.options(limit);
+        let providers = self.providers.clone();
         spawn(move |ctx| async move {
             let started = Instant::now();
             let writer = match out {
                 Some(path) => Some(open_writer(path, format, layout.headers().to_vec()).await?),
                 None => None,
             };
+            if !rows.is_empty() {
+                // Once per pipeline: a bad key or model stops here, before any row.
+                providers.preflight().await?;
+            }
             let outcomes = engine_rows(
                 &enricher,
                 &headers,
@@ -328,7 +333,13 @@ impl Pipeline {
                     "return_rows=False needs `out`: the rows would go nowhere",
                 ));
             };
+            let providers = self.providers.clone();
             return spawn(move |ctx| async move {
+                if providers.preflight_pending() {
+                    // A file that cannot be read fails before any provider call.
+                    drop(engine::open_input(path.clone(), options.email_column.clone()).await?);
+                    providers.preflight().await?;
+                }
                 let mut summary =
                     engine::enrich_file(&enricher, &path, &out, &options, &ctx.progress).await?;
                 summary.metrics = ctx.metrics.snapshot();
@@ -342,6 +353,7 @@ impl Pipeline {
                 Ok(convert)
             });
         }
+        let providers = self.providers.clone();
         spawn(move |ctx| async move {
             let started = Instant::now();
             let opened = engine::open_input(path, options.email_column.clone()).await?;
@@ -386,6 +398,9 @@ impl Pipeline {
                 limit: None,
                 ..options
             };
+            if !rows.is_empty() {
+                providers.preflight().await?;
+            }
             let outcomes = engine_rows(
                 &enricher,
                 &headers,

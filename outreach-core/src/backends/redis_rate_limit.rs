@@ -9,8 +9,8 @@
 //! The state machine is the one of `providers/policy/adaptive.rs` (see its docs), in
 //! two Lua scripts that run atomically on the Redis server's clock (microseconds):
 //!
-//! - `RESERVE` books the next start: GCRA with burst 1 at the strictest of the cap, the
-//!   learned rate and the header paces, never before a pause (`blocked`) ends; it
+//! - `RESERVE` books the next start: `1/rate` after the last one at the strictest of
+//!   the cap, the learned rate and the header paces, never before a pause ends; it
 //!   refuses (books nothing) when the pause is longer than the caller's longest wait.
 //! - `FEEDBACK` applies one attempt's outcome: headers set paces and pauses; a success
 //!   counts into a two-second window (the measured success rate) and, when the limiter
@@ -39,6 +39,7 @@ use super::redis_queue::redis_error;
 use crate::error::{Error, Result};
 use crate::providers::policy::{
     AdaptiveConfig, AdaptiveRateLimiter, Feedback, Outcome, RateLimiter, RateSnapshot, Ticket,
+    BOOKING_HORIZON,
 };
 
 /// How long a request waits for Redis's answer before the local limiter decides.
@@ -49,14 +50,17 @@ pub const DEGRADED_FOR: Duration = Duration::from_secs(1);
 pub const KEY_PREFIX: &str = "outreach:rate:";
 
 /// KEYS: the hash. ARGV: cap (req/s, 0 = none), expected tokens (0 = none), longest
-/// wait (µs). Returns {wait µs, start µs}, or {-1, pause µs} when refused.
+/// wait (µs), booking horizon (µs). Returns {wait µs, start µs} when booked, {-2,
+/// µs until asking again} when the slot is beyond the horizon (nothing booked), or
+/// {-1, pause µs} when refused.
 const RESERVE_SCRIPT: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local cap = tonumber(ARGV[1])
 local need = tonumber(ARGV[2])
 local max_wait = tonumber(ARGV[3])
-local h = redis.call('HMGET', KEYS[1], 'tat', 'learned', 'hreq', 'hreq_until', 'htok', 'htok_until', 'blocked')
+local horizon = tonumber(ARGV[4])
+local h = redis.call('HMGET', KEYS[1], 'last', 'learned', 'hreq', 'hreq_until', 'htok', 'htok_until', 'blocked')
 local rate = nil
 local function take(r) if r ~= nil and (rate == nil or r < rate) then rate = r end end
 if cap > 0 then take(cap) end
@@ -65,21 +69,23 @@ if (tonumber(h[4]) or 0) > now then take(tonumber(h[3])) end
 if need > 0 and (tonumber(h[6]) or 0) > now and tonumber(h[5]) ~= nil then take(tonumber(h[5]) / need) end
 local blocked = tonumber(h[7]) or 0
 if blocked - now > max_wait then return {-1, blocked - now} end
-local start = math.max(now, tonumber(h[1]) or 0, blocked)
-local tat = start
-if rate ~= nil then
+local last = tonumber(h[1])
+local start = math.max(now, blocked)
+if rate ~= nil and last ~= nil then
   if rate < 0.001 then rate = 0.001 end
-  tat = start + 1000000 / rate
+  start = math.max(start, last + 1000000 / rate)
 end
-redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', tat))
+if start - now > horizon then return {-2, start - horizon - now} end
+if last ~= nil and last > start then last = last else last = start end
+redis.call('HSET', KEYS[1], 'last', string.format('%.0f', last))
 redis.call('PEXPIRE', KEYS[1], 600000)
 return {start - now, start}
 "#;
 
 /// KEYS: the hash. ARGV: outcome (1 success, 2 rate limited, 3 other), start (µs,
 /// Redis clock), throttled (0/1), expected tokens, remaining requests, requests reset
-/// (µs), remaining tokens, tokens reset (µs), token limit (each -1 when absent),
-/// decrease, increase.
+/// (µs), remaining tokens, tokens reset (µs), token limit, request limit (each -1 when
+/// absent), decrease, increase, `Retry-After` (µs, -1 when absent).
 const FEEDBACK_SCRIPT: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -90,7 +96,9 @@ local throttled = ARGV[3] == '1'
 local need = tonumber(ARGV[4])
 local rem_req, reset_req = tonumber(ARGV[5]), tonumber(ARGV[6])
 local rem_tok, reset_tok, limit_tok = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
-local decrease, increase = tonumber(ARGV[10]), tonumber(ARGV[11])
+local limit_req = tonumber(ARGV[10])
+local decrease, increase = tonumber(ARGV[11]), tonumber(ARGV[12])
+local retry_after = tonumber(ARGV[13])
 local function block(untilt)
   local b = tonumber(redis.call('HGET', k, 'blocked')) or 0
   if untilt > b then redis.call('HSET', k, 'blocked', string.format('%.0f', untilt)) end
@@ -99,8 +107,12 @@ if rem_req >= 0 and reset_req >= 0 then
   if reset_req == 0 then
     redis.call('HDEL', k, 'hreq', 'hreq_until')
   else
-    if rem_req == 0 then block(now + reset_req) end
-    redis.call('HSET', k, 'hreq', tostring(rem_req * 1000000 / reset_req), 'hreq_until', string.format('%.0f', now + reset_req))
+    if rem_req == 0 then
+      if limit_req > 0 then block(now + reset_req / limit_req) else block(now + reset_req) end
+    end
+    local size = math.max(rem_req, 1)
+    if limit_req >= rem_req and limit_req > 0 then size = limit_req end
+    redis.call('HSET', k, 'hreq', tostring(size * 1000000 / reset_req), 'hreq_until', string.format('%.0f', now + reset_req))
   end
 end
 if rem_tok >= 0 and reset_tok >= 0 then
@@ -115,10 +127,12 @@ if rem_tok >= 0 and reset_tok >= 0 then
       end
       block(now + wait)
     end
-    redis.call('HSET', k, 'htok', tostring(rem_tok * 1000000 / reset_tok), 'htok_until', string.format('%.0f', now + reset_tok))
+    local size = math.max(rem_tok, 1)
+    if limit_tok >= rem_tok and limit_tok > 0 then size = limit_tok end
+    redis.call('HSET', k, 'htok', tostring(size * 1000000 / reset_tok), 'htok_until', string.format('%.0f', now + reset_tok))
   end
 end
-local h = redis.call('HMGET', k, 'w_start', 'w_count', 'p_count', 'learned', 'step', 'last_cut')
+local h = redis.call('HMGET', k, 'w_start', 'w_count', 'p_count', 'learned', 'step', 'last_cut', 'doubled_at')
 local w_start = tonumber(h[1]) or now
 local w_count = tonumber(h[2]) or 0
 local p_count = tonumber(h[3]) or 0
@@ -131,20 +145,31 @@ local learned = tonumber(h[4])
 if outcome == 1 then
   w_count = w_count + 1
   if throttled and learned ~= nil then
-    redis.call('HSET', k, 'learned', tostring(learned + (tonumber(h[5]) or 0)))
+    local step = tonumber(h[5]) or 0
+    redis.call('HSET', k, 'learned', tostring(learned + step))
+    local doubled_at = tonumber(h[7]) or now
+    if now - doubled_at >= 1000000 then
+      redis.call('HSET', k, 'step', tostring(step * 2), 'doubled_at', string.format('%.0f', now))
+    end
   end
-elseif outcome == 2 and started >= (tonumber(h[6]) or 0) then
+elseif outcome == 2 and retry_after >= 10000000 then
+  block(now + retry_after)
+end
+if outcome == 2 and started >= (tonumber(h[6]) or 0) then
   local span = now - w_start
   if p_count > 0 then span = span + 2000000 end
   local measured = nil
   if p_count + w_count > 0 then measured = (p_count + w_count) / math.max(span / 1000000, 0.05) end
-  local base = 1.0
+  local base = nil
   if learned ~= nil and measured ~= nil then base = math.min(learned, math.max(measured, learned * 0.5))
   elseif learned ~= nil then base = learned
   elseif measured ~= nil then base = measured end
-  local rate = math.max(base * decrease, 0.001)
-  redis.call('HSET', k, 'learned', tostring(rate), 'step', tostring(rate * increase), 'last_cut', string.format('%.0f', now))
-  redis.call('HINCRBY', k, 'cuts', 1)
+  if base ~= nil then
+    local rate = math.max(base * decrease, 0.001)
+    redis.call('HSET', k, 'learned', tostring(rate), 'step', tostring(rate * increase), 'doubled_at', string.format('%.0f', now))
+    redis.call('HINCRBY', k, 'cuts', 1)
+  end
+  redis.call('HSET', k, 'last_cut', string.format('%.0f', now))
 end
 redis.call('HSET', k, 'w_start', string.format('%.0f', w_start), 'w_count', w_count, 'p_count', p_count)
 redis.call('PEXPIRE', k, 600000)
@@ -295,35 +320,42 @@ impl RateLimiter for RedisRateLimiter {
     }
 
     async fn acquire(&self, estimated_tokens: f64, max_wait: Duration) -> Result<Ticket, Duration> {
-        if self.redis_skipped() {
-            return self.local.acquire(estimated_tokens, max_wait).await;
-        }
         let asked = Instant::now();
-        let mut invocation = self.reserve_script.prepare_invoke();
-        invocation
-            .key(&self.key)
-            .arg(self.cap.unwrap_or(0.0))
-            .arg(self.expected_tokens(estimated_tokens))
-            .arg(u64::try_from(max_wait.as_micros()).unwrap_or(u64::MAX / 2));
-        match self.invoke::<(i64, i64)>(invocation).await {
-            Ok((-1, pause_us)) => {
-                self.redis_answered();
-                Err(Duration::from_micros(u64::try_from(pause_us).unwrap_or(0)))
+        loop {
+            if self.redis_skipped() {
+                return self.local.acquire(estimated_tokens, max_wait).await;
             }
-            Ok((wait_us, start_us)) => {
-                self.redis_answered();
-                let wait = Duration::from_micros(u64::try_from(wait_us).unwrap_or(0));
-                let start = Instant::now() + wait;
-                *Self::lock(&self.clock) = Some((start, start_us));
-                tokio::time::sleep_until(start).await;
-                Ok(Ticket {
-                    started: start,
-                    throttled: start > asked + Duration::from_millis(1),
-                })
-            }
-            Err(error) => {
-                self.redis_failed(&error);
-                self.local.acquire(estimated_tokens, max_wait).await
+            let mut invocation = self.reserve_script.prepare_invoke();
+            invocation
+                .key(&self.key)
+                .arg(self.cap.unwrap_or(0.0))
+                .arg(self.expected_tokens(estimated_tokens))
+                .arg(u64::try_from(max_wait.as_micros()).unwrap_or(u64::MAX / 2))
+                .arg(u64::try_from(BOOKING_HORIZON.as_micros()).unwrap_or(100_000));
+            let micros = |us: i64| Duration::from_micros(u64::try_from(us).unwrap_or(0));
+            match self.invoke::<(i64, i64)>(invocation).await {
+                Ok((-1, pause_us)) => {
+                    self.redis_answered();
+                    return Err(micros(pause_us));
+                }
+                Ok((-2, again_us)) => {
+                    self.redis_answered();
+                    tokio::time::sleep(micros(again_us)).await;
+                }
+                Ok((wait_us, start_us)) => {
+                    self.redis_answered();
+                    let start = Instant::now() + micros(wait_us);
+                    *Self::lock(&self.clock) = Some((start, start_us));
+                    tokio::time::sleep_until(start).await;
+                    return Ok(Ticket {
+                        started: start,
+                        throttled: start > asked + Duration::from_millis(1),
+                    });
+                }
+                Err(error) => {
+                    self.redis_failed(&error);
+                    return self.local.acquire(estimated_tokens, max_wait).await;
+                }
             }
         }
     }
@@ -373,8 +405,10 @@ impl RateLimiter for RedisRateLimiter {
             .arg(count(headers.remaining_tokens))
             .arg(micros(headers.reset_tokens))
             .arg(count(headers.limit_tokens))
+            .arg(count(headers.limit_requests))
             .arg(self.tuning.decrease)
-            .arg(self.tuning.increase);
+            .arg(self.tuning.increase)
+            .arg(micros(headers.retry_after));
         match self.invoke::<i64>(invocation).await {
             Ok(_) => self.redis_answered(),
             Err(error) => self.redis_failed(&error),

@@ -11,18 +11,22 @@
 //!   429 for a request that started before the last cut is the same event, already
 //!   answered. Each success of a request that the limiter held back adds
 //!   `increase` × the rate of the last cut, so the rate climbs back linearly and probes
-//!   for a limit that rose. With `decrease` 0.9 the rate saw-tooths between 90% and
-//!   100% of the limit, and a cycle is ~25 successes long.
-//! - **Headers.** `x-ratelimit-remaining-requests` R with `x-ratelimit-reset-requests`
-//!   T paces starts at R/T: the remaining budget spread evenly over the time until the
-//!   bucket is full. For a bucket that refills continuously this settles where
-//!   R/T equals the refill rate; for a fixed window it spends exactly the window. The
-//!   same for tokens, divided by the tokens a request is expected to use. R = 0 (or
-//!   fewer tokens left than the request needs) pauses every start until the reset.
+//!   for a limit that rose; the step doubles every 10 such successes without a 429,
+//!   so a cut from a poor measurement (the first one, after a burst and a stall) is
+//!   undone quickly. With `decrease` 0.9 the rate saw-tooths between 90% and 100% of
+//!   the limit, and a cycle is ~25 successes long.
+//! - **Headers.** With `x-ratelimit-limit-requests` C and `x-ratelimit-reset-requests`
+//!   T (the time until the bucket is full again), starts are paced at C/T: the refill
+//!   rate (C − R)/T plus the remaining R spent over the same time; an empty bucket
+//!   gives exactly the refill rate. Without C, the remaining R over T. The same for
+//!   tokens, divided by the tokens a request is expected to use. R = 0 (or
+//!   fewer tokens left than the request needs) pauses every start until the bucket
+//!   has refilled enough for one request.
 //! - **`Retry-After`** is honoured by the `Retry` policy for the request that got the
 //!   429; the other requests are governed by the cut rate rather than stopped, because
 //!   servers round `Retry-After` up to whole seconds and a one-second stop per 429
-//!   would cost more than the 429 itself.
+//!   would cost more than the 429 itself. A `Retry-After` of 10 s or more is a used-up
+//!   quota: every start waits for it.
 //!
 //! Tokens per request are estimated from the request (characters / 4 + the completion
 //! budget) and corrected by the usage the provider reports (a moving average of
@@ -45,6 +49,14 @@ use crate::providers::rate_headers::RateHeaders;
 /// The slowest pace the limiter ever sets (one start per 1,000 s); below it, a
 /// provider is effectively closed and the pauses (or `OUTREACH_MAX_WAIT_SECS`) decide.
 const MIN_RATE: f64 = 0.001;
+/// Throttled successes without a 429 after which the additive step doubles: near the
+/// limit a cycle is shorter than this and the increase stays linear; far below it (a
+/// cut from a poor measurement) the rate climbs back in a few dozen successes.
+const STEP_DOUBLES_AFTER: u64 = 10;
+/// How far ahead a waiting request may book its start (see [`RateState::try_reserve`]).
+pub const BOOKING_HORIZON: Duration = Duration::from_millis(100);
+/// A `Retry-After` from which on every start waits, not only the rejected request.
+pub const LONG_RETRY_AFTER: Duration = Duration::from_secs(10);
 /// Successes remembered to measure the success rate at a 429.
 const MAX_REMEMBERED: usize = 512;
 /// How far back the success rate is measured.
@@ -91,12 +103,15 @@ pub struct RateState {
     config: AdaptiveConfig,
     learned: Option<f64>,
     step: f64,
+    /// Throttled successes since the last cut (the step doubles every
+    /// [`STEP_DOUBLES_AFTER`] of them).
+    since_cut: u64,
     last_cut: Option<Instant>,
     cuts: u64,
     header_requests: Option<Pace>,
     header_tokens: Option<Pace>,
     blocked_until: Option<Instant>,
-    next_start: Option<Instant>,
+    last_start: Option<Instant>,
     first_start: Option<Instant>,
     successes: VecDeque<Instant>,
     token_ratio: f64,
@@ -109,12 +124,13 @@ impl RateState {
             config,
             learned: None,
             step: 0.0,
+            since_cut: 0,
             last_cut: None,
             cuts: 0,
             header_requests: None,
             header_tokens: None,
             blocked_until: None,
-            next_start: None,
+            last_start: None,
             first_start: None,
             successes: VecDeque::new(),
             token_ratio: 1.0,
@@ -148,13 +164,21 @@ impl RateState {
 
     /// Books the next start for a request of `estimated_tokens` and returns when it
     /// may go (now or later).
+    ///
+    /// Starts are spaced `1/rate` apart at the rate of the moment (GCRA with burst 1,
+    /// computed from the last booked start), so a rate that changes applies to the
+    /// very next start.
     pub fn reserve(&mut self, now: Instant, estimated_tokens: f64) -> Instant {
         let rate = self.rate(now, estimated_tokens);
+        let spaced = match (self.last_start, rate) {
+            (Some(last), Some(rate)) => Some(last + Duration::from_secs_f64(1.0 / rate)),
+            _ => None,
+        };
         let mut start = now;
-        for later in [self.blocked_until, self.next_start].into_iter().flatten() {
+        for later in [self.blocked_until, spaced].into_iter().flatten() {
             start = start.max(later);
         }
-        self.next_start = rate.map(|r| start + Duration::from_secs_f64(1.0 / r));
+        self.last_start = Some(self.last_start.map_or(start, |last| last.max(start)));
         self.first_start.get_or_insert(start);
         start
     }
@@ -172,6 +196,39 @@ impl RateState {
             if wait > max_wait {
                 return Err(wait);
             }
+        }
+        Ok(self.reserve(now, estimated_tokens))
+    }
+
+    /// Books a start only if it falls within `horizon` from now: `Ok(start)`.
+    /// Otherwise books nothing and returns when to ask again (`horizon` before the
+    /// earliest start). Waiting callers thus never hold slots far in the future, and
+    /// a rate cut applies to every start after `horizon`, not after the queue of
+    /// slots booked at the old rate. `None` in the error: refused, the pause is longer
+    /// than `max_wait` (returned).
+    pub fn try_reserve(
+        &mut self,
+        now: Instant,
+        estimated_tokens: f64,
+        max_wait: Duration,
+        horizon: Duration,
+    ) -> Result<Instant, Result<Instant, Duration>> {
+        if let Some(blocked) = self.blocked_until {
+            let wait = blocked.saturating_duration_since(now);
+            if wait > max_wait {
+                return Err(Err(wait));
+            }
+        }
+        let rate = self.rate(now, estimated_tokens);
+        let mut earliest = now;
+        if let (Some(last), Some(rate)) = (self.last_start, rate) {
+            earliest = earliest.max(last + Duration::from_secs_f64(1.0 / rate));
+        }
+        if let Some(blocked) = self.blocked_until {
+            earliest = earliest.max(blocked);
+        }
+        if earliest > now + horizon {
+            return Err(Ok(earliest - horizon));
         }
         Ok(self.reserve(now, estimated_tokens))
     }
@@ -197,10 +254,24 @@ impl RateState {
                 if feedback.ticket.throttled {
                     if let Some(learned) = self.learned {
                         self.learned = Some(learned + self.step);
+                        self.since_cut += 1;
+                        if self.since_cut % STEP_DOUBLES_AFTER == 0 {
+                            self.step *= 2.0;
+                        }
                     }
                 }
             }
             Outcome::RateLimited => {
+                // A long wait is a used-up quota, not a momentary overload: nobody
+                // starts before it ends (and a run that will not wait that long stops).
+                if let Some(wait) = feedback
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.retry_after)
+                    .filter(|w| *w >= LONG_RETRY_AFTER)
+                {
+                    self.block(now + wait);
+                }
                 let same_event = self
                     .last_cut
                     .is_some_and(|cut| feedback.ticket.started < cut);
@@ -218,12 +289,18 @@ impl RateState {
             (Some(learned), Some(measured)) => learned.min(measured.max(learned * 0.5)),
             (Some(learned), None) => learned,
             (None, Some(measured)) => measured,
-            // A 429 before any success: start from one request per second.
-            (None, None) => 1.0,
+            // A 429 before any success: nothing to measure yet. The rejected requests
+            // wait for their `Retry-After`; the next 429 (from a request started after
+            // this one) cuts from what got through by then.
+            (None, None) => {
+                self.last_cut = Some(now);
+                return;
+            }
         };
         let rate = (base * self.config.decrease).max(MIN_RATE);
         self.learned = Some(rate);
         self.step = rate * self.config.increase;
+        self.since_cut = 0;
         self.last_cut = Some(now);
         self.cuts += 1;
         tracing::debug!(rate, measured, "provider answered 429: request rate cut");
@@ -262,10 +339,17 @@ impl RateState {
                 self.header_requests = None;
             } else {
                 if remaining == 0 {
-                    self.block(now + reset);
+                    // Until one request is back: the bucket refills at
+                    // (limit − remaining) / reset (Groq and OpenAI reset = time until
+                    // full); the whole reset when the limit is unknown.
+                    let wait = match headers.limit_requests {
+                        Some(limit) if limit > 0 => reset.div_f64(limit as f64),
+                        _ => reset,
+                    };
+                    self.block(now + wait);
                 }
                 self.header_requests = Some(Pace {
-                    per_second: remaining as f64 / reset.as_secs_f64(),
+                    per_second: bucket_pace(headers.limit_requests, remaining, reset),
                     until: now + reset,
                 });
             }
@@ -293,7 +377,7 @@ impl RateState {
                     self.block(now + wait);
                 }
                 self.header_tokens = Some(Pace {
-                    per_second: remaining / reset.as_secs_f64(),
+                    per_second: bucket_pace(headers.limit_tokens, remaining as u64, reset),
                     until: now + reset,
                 });
             }
@@ -312,6 +396,20 @@ impl RateState {
                 .filter(|d| !d.is_zero()),
             last_headers: self.last_headers.clone(),
         }
+    }
+}
+
+/// The pace a bucket allows: its size over the time until it is full. Groq and OpenAI
+/// report `reset` as the time until the bucket has refilled completely, so it refills
+/// at (limit − remaining) / reset, and the remaining R can be spent on top over the
+/// same time: limit / reset in all. Empty, that is the refill rate; full (reset near
+/// zero), no bound. Without the size, the remaining spread over the reset (never zero:
+/// one per reset, so an empty bucket does not stall everything).
+fn bucket_pace(limit: Option<u64>, remaining: u64, reset: Duration) -> f64 {
+    let seconds = reset.as_secs_f64();
+    match limit {
+        Some(limit) if limit >= remaining && limit > 0 => limit as f64 / seconds,
+        _ => remaining.max(1) as f64 / seconds,
     }
 }
 
@@ -351,15 +449,24 @@ impl RateLimiter for AdaptiveRateLimiter {
     }
 
     async fn acquire(&self, estimated_tokens: f64, max_wait: Duration) -> Result<Ticket, Duration> {
-        let now = Instant::now();
-        let start = self
-            .state()
-            .reserve_within(now, estimated_tokens, max_wait)?;
-        tokio::time::sleep_until(start).await;
-        Ok(Ticket {
-            started: start,
-            throttled: start > now,
-        })
+        let asked = Instant::now();
+        loop {
+            let now = Instant::now();
+            let booked = self
+                .state()
+                .try_reserve(now, estimated_tokens, max_wait, BOOKING_HORIZON);
+            match booked {
+                Ok(start) => {
+                    tokio::time::sleep_until(start).await;
+                    return Ok(Ticket {
+                        started: start,
+                        throttled: start > asked,
+                    });
+                }
+                Err(Ok(ask_again)) => tokio::time::sleep_until(ask_again).await,
+                Err(Err(pause)) => return Err(pause),
+            }
+        }
     }
 
     async fn feedback(&self, feedback: &Feedback) {
@@ -423,28 +530,73 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn waiting_requests_book_only_near_slots() {
+        let mut state = RateState::new(AdaptiveConfig {
+            cap: Some(2.0),
+            ..AdaptiveConfig::default()
+        });
+        let t0 = Instant::now();
+        let horizon = Duration::from_millis(100);
+        let max = Duration::from_secs(120);
+        assert_eq!(state.try_reserve(t0, 0.0, max, horizon), Ok(t0));
+        // The next slot is 500 ms away: not booked, ask again 100 ms before it.
+        assert_eq!(
+            state.try_reserve(t0, 0.0, max, horizon),
+            Err(Ok(t0 + Duration::from_millis(400)))
+        );
+        let t1 = t0 + Duration::from_millis(400);
+        assert_eq!(
+            state.try_reserve(t1, 0.0, max, horizon),
+            Ok(t0 + Duration::from_millis(500))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn throttled_successes_probe_upwards_linearly() {
         let mut state = RateState::new(AdaptiveConfig::default());
         let t0 = Instant::now();
+        // A 429 before any success sets nothing: there is nothing to measure yet.
         state.feedback(t0, &feedback(ticket(t0, false), Outcome::RateLimited, None));
-        let cut = state.rate(t0, 0.0).unwrap();
-        assert!((cut - 0.9).abs() < 1e-9, "a 429 before any success: 0.9/s");
-        for _ in 0..25 {
+        assert_eq!(state.rate(t0, 0.0), None);
+        for i in 0..10u64 {
+            let at = t0 + Duration::from_millis(100 * i);
+            state.reserve(at, 0.0);
             state.feedback(
-                t0,
-                &feedback(ticket(t0, true), Outcome::Success { tokens: None }, None),
+                at,
+                &feedback(ticket(at, false), Outcome::Success { tokens: None }, None),
             );
         }
-        let raised = state.rate(t0, 0.0).unwrap();
+        let t1 = t0 + Duration::from_secs(1);
+        state.feedback(t1, &feedback(ticket(t1, false), Outcome::RateLimited, None));
+        let cut = state.rate(t1, 0.0).unwrap();
         assert!(
-            (raised - cut * (1.0 + 25.0 * 0.004)).abs() < 1e-9,
-            "{raised}"
+            (cut - 9.0).abs() < 0.01,
+            "10 successes in 1 s, times 0.9: {cut}"
         );
+        let success = |state: &mut RateState, throttled: bool| {
+            state.feedback(
+                t0,
+                &feedback(
+                    ticket(t0, throttled),
+                    Outcome::Success { tokens: None },
+                    None,
+                ),
+            );
+        };
+        for _ in 0..10 {
+            success(&mut state, true);
+        }
+        let linear = state.rate(t0, 0.0).unwrap();
+        assert!(
+            (linear - cut * (1.0 + 10.0 * 0.004)).abs() < 1e-9,
+            "{linear}"
+        );
+        // Ten without a 429: the step doubles.
+        success(&mut state, true);
+        let raised = state.rate(t0, 0.0).unwrap();
+        assert!((raised - linear - cut * 0.008).abs() < 1e-9, "{raised}");
         // Successes that were not held back do not raise it.
-        state.feedback(
-            t0,
-            &feedback(ticket(t0, false), Outcome::Success { tokens: None }, None),
-        );
+        success(&mut state, false);
         assert_eq!(state.rate(t0, 0.0), Some(raised));
     }
 
@@ -487,6 +639,48 @@ mod tests {
             &feedback(ticket(t0, false), Outcome::RateLimited, Some(exhausted)),
         );
         assert!(state.reserve(t0, 0.0) >= t0 + Duration::from_millis(1500));
+
+        // With the bucket's size known, only until one request is back.
+        let mut state = RateState::new(AdaptiveConfig::default());
+        let refilling = RateHeaders {
+            limit_requests: Some(10),
+            remaining_requests: Some(0),
+            reset_requests: Some(Duration::from_millis(1500)),
+            ..RateHeaders::default()
+        };
+        state.feedback(
+            t0,
+            &feedback(
+                ticket(t0, false),
+                Outcome::Success { tokens: None },
+                Some(refilling),
+            ),
+        );
+        assert_eq!(state.reserve(t0, 0.0), t0 + Duration::from_millis(150));
+
+        // A long Retry-After pauses everyone; a short one only its own request.
+        let mut state = RateState::new(AdaptiveConfig::default());
+        let short = RateHeaders {
+            retry_after: Some(Duration::from_secs(1)),
+            ..RateHeaders::default()
+        };
+        state.feedback(
+            t0,
+            &feedback(ticket(t0, false), Outcome::RateLimited, Some(short)),
+        );
+        assert_eq!(state.reserve(t0, 0.0), t0);
+        let long = RateHeaders {
+            retry_after: Some(Duration::from_secs(579)),
+            ..RateHeaders::default()
+        };
+        state.feedback(
+            t0,
+            &feedback(ticket(t0, false), Outcome::RateLimited, Some(long)),
+        );
+        assert_eq!(
+            state.reserve_within(t0, 0.0, Duration::from_secs(120)),
+            Err(Duration::from_secs(579))
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -511,9 +705,10 @@ mod tests {
         let start = state.reserve(t0, 1000.0);
         let wait = start.duration_since(t0).as_secs_f64();
         assert!((wait - 700.0 / (5700.0 / 54.0)).abs() < 0.01, "{wait}");
-        // The pace: 300 tokens over 54 s for requests of ~1000 tokens.
+        // The pace: the bucket (6000) over the time until it is full (54 s), for
+        // requests of ~1000 tokens.
         let rate = state.rate(t0, 1000.0).unwrap();
-        assert!((rate - 300.0 / 54.0 / 1000.0).abs() < 1e-6, "{rate}");
+        assert!((rate - 6000.0 / 54.0 / 1000.0).abs() < 1e-6, "{rate}");
         // A search (no tokens) is not bound by tokens.
         assert_eq!(state.rate(t0, 0.0), None);
     }

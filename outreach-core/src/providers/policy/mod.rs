@@ -37,7 +37,9 @@ mod retry;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use adaptive::{AdaptiveConfig, AdaptiveRateLimiter, RateState};
+pub use adaptive::{
+    AdaptiveConfig, AdaptiveRateLimiter, RateState, BOOKING_HORIZON, LONG_RETRY_AFTER,
+};
 pub use breaker::{Breaker, DEFAULT_BREAKER_COOLDOWN, DEFAULT_BREAKER_FAILURES};
 pub use limit::{
     estimate_tokens, Feedback, Limit, LocalRateLimiter, Outcome, RateLimiter, RateSnapshot, Ticket,
