@@ -22,8 +22,16 @@ use tokio::sync::OnceCell;
 use crate::enricher::Providers;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
+use crate::providers::llm::{JsonForm, JsonSchemaSpec, ReplyFormat};
 use crate::providers::rate_headers::{self, LastHeaders};
 use crate::providers::{ChatMessage, ChatRequest, SearchQuery};
+
+/// The preflight's tiny structured answer.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[allow(dead_code)]
+struct Ping {
+    ok: bool,
+}
 
 /// The query of the preflight search: any cheap query with results.
 pub const PREFLIGHT_QUERY: &str = "example.com";
@@ -140,7 +148,9 @@ pub async fn check_detailed(
                     ChatMessage::system("You answer with one JSON object and nothing else."),
                     ChatMessage::user(r#"Reply with {"ok": true}."#),
                 ],
-                json_mode: true,
+                // The strongest structured form, so the preflight negotiates the form the
+                // run's research calls will use (and the adapter remembers it).
+                format: ReplyFormat::JsonSchema(JsonSchemaSpec::for_type::<Ping>("preflight")),
                 // Room for a reasoning model to think briefly and still answer.
                 max_tokens: Some(256),
                 ..ChatRequest::default()
@@ -151,10 +161,16 @@ pub async fn check_detailed(
                 Ok(response) => {
                     let parsed = serde_json::from_str::<serde_json::Value>(response.content.trim())
                         .is_ok_and(|v| v.is_object());
+                    let form = response.json_form.map_or(
+                        "none (the server ignored response_format)",
+                        JsonForm::as_str,
+                    );
                     json = Some(if parsed {
-                        "JSON mode accepted; the answer parsed as a JSON object".to_string()
+                        format!("JSON form that works: {form}; the answer parsed as a JSON object")
                     } else {
-                        "JSON mode accepted, but the answer was not a JSON object".to_string()
+                        format!(
+                            "JSON form that works: {form}; but the answer was not a JSON object"
+                        )
                     });
                     (
                         CheckStatus::Ok,

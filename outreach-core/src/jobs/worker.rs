@@ -279,27 +279,20 @@ impl JobSystem {
 
 /// Errors no retry will cure: bad input, rejected keys, an exhausted provider account.
 fn is_permanent(e: &Error) -> bool {
-    matches!(
-        e,
-        Error::InvalidInput(_)
-            | Error::ProviderAuth { .. }
-            | Error::ProviderOutOfCredit { .. }
-            | Error::ProviderWaitTooLong { .. }
-            | Error::ProviderFailing { .. }
-            | Error::PreflightFailed { .. }
-            | Error::Output(_)
-    )
+    matches!(e, Error::InvalidInput(_) | Error::Output(_)) || stops_the_run(e)
+}
+
+/// Provider errors every row would repeat (bad key, unknown model, exhausted quota, an
+/// open circuit breaker…): [`Error::is_fatal`] without cancellations.
+fn stops_the_run(e: &Error) -> bool {
+    e.is_fatal() && !matches!(e, Error::Cancelled)
 }
 
 /// What the job's `error` says: the cause in plain words, no internals.
 fn user_message(e: &Error) -> String {
     match e {
-        Error::InvalidInput(_)
-        | Error::ProviderAuth { .. }
-        | Error::ProviderOutOfCredit { .. }
-        | Error::ProviderWaitTooLong { .. }
-        | Error::ProviderFailing { .. }
-        | Error::PreflightFailed { .. } => e.to_string(),
+        Error::InvalidInput(_) => e.to_string(),
+        e if stops_the_run(e) => e.to_string(),
         Error::Output(m) => format!("could not write the result: {m}"),
         _ => "an internal error stopped the job; it can be retried".to_string(),
     }

@@ -11,7 +11,7 @@
 //!   429 for a request that started before the last cut is the same event, already
 //!   answered. Each success of a request that the limiter held back adds
 //!   `increase` × the rate of the last cut, so the rate climbs back linearly and probes
-//!   for a limit that rose; the step doubles every 10 such successes without a 429,
+//!   for a limit that rose; the step doubles every second without a 429,
 //!   so a cut from a poor measurement (the first one, after a burst and a stall) is
 //!   undone quickly. With `decrease` 0.9 the rate saw-tooths between 90% and 100% of
 //!   the limit, and a cycle is ~25 successes long.
@@ -49,10 +49,10 @@ use crate::providers::rate_headers::RateHeaders;
 /// The slowest pace the limiter ever sets (one start per 1,000 s); below it, a
 /// provider is effectively closed and the pauses (or `OUTREACH_MAX_WAIT_SECS`) decide.
 const MIN_RATE: f64 = 0.001;
-/// Throttled successes without a 429 after which the additive step doubles: near the
-/// limit a cycle is shorter than this and the increase stays linear; far below it (a
-/// cut from a poor measurement) the rate climbs back in a few dozen successes.
-const STEP_DOUBLES_AFTER: u64 = 10;
+/// Time without a 429 after which the additive step doubles: near the limit a cycle is
+/// shorter than this and the increase stays linear; far below it (a cut from a poor
+/// measurement) the rate climbs back within seconds.
+const STEP_DOUBLES_EVERY: Duration = Duration::from_secs(1);
 /// How far ahead a waiting request may book its start (see [`RateState::try_reserve`]).
 pub const BOOKING_HORIZON: Duration = Duration::from_millis(100);
 /// A `Retry-After` from which on every start waits, not only the rejected request.
@@ -103,9 +103,9 @@ pub struct RateState {
     config: AdaptiveConfig,
     learned: Option<f64>,
     step: f64,
-    /// Throttled successes since the last cut (the step doubles every
-    /// [`STEP_DOUBLES_AFTER`] of them).
-    since_cut: u64,
+    /// When the step last doubled (or the last cut): it doubles every
+    /// [`STEP_DOUBLES_EVERY`] without a 429.
+    step_since: Option<Instant>,
     last_cut: Option<Instant>,
     cuts: u64,
     header_requests: Option<Pace>,
@@ -124,7 +124,7 @@ impl RateState {
             config,
             learned: None,
             step: 0.0,
-            since_cut: 0,
+            step_since: None,
             last_cut: None,
             cuts: 0,
             header_requests: None,
@@ -254,9 +254,10 @@ impl RateState {
                 if feedback.ticket.throttled {
                     if let Some(learned) = self.learned {
                         self.learned = Some(learned + self.step);
-                        self.since_cut += 1;
-                        if self.since_cut % STEP_DOUBLES_AFTER == 0 {
+                        let since = self.step_since.get_or_insert(now);
+                        if now.duration_since(*since) >= STEP_DOUBLES_EVERY {
                             self.step *= 2.0;
+                            *since = now;
                         }
                     }
                 }
@@ -300,7 +301,7 @@ impl RateState {
         let rate = (base * self.config.decrease).max(MIN_RATE);
         self.learned = Some(rate);
         self.step = rate * self.config.increase;
-        self.since_cut = 0;
+        self.step_since = Some(now);
         self.last_cut = Some(now);
         self.cuts += 1;
         tracing::debug!(rate, measured, "provider answered 429: request rate cut");
@@ -591,10 +592,17 @@ mod tests {
             (linear - cut * (1.0 + 10.0 * 0.004)).abs() < 1e-9,
             "{linear}"
         );
-        // Ten without a 429: the step doubles.
+        // A second without a 429: the step doubles.
+        state.feedback(
+            t1 + Duration::from_secs(1),
+            &feedback(ticket(t1, true), Outcome::Success { tokens: None }, None),
+        );
         success(&mut state, true);
         let raised = state.rate(t0, 0.0).unwrap();
-        assert!((raised - linear - cut * 0.008).abs() < 1e-9, "{raised}");
+        assert!(
+            (raised - linear - cut * 0.004 - cut * 0.008).abs() < 1e-9,
+            "{raised}"
+        );
         // Successes that were not held back do not raise it.
         success(&mut state, false);
         assert_eq!(state.rate(t0, 0.0), Some(raised));
