@@ -268,6 +268,13 @@ impl<P> Limit<P> {
                 }
                 Outcome::RateLimited
             }
+            // A 429 the adapter already judged too long to wait: pause everyone for it.
+            Err(Error::QuotaExhausted { retry_after, .. }) => {
+                let mut seen = headers.take().unwrap_or_default();
+                seen.retry_after = Some(*retry_after);
+                headers = Some(seen);
+                Outcome::RateLimited
+            }
             Err(_) => Outcome::Failed,
         };
         self.rate
