@@ -87,6 +87,7 @@ fn main() {
         search_latency: Duration::from_millis(100),
         llm_latency: Duration::from_millis(300),
         fail_every: 0,
+        ..FakeOptions::default()
     }));
     let config = PipelineConfig {
         serper: Some(SerperConfig {
@@ -204,11 +205,15 @@ fn io_floor(input: &Path, out: &Path) -> f64 {
         layout.headers(),
     )
     .unwrap();
+    let outcome = outreach_core::RowOutcome {
+        research: "{}".into(),
+        personalized: "opener".into(),
+        status: outreach_core::RowStatus::Enriched,
+        draft: None,
+    };
     for row in reader.by_ref() {
         let row = row.unwrap();
-        writer
-            .write_row(&layout.project(&row, "{}", "opener"))
-            .unwrap();
+        writer.write_row(&layout.project(&row, &outcome)).unwrap();
     }
     writer.finish().unwrap();
     started.elapsed().as_secs_f64()

@@ -43,6 +43,7 @@ fn main() {
         search_latency: Duration::from_millis(100),
         llm_latency: Duration::from_millis(300),
         fail_every: 0,
+        ..FakeOptions::default()
     }));
     println!("## {rows} rows, 100 ms search / 300 ms LLM, PostgreSQL + Redis + S3");
     println!("| workers | seconds | rows/s | vs 1 worker |");
@@ -135,6 +136,7 @@ async fn run(
             file_path: key,
             filename: "input.csv".into(),
             email_col: None,
+            columns: Default::default(),
             service: ServiceContext::default(),
             output_columns: None,
             format: OutputFormat::Csv,

@@ -3,20 +3,19 @@
 
 use serde::Deserialize;
 
-use crate::personalize::OPENER_RULES;
+use crate::personalize::opener_rules;
 use crate::providers::{ChatMessage, ChatRequest, JsonSchemaSpec, ReplyFormat};
-use crate::research::prompt::{push_json_reminder, Findings, RESEARCH_SCHEMA};
-use crate::research::Research;
+use crate::research::prompt::{push_json_reminder, Findings, EVIDENCE_RULES, RESEARCH_SCHEMA};
+use crate::research::ResearchReply;
 use crate::ServiceContext;
 
-const COMBINED_SYSTEM: &str = "You are a B2B sales researcher and copywriter. First, from the web search \
-findings, extract what is known about the person and their company, using only facts stated in the findings \
-(never invent; write \"unknown\" for a name or the moat and leave a list empty where the findings do not say; \
-`sources` lists the URLs of the findings you used). Then write the opener. ";
+const COMBINED_SYSTEM: &str =
+    "You are a B2B sales researcher and copywriter. First, from the web search \
+findings, extract what is known about the prospect and their company. ";
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct CombinedReply {
-    pub research: Research,
+    pub research: ResearchReply,
     #[serde(default)]
     pub opener: String,
 }
@@ -35,8 +34,10 @@ pub fn combined_request(
 ) -> ChatRequest {
     let mut messages = vec![
         ChatMessage::system(format!(
-            "{COMBINED_SYSTEM}{OPENER_RULES} Reply with one JSON object and nothing else, in exactly this shape: \
-{{\"research\": {RESEARCH_SCHEMA}, \"opener\": string}}"
+            "{COMBINED_SYSTEM}{EVIDENCE_RULES} Then write the opener, using only the facts you gave evidence for. {} \
+Reply with one JSON object and nothing else, in exactly this shape: \
+{{\"research\": {RESEARCH_SCHEMA}, \"opener\": string}}",
+            opener_rules(service)
         )),
         ChatMessage::user(format!(
             "{}\nOur service:\n{}",
@@ -49,7 +50,7 @@ pub fn combined_request(
         messages,
         temperature: Some(crate::personalize::TEMPERATURE),
         format: ReplyFormat::JsonSchema(combined_schema()),
-        max_tokens: Some(900),
+        max_tokens: Some(1100),
         reasoning_effort: None,
     }
 }

@@ -8,7 +8,7 @@
 //! target and renamed at the end, so a failed run never leaves a file that looks done.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -16,11 +16,11 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, Semaphore};
 
-use crate::chunk::process_chunk;
+use crate::chunk::{process_chunk, RowObserver};
 use crate::enricher::{Enricher, RowOutcome, RowStatus};
 use crate::error::{Error, Result};
-use crate::input::{self, Cancel, RowReader};
-use crate::metrics::MetricsSnapshot;
+use crate::input::{self, Cancel, ColumnOverrides, ProspectColumns, RowReader};
+use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::output::{self, OutputFormat, OutputLayout, WriteReport};
 use crate::progress::{Progress, ProgressSink};
 
@@ -32,6 +32,9 @@ const EMAIL_SAMPLE_ROWS: usize = 50;
 pub struct EnrichOptions {
     /// The email column's header; guessed when `None`.
     pub email_column: Option<String>,
+    /// Headers of the name / company / title / LinkedIn / website columns; guessed
+    /// from the headers where not given (an empty name turns a role off).
+    pub columns: ColumnOverrides,
     /// Restrict and order the output columns.
     pub output_columns: Option<Vec<String>>,
     /// Output format; `None` = from the output path's extension, else XLSX.
@@ -49,6 +52,7 @@ impl Default for EnrichOptions {
     fn default() -> Self {
         Self {
             email_column: None,
+            columns: ColumnOverrides::default(),
             output_columns: None,
             format: None,
             chunk_size: 50,
@@ -107,10 +111,48 @@ impl Tally {
                 RowStatus::Suppressed => self.suppressed += 1,
                 _ => {}
             }
-            if o.status.is_refundable() {
+            if o.is_refundable() {
                 self.refundable += 1;
             }
         }
+    }
+}
+
+/// Progress by row: every finished row (in any order) moves the count by one.
+struct RowProgress<'a> {
+    sink: &'a dyn ProgressSink,
+    total: u64,
+    metrics: &'a Metrics,
+    done: AtomicU64,
+    fallbacks: AtomicU64,
+}
+
+impl<'a> RowProgress<'a> {
+    fn new(sink: &'a dyn ProgressSink, total: u64, metrics: &'a Metrics) -> Self {
+        Self {
+            sink,
+            total,
+            metrics,
+            done: AtomicU64::new(0),
+            fallbacks: AtomicU64::new(0),
+        }
+    }
+}
+
+impl RowObserver for RowProgress<'_> {
+    fn row_done(&self, outcome: &RowOutcome) {
+        let fallbacks = if outcome.status == RowStatus::Enriched {
+            self.fallbacks.load(Ordering::Relaxed)
+        } else {
+            self.fallbacks.fetch_add(1, Ordering::Relaxed) + 1
+        };
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        self.sink.on_progress(&Progress {
+            rows_done: done,
+            rows_total: Some(self.total),
+            fallbacks,
+            metrics: self.metrics.snapshot(),
+        });
     }
 }
 
@@ -136,6 +178,8 @@ pub async fn enrich_file(
     let opened = open_input(input.to_path_buf(), options.email_column.clone()).await?;
     let email_index = opened.email_index;
     let email_column = opened.reader.headers()[email_index].clone();
+    let columns = ProspectColumns::resolve(opened.reader.headers(), email_index, &options.columns)?;
+    enricher.config().service.validate()?;
     let campaign = &enricher.config().campaign;
     let headers = opened.reader.headers().to_vec();
     // Template errors surface here, before any provider call.
@@ -167,16 +211,20 @@ pub async fn enrich_file(
 
     let in_flight = Arc::new(Semaphore::new(concurrency));
     let chunks_in_flight = concurrency.div_ceil(chunk_size) + 1;
+    let rows_progress = RowProgress::new(progress, total, enricher.metrics());
     let chunks = futures::stream::unfold(chunk_rx, |mut rx| async move {
         rx.recv().await.map(|c| (c, rx))
     });
     let results = chunks
         .map(|chunk| {
             let in_flight = &in_flight;
+            let columns = &columns;
             let headers = &headers;
+            let rows_progress = &rows_progress;
             async move {
                 let rows = chunk?;
-                let mut outcomes = process_chunk(enricher, &rows, email_index, in_flight).await?;
+                let mut outcomes =
+                    process_chunk(enricher, &rows, columns, in_flight, rows_progress).await?;
                 campaign.draft_rows(headers, &rows, email_index, &mut outcomes);
                 Ok::<_, Error>((rows, outcomes))
             }
@@ -194,18 +242,12 @@ pub async fn enrich_file(
             let projected = rows
                 .iter()
                 .zip(&outcomes)
-                .map(|(row, o)| layout.project_row(row, o))
+                .map(|(row, o)| layout.project(row, o))
                 .collect();
             write_tx
                 .send(projected)
                 .await
                 .map_err(|_| Error::Output("the writer stopped early".into()))?;
-            progress.on_progress(&Progress {
-                rows_done: tally.rows,
-                rows_total: Some(total),
-                fallbacks: tally.rows - tally.enriched,
-                metrics: enricher.metrics().snapshot(),
-            });
         }
         Ok(())
     }
@@ -246,13 +288,13 @@ pub async fn enrich_file(
 }
 
 /// Enrich rows already in memory (a Python list of dicts, a DataFrame): outcomes in
-/// input order. `email_index` is the email cell's position in each row; `headers`
-/// name the cells (for the email templates).
+/// input order. `columns` says where each row holds the email and the role columns;
+/// `headers` name the cells (for the email templates).
 pub async fn enrich_rows(
     enricher: &Enricher,
     headers: &[String],
     rows: Vec<Vec<String>>,
-    email_index: usize,
+    columns: &ProspectColumns,
     options: &EnrichOptions,
     progress: &dyn ProgressSink,
 ) -> Result<Vec<RowOutcome>> {
@@ -263,6 +305,7 @@ pub async fn enrich_rows(
     for warning in enricher.missing_key_warnings() {
         tracing::warn!("{warning}");
     }
+    enricher.config().service.validate()?;
     let limit = options
         .limit
         .map_or(rows.len(), |l| rows.len().min(l as usize));
@@ -272,11 +315,13 @@ pub async fn enrich_rows(
     let in_flight = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let chunk_size = options.chunk_size.max(1);
     let chunks_in_flight = options.concurrency.max(1).div_ceil(chunk_size) + 1;
+    let rows_progress = RowProgress::new(progress, total, enricher.metrics());
     let mut results = Box::pin(
         futures::stream::iter(rows.chunks(chunk_size))
             .map(|chunk| async {
-                let mut outcomes = process_chunk(enricher, chunk, email_index, &in_flight).await?;
-                campaign.draft_rows(headers, chunk, email_index, &mut outcomes);
+                let mut outcomes =
+                    process_chunk(enricher, chunk, columns, &in_flight, &rows_progress).await?;
+                campaign.draft_rows(headers, chunk, columns.email, &mut outcomes);
                 Ok::<_, Error>(outcomes)
             })
             .buffered(chunks_in_flight),
@@ -287,12 +332,6 @@ pub async fn enrich_rows(
         let outcomes = outcomes?;
         tally.add(&outcomes);
         out.extend(outcomes);
-        progress.on_progress(&Progress {
-            rows_done: tally.rows,
-            rows_total: Some(total),
-            fallbacks: tally.rows - tally.enriched,
-            metrics: enricher.metrics().snapshot(),
-        });
     }
     progress.on_finish(&Progress {
         rows_done: tally.rows,

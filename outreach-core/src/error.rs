@@ -39,6 +39,8 @@ pub enum InputError {
     InflatesTooMuch { limit: u64 },
     #[error("the workbook looks like a decompression bomb: {0}")]
     SuspiciousCompression(String),
+    #[error("invalid service context: {0}")]
+    InvalidService(String),
     /// An email template does not compile or names something the row does not have.
     #[error("the {template} template, line {line}, column {column}: {message}")]
     Template {
@@ -117,8 +119,10 @@ pub enum Error {
         message: String,
     },
 
-    /// A 429 whose wait is longer than the run may wait (`OUTREACH_MAX_WAIT_SECS`), e.g.
-    /// an exhausted daily token quota. The run stops; rerun after the wait.
+    /// The provider asks for a wait longer than the run may wait
+    /// (`OUTREACH_MAX_WAIT_SECS`): a 429 whose `Retry-After` or body says so (an
+    /// exhausted daily token quota), or a pause the learned limiter would have to sit
+    /// out (an exhausted rate-limit bucket). The run stops; rerun after the wait.
     #[error("{provider} quota is exhausted: it asks to wait {}, longer than OUTREACH_MAX_WAIT_SECS allows ({message})", format_wait(*retry_after))]
     QuotaExhausted {
         provider: ProviderKind,
@@ -132,20 +136,6 @@ pub enum Error {
     Truncated {
         provider: ProviderKind,
         max_tokens: u32,
-    },
-
-    /// The provider asked for a pause (`Retry-After`, or an exhausted rate-limit
-    /// bucket) longer than a run waits (`OUTREACH_MAX_WAIT_SECS`): a quota that will
-    /// not come back within the run. The run stops; rerunning later continues it.
-    #[error(
-        "{provider} asks to wait {} s, longer than OUTREACH_MAX_WAIT_SECS ({} s): its quota is used up; rerun later to continue",
-        wait.as_secs_f64().ceil(),
-        max.as_secs()
-    )]
-    ProviderWaitTooLong {
-        provider: ProviderKind,
-        wait: Duration,
-        max: Duration,
     },
 
     /// The circuit breaker: the provider failed the same way many times in a row, so
@@ -242,7 +232,6 @@ impl Error {
                 | Error::ModelNotFound { .. }
                 | Error::RequestRejected { .. }
                 | Error::QuotaExhausted { .. }
-                | Error::ProviderWaitTooLong { .. }
                 | Error::ProviderFailing { .. }
                 | Error::PreflightFailed { .. }
                 | Error::Cancelled
@@ -281,7 +270,6 @@ impl Error {
             Error::RequestRejected { status, .. } => format!("request rejected ({status})"),
             Error::QuotaExhausted { .. } => "provider quota exhausted".into(),
             Error::Truncated { .. } => "reply cut off at the token limit".into(),
-            Error::ProviderWaitTooLong { .. } => "provider quota used up".into(),
             Error::ProviderFailing { .. } => "provider failing".into(),
             Error::PreflightFailed { .. } => "provider refused the requests".into(),
             other => other.to_string(),

@@ -20,6 +20,16 @@ pub fn research_invalid_json() -> String {
     format!("{RESEARCH_PREFIX}invalid research JSON.")
 }
 
+/// No fact survived the verifier (`sif_status` = `no_signal`).
+pub fn research_no_signal() -> String {
+    format!("{RESEARCH_PREFIX}nothing verifiable found.")
+}
+
+/// Only facts about someone who may not be this person were found (`identity_unsure`).
+pub fn research_identity_unsure() -> String {
+    format!("{RESEARCH_PREFIX}identity unsure (only same-name results).")
+}
+
 pub fn research(reason: &str) -> String {
     format!("{RESEARCH_PREFIX}{reason}")
 }
@@ -31,4 +41,9 @@ pub fn personalized(reason: &str) -> String {
 /// True when a research cell holds a fallback rather than research JSON.
 pub fn is_research_fallback(cell: &str) -> bool {
     cell.starts_with(RESEARCH_PREFIX)
+}
+
+/// True when an opener cell holds a fallback rather than an opener.
+pub fn is_personalized_fallback(cell: &str) -> bool {
+    cell.starts_with(PERSONALIZED_PREFIX)
 }

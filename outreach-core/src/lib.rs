@@ -35,6 +35,7 @@ pub mod providers;
 pub mod research;
 pub mod service;
 pub mod setup;
+pub mod telemetry;
 
 pub use config::PipelineConfig;
 pub use engine::{enrich_file, enrich_rows, EnrichOptions, RunSummary};

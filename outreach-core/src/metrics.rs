@@ -21,10 +21,15 @@ pub struct Metrics {
     pub retries: AtomicU64,
     pub prompt_tokens: AtomicU64,
     pub completion_tokens: AtomicU64,
+    pub facts_verified: AtomicU64,
+    pub facts_dropped: AtomicU64,
+    pub opener_claim_retries: AtomicU64,
+    pub openers_rejected: AtomicU64,
 }
 
 /// A plain copy of [`Metrics`] at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct MetricsSnapshot {
     pub search_calls: u64,
     pub llm_calls: u64,
@@ -33,6 +38,14 @@ pub struct MetricsSnapshot {
     pub retries: u64,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// Facts that passed the verifier and were delivered.
+    pub facts_verified: u64,
+    /// Facts the verifier dropped (no evidence, invented, a stranger's).
+    pub facts_dropped: u64,
+    /// Opener retries asked because a line named something no source states.
+    pub opener_claim_retries: u64,
+    /// Openers replaced by the fallback because the retry still made such claims.
+    pub openers_rejected: u64,
 }
 
 impl MetricsSnapshot {
@@ -54,6 +67,10 @@ pub enum Counter {
     Retries,
     PromptTokens,
     CompletionTokens,
+    FactsVerified,
+    FactsDropped,
+    OpenerClaimRetries,
+    OpenersRejected,
 }
 
 tokio::task_local! {
@@ -75,6 +92,10 @@ impl Metrics {
             Counter::Retries => &self.retries,
             Counter::PromptTokens => &self.prompt_tokens,
             Counter::CompletionTokens => &self.completion_tokens,
+            Counter::FactsVerified => &self.facts_verified,
+            Counter::FactsDropped => &self.facts_dropped,
+            Counter::OpenerClaimRetries => &self.opener_claim_retries,
+            Counter::OpenersRejected => &self.openers_rejected,
         }
     }
 
@@ -98,6 +119,10 @@ impl Metrics {
             retries: get(&self.retries),
             prompt_tokens: get(&self.prompt_tokens),
             completion_tokens: get(&self.completion_tokens),
+            facts_verified: get(&self.facts_verified),
+            facts_dropped: get(&self.facts_dropped),
+            opener_claim_retries: get(&self.opener_claim_retries),
+            openers_rejected: get(&self.openers_rejected),
         }
     }
 }

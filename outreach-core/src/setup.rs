@@ -11,8 +11,10 @@ use crate::backends::sqlite::SqliteStore;
 use crate::error::{Error, Result};
 use crate::ports::{CreditLedger, JobQueue, JobStore, LocalAccounts, Storage};
 
-/// How long a task may run before another worker may take it over.
-pub const DEFAULT_VISIBILITY_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long a delivered task is leased to its worker without a heartbeat; the worker
+/// renews it every third of this while the task runs, so a dead worker's task goes to
+/// another after about one lease (`OUTREACH_LEASE_SECS`).
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendConfig {
@@ -20,6 +22,7 @@ pub struct BackendConfig {
     pub database_url: Option<String>,
     pub storage_url: Option<String>,
     pub redis_url: Option<String>,
+    /// The queue's lease (see [`DEFAULT_LEASE`]).
     pub visibility_timeout: Duration,
 }
 
@@ -37,10 +40,12 @@ impl BackendConfig {
             database_url: var("DATABASE_URL"),
             storage_url: var("STORAGE_URL"),
             redis_url: var("REDIS_URL"),
-            visibility_timeout: var("OUTREACH_VISIBILITY_TIMEOUT_SECS")
+            // OUTREACH_VISIBILITY_TIMEOUT_SECS: the name before leases were renewed.
+            visibility_timeout: var("OUTREACH_LEASE_SECS")
+                .or_else(|| var("OUTREACH_VISIBILITY_TIMEOUT_SECS"))
                 .and_then(|v| v.parse::<f64>().ok())
                 .filter(|s| *s > 0.0)
-                .map_or(DEFAULT_VISIBILITY_TIMEOUT, Duration::from_secs_f64),
+                .map_or(DEFAULT_LEASE, Duration::from_secs_f64),
         }
     }
 
@@ -51,7 +56,7 @@ impl BackendConfig {
             database_url: None,
             storage_url: None,
             redis_url: None,
-            visibility_timeout: DEFAULT_VISIBILITY_TIMEOUT,
+            visibility_timeout: DEFAULT_LEASE,
         }
     }
 }

@@ -42,23 +42,36 @@ async fn every_row_in_order_with_research_and_opener() {
     let (headers, got) = read_csv(&out);
     assert_eq!(
         headers,
-        ["id", "name", "email", "sif_research", "sif_personalized"]
+        [
+            "id",
+            "name",
+            "email",
+            "sif_research",
+            "sif_personalized",
+            "sif_status"
+        ]
     );
     assert_eq!(got.len(), 120);
     for (i, row) in got.iter().enumerate() {
         assert_eq!(row[..3], rows[i][..], "row {i} moved");
         let research: serde_json::Value = serde_json::from_str(&row[3]).unwrap();
         assert_eq!(
-            research["person"]["name"], rows[i][2],
+            research["person"]["name"], rows[i][1],
             "row {i} got another row's research"
         );
-        // The invented source was dropped; the shown one kept.
-        assert_eq!(research["sources"].as_array().unwrap().len(), 1);
+        // The invented fact and its source were dropped; the two shown ones kept.
+        assert_eq!(research["sources"].as_array().unwrap().len(), 2);
+        assert_eq!(research["evidence"].as_array().unwrap().len(), 2);
+        assert_eq!(research["identity"], "confirmed");
+        assert_eq!(research["version"], 2);
         assert_eq!(
             row[4],
-            format!("Noticed {} is hiring. We make outreach easier.", rows[i][2])
+            format!("Noticed {} is hiring. We make outreach easier.", rows[i][1])
         );
+        assert_eq!(row[5], "enriched");
     }
+    assert_eq!(summary.metrics.facts_verified, 240);
+    assert_eq!(summary.metrics.facts_dropped, 120);
     assert_eq!(summary.rows, 120);
     assert_eq!(summary.enriched, 120);
     assert_eq!(summary.fallbacks, 0);
@@ -105,7 +118,8 @@ async fn invalid_emails_fall_back_without_calls() {
         "3 valid rows × 2 LLM calls"
     );
     assert_eq!(summary.invalid_emails, 3);
-    assert_eq!(summary.refundable, 0, "invalid input is not refunded");
+    assert_eq!(summary.refundable, 3, "abstentions are not charged");
+    assert_eq!(got[1][5], "invalid_email");
 }
 
 /// Five prospects per company: the seed spends 4.0 calls per row; sharing the domain
@@ -156,6 +170,7 @@ async fn duplicate_emails_are_researched_once() {
     let dir = tempfile::tempdir().unwrap();
     let mut rows = prospects(10, 10);
     for row in rows.iter_mut().skip(5) {
+        row[1] = "Person 0".into();
         row[2] = "person0@company0.com".into();
     }
     rows[6][2] = " Person0@Company0.COM ".into();
@@ -259,7 +274,7 @@ async fn provider_failures_and_bad_json_become_refundable_fallbacks() {
     let out = dir.path().join("out.csv");
     // Row 0's person search fails; others' research replies are never valid JSON.
     let search = search_fn(|q| {
-        if q.q.starts_with("person0 ") {
+        if q.q.starts_with("Person 0 ") {
             Err(Error::Upstream {
                 provider: ProviderKind::Search,
                 status: 503,
@@ -307,7 +322,7 @@ async fn long_openers_are_retried_once_then_fall_back() {
             let is_retry = req.messages.len() > 2;
             let row0 = req.messages[1].content.contains("person0@");
             Ok(if is_retry && row0 {
-                "Short and sweet.".into()
+                "Nice and short.".into()
             } else {
                 long.clone()
             })
@@ -322,7 +337,7 @@ async fn long_openers_are_retried_once_then_fall_back() {
         .await
         .unwrap();
     let (_, got) = read_csv(&out);
-    assert_eq!(got[0][4], "Short and sweet.");
+    assert_eq!(got[0][4], "Nice and short.");
     assert_eq!(
         got[1][4],
         "SIF personalized line unavailable: a sentence of 30 words (max 25)."
@@ -332,7 +347,9 @@ async fn long_openers_are_retried_once_then_fall_back() {
         "research is kept when only the opener failed"
     );
     assert_eq!(first_fails.calls.load(Ordering::SeqCst), 2 * 3);
-    assert_eq!(summary.enriched, 1);
+    // Verified research was delivered on both rows: both are enriched and charged.
+    assert_eq!(summary.enriched, 2);
+    assert_eq!(summary.refundable, 0);
 }
 
 #[tokio::test]

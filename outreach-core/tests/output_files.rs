@@ -157,15 +157,24 @@ fn csv_neutralises_input_columns_and_headers_too() {
     let layout = OutputLayout::new(&strings(&["=name", "email"]), None).unwrap();
     let mut writer =
         CsvRowWriter::new(Vec::new(), layout.headers(), &WriterOptions::default()).unwrap();
-    let row = layout.project(&strings(&["@evil", "-x@y.com"]), "{\"a\":1}", "-- hi");
+    let row = layout.project(
+        &strings(&["@evil", "-x@y.com"]),
+        &outcome("{\"a\":1}", "-- hi"),
+    );
     writer.write_row(&row).unwrap();
     let (_, bytes) = writer.into_inner().unwrap();
     let rows = read_csv(&bytes);
     assert_eq!(
         rows,
         vec![
-            strings(&["'=name", "email", "sif_research", "sif_personalized"]),
-            strings(&["'@evil", "'-x@y.com", "{\"a\":1}", "'-- hi"]),
+            strings(&[
+                "'=name",
+                "email",
+                "sif_research",
+                "sif_personalized",
+                "sif_status"
+            ]),
+            strings(&["'@evil", "'-x@y.com", "{\"a\":1}", "'-- hi", "enriched"]),
         ]
     );
 }
@@ -289,8 +298,10 @@ fn xlsx_roundtrips_headers_values_and_order() {
                     format!("Person {i}"),
                     "old".into(),
                 ],
-                &format!("{{\"person\":{{\"name\":\"Person {i}\"}}}}"),
-                &format!("Hello number {i}."),
+                &outcome(
+                    &format!("{{\"person\":{{\"name\":\"Person {i}\"}}}}"),
+                    &format!("Hello number {i}."),
+                ),
             )
         })
         .collect();
@@ -308,7 +319,13 @@ fn xlsx_roundtrips_headers_values_and_order() {
     assert_eq!(read.len(), 251);
     assert_eq!(
         read[0],
-        strings(&["email", "name", "sif_research", "sif_personalized"])
+        strings(&[
+            "email",
+            "name",
+            "sif_research",
+            "sif_personalized",
+            "sif_status"
+        ])
     );
     assert_eq!(&read[1..], rows.as_slice());
     assert_eq!(
@@ -317,7 +334,8 @@ fn xlsx_roundtrips_headers_values_and_order() {
             "p249@example.com",
             "Person 249",
             "{\"person\":{\"name\":\"Person 249\"}}",
-            "Hello number 249."
+            "Hello number 249.",
+            "enriched"
         ])
     );
     assert_eq!(other_files(dir.path(), &path), Vec::<PathBuf>::new());
@@ -583,5 +601,14 @@ fn no_columns_is_an_error() {
             matches!(&err, Some(Error::Output(m)) if m == "the output has no columns"),
             "{format}: {err:?}"
         );
+    }
+}
+
+fn outcome(research: &str, personalized: &str) -> outreach_core::RowOutcome {
+    outreach_core::RowOutcome {
+        research: research.into(),
+        personalized: personalized.into(),
+        status: outreach_core::RowStatus::Enriched,
+        draft: None,
     }
 }

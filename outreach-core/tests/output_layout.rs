@@ -1,15 +1,24 @@
 //! Which columns an output has, in what order, and where each value comes from.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use outreach_core::output::{OutputLayout, PERSONALIZED_COLUMN, RESEARCH_COLUMN};
-use outreach_core::{Error, InputError};
+use outreach_core::output::{OutputLayout, PERSONALIZED_COLUMN, RESEARCH_COLUMN, STATUS_COLUMN};
+use outreach_core::{Error, InputError, RowOutcome, RowStatus};
 
 fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
+fn outcome(research: &str, personalized: &str) -> RowOutcome {
+    RowOutcome {
+        research: research.into(),
+        personalized: personalized.into(),
+        status: RowStatus::Enriched,
+        draft: None,
+    }
+}
+
 #[test]
-fn default_layout_keeps_every_input_column_then_adds_the_two() {
+fn default_layout_keeps_every_input_column_then_adds_the_three() {
     let layout = OutputLayout::new(&strings(&["email", "name", "company"]), None).unwrap();
     assert_eq!(
         layout.headers(),
@@ -18,16 +27,23 @@ fn default_layout_keeps_every_input_column_then_adds_the_two() {
             "name",
             "company",
             "sif_research",
-            "sif_personalized"
+            "sif_personalized",
+            "sif_status"
         ])
     );
     assert_eq!(
         layout.project(
             &strings(&["a@x.com", "Ann", "X Corp"]),
-            "{\"person\":{}}",
-            "Hi Ann."
+            &outcome("{\"person\":{}}", "Hi Ann.")
         ),
-        strings(&["a@x.com", "Ann", "X Corp", "{\"person\":{}}", "Hi Ann."])
+        strings(&[
+            "a@x.com",
+            "Ann",
+            "X Corp",
+            "{\"person\":{}}",
+            "Hi Ann.",
+            "enriched"
+        ])
     );
 }
 
@@ -37,12 +53,18 @@ fn default_layout_replaces_existing_sif_columns_wherever_they_are() {
     let layout = OutputLayout::new(&input, None).unwrap();
     assert_eq!(
         layout.headers(),
-        strings(&["email", "name", RESEARCH_COLUMN, PERSONALIZED_COLUMN])
+        strings(&[
+            "email",
+            "name",
+            RESEARCH_COLUMN,
+            PERSONALIZED_COLUMN,
+            STATUS_COLUMN
+        ])
     );
     let row = strings(&["old line", "b@y.org", "old research", "Bob"]);
     assert_eq!(
-        layout.project(&row, "new research", "new line"),
-        strings(&["b@y.org", "Bob", "new research", "new line"])
+        layout.project(&row, &outcome("new research", "new line")),
+        strings(&["b@y.org", "Bob", "new research", "new line", "enriched"])
     );
 }
 
@@ -55,8 +77,7 @@ fn output_columns_choose_and_order_the_columns() {
     assert_eq!(
         layout.project(
             &strings(&["c@z.io", "Cy", "Z", "CEO"]),
-            "research",
-            "opener"
+            &outcome("research", "opener")
         ),
         strings(&["opener", "Cy", "c@z.io"])
     );
@@ -68,7 +89,7 @@ fn output_columns_take_the_new_sif_value_not_the_input_one() {
     let list = strings(&["sif_research", "email"]);
     let layout = OutputLayout::new(&input, Some(&list)).unwrap();
     assert_eq!(
-        layout.project(&strings(&["d@w.com", "stale"]), "fresh", "line"),
+        layout.project(&strings(&["d@w.com", "stale"]), &outcome("fresh", "line")),
         strings(&["fresh", "d@w.com"])
     );
 }

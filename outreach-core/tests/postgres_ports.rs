@@ -67,6 +67,7 @@ on_postgres! {
     record_chunk_is_idempotent_and_progress_derived: |s| {
         jobs::record_chunk_is_idempotent_and_progress_derived(s).await
     };
+    chunk_rows_advance_progress_once: |s| jobs::chunk_rows_advance_progress_once(&*s).await;
     finish_exactly_once: |s| jobs::finish_exactly_once(s).await;
     retry_only_from_failed: |s| jobs::retry_only_from_failed(s).await;
     logs_in_order: |s| jobs::logs_in_order(&*s).await;

@@ -289,11 +289,9 @@ async fn retry_after_beyond_the_cap_is_returned_at_once() {
 
     // Longer than OUTREACH_MAX_WAIT_SECS: the run stops with one message.
     match &err {
-        Error::ProviderWaitTooLong { wait, max, .. } => {
-            assert_eq!(
-                (*wait, *max),
-                (Duration::from_secs(121), Duration::from_secs(120))
-            );
+        Error::QuotaExhausted { retry_after, .. } => {
+            assert_eq!(*retry_after, Duration::from_secs(121));
+            assert!(err.to_string().contains("OUTREACH_MAX_WAIT_SECS"), "{err}");
         }
         other => panic!("unexpected {other:?}"),
     }

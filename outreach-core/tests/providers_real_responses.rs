@@ -749,7 +749,15 @@ fn real_llm_enricher(llm: OpenAiClient) -> outreach_core::Enricher {
     )
 }
 
-const GOOD_RESEARCH: &str = r#"{"person":{"name":"Jane Doe","info":["VP Sales"]},"company":{"name":"Acme","info":["acme.io is growing fast."],"moat":"unknown"},"sources":[]}"#;
+const GOOD_RESEARCH: &str = r#"{"person":{"name":"Jane Doe","title":"unknown","info":["VP Sales"]},"company":{"name":"Acme","info":["acme.io is growing fast."],"moat":"unknown"},"evidence":[{"fact":"acme.io is growing fast.","url":"https://example.com/acme.io","quote":"acme.io is growing fast."}]}"#;
+
+/// One row holding only the address.
+fn row() -> (Vec<String>, outreach_core::input::ProspectColumns) {
+    (
+        vec!["jane@acme.io".to_string()],
+        outreach_core::input::ProspectColumns::email_only(0),
+    )
+}
 
 /// Groq refuses the JSON (`json_validate_failed`); the retry carries the rejected
 /// generation as the assistant's turn and then the reminder, and succeeds.
@@ -769,12 +777,15 @@ async fn the_json_retry_carries_the_conversation() {
         ],
     )
     .await;
+    let (cells, columns) = row();
     let outcome = real_llm_enricher(client(&server, "openai/gpt-oss-120b"))
-        .enrich_row("jane@acme.io")
+        .enrich_row(&cells, &columns)
         .await
         .unwrap();
     assert_eq!(outcome.status, RowStatus::Enriched, "{outcome:?}");
-    assert!(outcome.research.contains("Jane Doe"));
+    // The verified company fact is delivered; "VP Sales" had no evidence and is dropped.
+    assert!(outcome.research.contains("acme.io is growing fast."));
+    assert!(!outcome.research.contains("VP Sales"));
     let sent = bodies(&server).await;
     assert_eq!(sent.len(), 3, "research, research retry, opener");
     let retry = sent[1]["messages"].as_array().unwrap();
@@ -803,8 +814,9 @@ async fn a_valid_failed_generation_is_used_without_another_call() {
         ],
     )
     .await;
+    let (cells, columns) = row();
     let outcome = real_llm_enricher(client(&server, "openai/gpt-oss-120b"))
-        .enrich_row("jane@acme.io")
+        .enrich_row(&cells, &columns)
         .await
         .unwrap();
     assert_eq!(outcome.status, RowStatus::Enriched, "{outcome:?}");
@@ -824,7 +836,8 @@ async fn an_unknown_model_stops_the_row_loop_with_one_call() {
     )
     .await;
     let enricher = real_llm_enricher(client(&server, "gpt-oss-120b"));
-    let err = enricher.enrich_row("jane@acme.io").await.unwrap_err();
+    let (cells, columns) = row();
+    let err = enricher.enrich_row(&cells, &columns).await.unwrap_err();
     assert!(matches!(err, Error::ModelNotFound { .. }), "{err:?}");
     assert_eq!(bodies(&server).await.len(), 1);
 }
@@ -833,8 +846,9 @@ async fn an_unknown_model_stops_the_row_loop_with_one_call() {
 async fn a_truncated_reply_becomes_a_fallback_with_its_reason() {
     let server = MockServer::start().await;
     mount_in_order(&server, vec![ok(groq_200_reasoning(Value::Null, "length"))]).await;
+    let (cells, columns) = row();
     let outcome = real_llm_enricher(client(&server, "openai/gpt-oss-120b"))
-        .enrich_row("jane@acme.io")
+        .enrich_row(&cells, &columns)
         .await
         .unwrap();
     assert_eq!(outcome.status, RowStatus::ProviderFailed);

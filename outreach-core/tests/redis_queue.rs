@@ -138,6 +138,38 @@ mod suite {
         queue::queue_concurrent_consumers_each_task_once(shared).await;
     }
 
+    /// Long enough that a heartbeat (every third) survives scheduling noise.
+    const LEASE: Duration = Duration::from_secs(1);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lease_renewed_while_work_is_slow() {
+        let Some(q) = fresh_queue(LEASE).await else {
+            return;
+        };
+        queue::queue_lease_renewed_while_work_is_slow(q).await;
+    }
+
+    /// Two processes: the task, its renewals and its redelivery pass through different
+    /// consumers of the group.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lease_lapses_without_heartbeat() {
+        let Some(url) = redis_url() else { return };
+        let stream = fresh_stream();
+        let handles = vec![
+            connect_to(&url, &stream, LEASE).await,
+            connect_to(&url, &stream, LEASE).await,
+        ];
+        queue::queue_lease_lapses_without_heartbeat(Arc::new(Fanout::new(handles))).await;
+    }
+
+    #[tokio::test]
+    async fn release_hands_back_promptly() {
+        let Some(q) = fresh_queue(Duration::from_secs(30)).await else {
+            return;
+        };
+        queue::queue_release_hands_back_promptly(q).await;
+    }
+
     #[tokio::test]
     async fn suite_does_not_assume_an_empty_queue() {
         let Some(shared) = fresh_queue(VISIBILITY).await else {
@@ -205,6 +237,15 @@ impl JobQueue for Fanout {
         delay: Duration,
     ) -> outreach_core::Result<()> {
         self.pick().retry(delivery, delay).await
+    }
+    fn lease(&self) -> Duration {
+        self.queues[0].lease()
+    }
+    async fn renew(
+        &self,
+        delivery: &outreach_core::ports::Delivery,
+    ) -> outreach_core::Result<bool> {
+        self.pick().renew(delivery).await
     }
 }
 

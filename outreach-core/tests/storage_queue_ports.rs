@@ -133,6 +133,27 @@ mod memory_queue {
         queue::queue_concurrent_consumers_each_task_once(queue).await;
     }
 
+    /// Long enough that a heartbeat (every third) survives scheduling noise.
+    const LEASE: Duration = Duration::from_secs(1);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lease_renewed_while_work_is_slow() {
+        queue::queue_lease_renewed_while_work_is_slow(Arc::new(MemoryQueue::new(LEASE))).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lease_lapses_without_heartbeat() {
+        queue::queue_lease_lapses_without_heartbeat(Arc::new(MemoryQueue::new(LEASE))).await;
+    }
+
+    #[tokio::test]
+    async fn release_hands_back_promptly() {
+        queue::queue_release_hands_back_promptly(Arc::new(MemoryQueue::new(Duration::from_secs(
+            30,
+        ))))
+        .await;
+    }
+
     #[tokio::test]
     async fn suite_does_not_assume_an_empty_queue() {
         use outreach_core::ports::Task;

@@ -20,7 +20,7 @@ mod run;
 
 use std::path::PathBuf;
 
-use outreach_core::output::{PERSONALIZED_COLUMN, RESEARCH_COLUMN};
+use outreach_core::output::{PERSONALIZED_COLUMN, RESEARCH_COLUMN, SOURCES_COLUMN, STATUS_COLUMN};
 use outreach_core::ServiceContext;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -55,6 +55,8 @@ fn _outreach(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<run::RunHandle>()?;
     m.add("RESEARCH_COLUMN", RESEARCH_COLUMN)?;
     m.add("PERSONALIZED_COLUMN", PERSONALIZED_COLUMN)?;
+    m.add("STATUS_COLUMN", STATUS_COLUMN)?;
+    m.add("SOURCES_COLUMN", SOURCES_COLUMN)?;
     m.add("SERVICE_FIELDS", pipeline::SERVICE_FIELDS.to_vec())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     // For benchmarks and bug reports: a debug build is several times slower on CPU work.

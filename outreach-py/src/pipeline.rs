@@ -16,11 +16,13 @@ use outreach_core::campaign::{
     VARIANT_COLUMN,
 };
 use outreach_core::engine::{self, blocking};
-use outreach_core::input::{resolve_email_column, EMAIL_SAMPLE_ROWS};
+use outreach_core::input::{
+    resolve_email_column, ColumnOverrides, ColumnRole, ProspectColumns, EMAIL_SAMPLE_ROWS,
+};
 use outreach_core::output::{create_writer, OutputFormat, OutputLayout, RowWriter};
 use outreach_core::{
-    EnrichOptions, Enricher, EnricherConfig, Error, Mode, PipelineConfig, ProgressSink, Providers,
-    RowOutcome, RowStatus, RunSummary, ServiceContext,
+    EnrichOptions, Enricher, EnricherConfig, Error, Mode, PipelineConfig, Providers, RowOutcome,
+    RowStatus, RunSummary, ServiceContext,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -195,7 +197,7 @@ impl Pipeline {
     ///
     /// The result dict: `headers` (the output columns), `research`, `personalized` and
     /// `status` (one per processed row, in input order) and `summary`.
-    #[pyo3(signature = (headers, rows, *, email_column = None, service = None, output_columns = None, out = None, format = None, limit = None, suppress = None, drafts = None))]
+    #[pyo3(signature = (headers, rows, *, email_column = None, service = None, output_columns = None, out = None, format = None, limit = None, columns = None, suppress = None, drafts = None))]
     #[allow(clippy::too_many_arguments)]
     fn enrich_rows(
         &self,
@@ -207,6 +209,7 @@ impl Pipeline {
         out: Option<PathBuf>,
         format: Option<String>,
         limit: Option<u64>,
+        columns: Option<HashMap<String, String>>,
         suppress: Option<String>,
         drafts: Option<String>,
     ) -> PyResult<RunHandle> {
@@ -231,25 +234,22 @@ impl Pipeline {
             campaign.draft_columns(),
         )
         .map_err(to_py_err)?;
+        let columns = ProspectColumns::resolve(&headers, email_index, &column_overrides(columns)?)
+            .map_err(to_py_err)?;
         let email_column = headers.get(email_index).cloned().unwrap_or_default();
         let enricher = self.enricher(service, campaign);
         let options = self.options(limit);
-        let providers = self.providers.clone();
         spawn(move |ctx| async move {
             let started = Instant::now();
             let writer = match out {
                 Some(path) => Some(open_writer(path, format, layout.headers().to_vec()).await?),
                 None => None,
             };
-            if !rows.is_empty() {
-                // Once per pipeline: a bad key or model stops here, before any row.
-                providers.preflight().await?;
-            }
-            let outcomes = engine_rows(
+            let outcomes = engine::enrich_rows(
                 &enricher,
                 &headers,
-                &rows,
-                email_index,
+                rows.clone(),
+                &columns,
                 &options,
                 &ctx.progress,
             )
@@ -301,7 +301,7 @@ impl Pipeline {
     /// returned (and written to `out` when given); without it the file is streamed to
     /// `out` by the core's `enrich_file` in bounded memory and only the summary returns.
     /// The result dict: `headers`, `rows` (output cells as text, or None) and `summary`.
-    #[pyo3(signature = (path, *, email_column = None, service = None, output_columns = None, out = None, format = None, limit = None, return_rows = true, suppress = None, drafts = None))]
+    #[pyo3(signature = (path, *, email_column = None, service = None, output_columns = None, out = None, format = None, limit = None, return_rows = true, columns = None, suppress = None, drafts = None))]
     #[allow(clippy::too_many_arguments)]
     fn enrich_path(
         &self,
@@ -313,6 +313,7 @@ impl Pipeline {
         format: Option<String>,
         limit: Option<u64>,
         return_rows: bool,
+        columns: Option<HashMap<String, String>>,
         suppress: Option<String>,
         drafts: Option<String>,
     ) -> PyResult<RunHandle> {
@@ -323,6 +324,7 @@ impl Pipeline {
         let enricher = self.enricher(service, campaign);
         let options = EnrichOptions {
             email_column,
+            columns: column_overrides(columns)?,
             output_columns,
             format: Some(format),
             ..self.options(limit)
@@ -333,13 +335,7 @@ impl Pipeline {
                     "return_rows=False needs `out`: the rows would go nowhere",
                 ));
             };
-            let providers = self.providers.clone();
             return spawn(move |ctx| async move {
-                if providers.preflight_pending() {
-                    // A file that cannot be read fails before any provider call.
-                    drop(engine::open_input(path.clone(), options.email_column.clone()).await?);
-                    providers.preflight().await?;
-                }
                 let mut summary =
                     engine::enrich_file(&enricher, &path, &out, &options, &ctx.progress).await?;
                 summary.metrics = ctx.metrics.snapshot();
@@ -353,7 +349,6 @@ impl Pipeline {
                 Ok(convert)
             });
         }
-        let providers = self.providers.clone();
         spawn(move |ctx| async move {
             let started = Instant::now();
             let opened = engine::open_input(path, options.email_column.clone()).await?;
@@ -373,6 +368,7 @@ impl Pipeline {
                 options.output_columns.as_deref(),
                 draft_columns,
             )?;
+            let columns = ProspectColumns::resolve(&headers, email_index, &options.columns)?;
             let writer = match out {
                 Some(path) => Some(open_writer(path, format, layout.headers().to_vec()).await?),
                 None => None,
@@ -398,14 +394,11 @@ impl Pipeline {
                 limit: None,
                 ..options
             };
-            if !rows.is_empty() {
-                providers.preflight().await?;
-            }
-            let outcomes = engine_rows(
+            let outcomes = engine::enrich_rows(
                 &enricher,
                 &headers,
-                &rows,
-                email_index,
+                rows.clone(),
+                &columns,
                 &options,
                 &ctx.progress,
             )
@@ -494,6 +487,26 @@ async fn write_all(
     .await
 }
 
+/// Role-column overrides from a `{role: header}` mapping (`first_name`, `last_name`,
+/// `full_name`, `company`, `title`, `linkedin`, `website`).
+fn column_overrides(map: Option<HashMap<String, String>>) -> PyResult<ColumnOverrides> {
+    let mut out = ColumnOverrides::default();
+    for (key, header) in map.unwrap_or_default() {
+        let role = ColumnRole::ALL
+            .into_iter()
+            .find(|r| r.as_str() == key)
+            .ok_or_else(|| {
+                let names: Vec<&str> = ColumnRole::ALL.iter().map(|r| r.as_str()).collect();
+                config_error(format!(
+                    "unknown column role `{key}`; the roles are: {}",
+                    names.join(", ")
+                ))
+            })?;
+        out.set(role, Some(header));
+    }
+    Ok(out)
+}
+
 /// The do-not-contact list (text, one entry per line or a CSV) and the templates (a
 /// JSON `DraftSpec`) the facade passes.
 fn campaign_from(suppress: Option<String>, drafts: Option<String>) -> PyResult<Campaign> {
@@ -510,40 +523,6 @@ fn campaign_from(suppress: Option<String>, drafts: Option<String>) -> PyResult<C
         suppression,
         drafts,
     })
-}
-
-/// Rows through the engine. Without templates the engine only reads the email cell,
-/// so it gets one-cell rows rather than a copy of every row.
-async fn engine_rows(
-    enricher: &Enricher,
-    headers: &[String],
-    rows: &[Vec<String>],
-    email_index: usize,
-    options: &EnrichOptions,
-    progress: &dyn ProgressSink,
-) -> Result<Vec<RowOutcome>, Error> {
-    if enricher.config().campaign.drafts.is_some() {
-        engine::enrich_rows(
-            enricher,
-            headers,
-            rows.to_vec(),
-            email_index,
-            options,
-            progress,
-        )
-        .await
-    } else {
-        let email = headers.get(email_index).cloned().unwrap_or_default();
-        engine::enrich_rows(
-            enricher,
-            &[email],
-            email_cells(rows, email_index),
-            0,
-            options,
-            progress,
-        )
-        .await
-    }
 }
 
 /// The draft columns of the output (`email_subject`, `email_body`, `variant`), by name.
@@ -568,14 +547,6 @@ fn draft_columns(outcomes: &[RowOutcome], headers: &[String]) -> HashMap<String,
     out
 }
 
-/// The engine only reads the email cell: hand it one-cell rows rather than a copy of
-/// every row.
-fn email_cells(rows: &[Vec<String>], email_index: usize) -> Vec<Vec<String>> {
-    rows.iter()
-        .map(|row| vec![row.get(email_index).cloned().unwrap_or_default()])
-        .collect()
-}
-
 fn project(
     layout: &OutputLayout,
     rows: &[Vec<String>],
@@ -583,18 +554,12 @@ fn project(
 ) -> Vec<Vec<String>> {
     rows.iter()
         .zip(outcomes)
-        .map(|(row, o)| layout.project_row(row, o))
+        .map(|(row, o)| layout.project(row, o))
         .collect()
 }
 
 fn status_name(status: RowStatus) -> &'static str {
-    match status {
-        RowStatus::Enriched => "enriched",
-        RowStatus::InvalidEmail => "invalid_email",
-        RowStatus::MissingKey => "missing_key",
-        RowStatus::ProviderFailed => "provider_failed",
-        RowStatus::Suppressed => "suppressed",
-    }
+    status.as_str()
 }
 
 /// A `RunSummary` for rows enriched in memory (the file path gets one from the core).
@@ -615,7 +580,7 @@ fn summarize(
         fallbacks: rows - enriched,
         invalid_emails: count(&|o| o.status == RowStatus::InvalidEmail),
         suppressed: count(&|o| o.status == RowStatus::Suppressed),
-        refundable: count(&|o| o.status.is_refundable()),
+        refundable: count(&|o| o.is_refundable()),
         email_column,
         truncated_cells,
         ragged_rows,
@@ -679,21 +644,20 @@ mod tests {
                 s.invalid_emails,
                 s.refundable
             ),
-            (5, 2, 3, 1, 2)
+            (5, 2, 3, 1, 3)
         );
         assert_eq!((s.truncated_cells, s.ragged_rows), (1, 2));
     }
 
     #[test]
-    fn email_cells_tolerate_short_rows() {
-        let rows = vec![
-            vec!["a".to_string(), "x@y.com".to_string()],
-            vec!["b".to_string()],
-        ];
-        assert_eq!(
-            email_cells(&rows, 1),
-            vec![vec!["x@y.com".to_string()], vec![String::new()]]
-        );
+    fn column_roles_by_name_and_unknown_roles_refused() {
+        let mut map = HashMap::new();
+        map.insert("company".to_string(), "Employer".to_string());
+        let o = column_overrides(Some(map)).unwrap();
+        assert_eq!(o.company.as_deref(), Some("Employer"));
+        let mut bad = HashMap::new();
+        bad.insert("employer".to_string(), "x".to_string());
+        assert!(column_overrides(Some(bad)).is_err());
     }
 
     #[test]

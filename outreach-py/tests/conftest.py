@@ -16,9 +16,11 @@ import pytest
 import outreach
 
 OPENER = (
-    "Doubling the sales team after a Series B usually strains pipeline quality at {company}. "
-    "We keep every first line grounded in real research, so replies keep pace."
+    "Saw this about {company}: {company} raised a $30M Series B to expand into North America "
+    "and double its sales team. Keeping every first line grounded in research could help your "
+    "team book more qualified meetings."
 )
+TIE = "Keeping every first line grounded in research could help your team book more qualified meetings."
 
 
 def _capitalise(s: str) -> str:
@@ -35,18 +37,36 @@ def company_name(domain: str) -> str:
     return " ".join(_capitalise(p) for p in base.split("-"))
 
 
+def _read_query(q: str) -> Dict[str, Optional[str]]:
+    """The query as the pipeline builds it (see `read_query` in examples/fake-providers)."""
+    words = q.split()
+    if len(words) == 1 and "@" in words[0]:
+        user, _, domain = words[0].partition("@")
+        return {"user": user, "name": person_name(user), "domain": domain}
+    if len(words) == 1 and "." in words[0]:
+        return {"user": None, "name": None, "domain": words[0]}
+    domain_at = max((i for i, w in enumerate(words) if "." in w and "@" not in w), default=-1)
+    if domain_at > 0:
+        user = " ".join(words[:domain_at]).lower().replace(" ", ".")
+        return {"user": user, "name": person_name(user), "domain": words[domain_at]}
+    if len(words) >= 3:
+        company = " ".join(words[2:])
+        return {
+            "user": f"{words[0]}.{words[1]}".lower(),
+            "name": f"{words[0]} {words[1]}",
+            "domain": company.lower().replace(" ", "-") + ".com",
+        }
+    company = " ".join(words) or "example"
+    return {"user": None, "name": None, "domain": company.lower().replace(" ", "-") + ".com"}
+
+
 def serper_answer(q: str) -> Dict[str, Any]:
-    parts = q.split()
-    user: Optional[str]
-    if len(parts) >= 2:
-        user, domain = parts[0], parts[1]
-    elif parts:
-        user, domain = None, parts[0]
-    else:
-        user, domain = None, "example.com"
+    """A Serper `/search` response (the shape of `outreach-core/tests/providers_serper.rs`)."""
+    read = _read_query(q)
+    domain = read["domain"] or "example.com"
     company = company_name(domain)
-    if user is not None:
-        person = person_name(user)
+    user, person = read["user"], read["name"]
+    if user is not None and person is not None:
         slug = user.replace(".", "-")
         return {
             "searchParameters": {"q": q, "type": "search", "engine": "google"},
@@ -91,28 +111,55 @@ def serper_answer(q: str) -> Dict[str, Any]:
     }
 
 
+def _row_value(user: str, label: str) -> Optional[str]:
+    for line in user.splitlines():
+        if line.startswith(label + ": "):
+            return line[len(label) + 2 :]
+    return None
+
+
 def research_from_findings(user: str) -> Dict[str, Any]:
-    email = "someone@example.com"
+    """What a plain extraction model returns: each finding's first sentence as a fact,
+    quoted verbatim from the finding, with its URL."""
+    email = _row_value(user, "Email") or "someone@example.com"
+    local, _, domain = email.partition("@")
+    person_info: List[str] = []
+    company_info: List[str] = []
+    evidence: List[Dict[str, str]] = []
+    moat = "unknown"
+    person_section = False
     for line in user.splitlines():
-        if line.startswith("Prospect email: "):
-            email = line[len("Prospect email: ") :]
-            break
-    name, _, domain = email.partition("@")
-    sources: List[str] = []
-    for line in user.splitlines():
-        if line.endswith("]") and "[" in line:
-            sources.append(line.rsplit("[", 1)[1][:-1])
+        if line.startswith("Person search"):
+            person_section = True
+        elif line.startswith("Company search"):
+            person_section = False
+        if not line.startswith("- ") or line.startswith("- Knowledge panel") or " [" not in line:
+            continue
+        body, _, link = line[2:].rpartition(" [")
+        _title, sep, snippet = body.partition(" \u2014 ")
+        if not sep:
+            continue
+        sentence = snippet.split(". ")[0].rstrip(".")
+        evidence.append({"fact": sentence, "url": link.rstrip("]"), "quote": sentence})
+        if person_section:
+            person_info.append(sentence)
+        else:
+            company_info.append(sentence)
+            if "known for " in snippet and moat == "unknown":
+                moat = snippet.split("known for ")[1].rstrip(".")
+                evidence.append({"fact": moat, "url": link.rstrip("]"), "quote": f"known for {moat}"})
     return {
         "person": {
-            "name": person_name(name or "someone"),
-            "info": ["Leads revenue", "Scaled sales teams at two SaaS startups"],
+            "name": _row_value(user, "Name") or person_name(local or "someone"),
+            "title": "unknown",
+            "info": person_info,
         },
         "company": {
-            "name": company_name(domain or "example.com"),
-            "info": ["Raised a $30M Series B", "Expanding into North America"],
-            "moat": "fast onboarding",
+            "name": _row_value(user, "Company") or company_name(domain or "example.com"),
+            "info": company_info,
+            "moat": moat,
         },
-        "sources": sources[:3],
+        "evidence": evidence,
     }
 
 
@@ -126,15 +173,23 @@ def llm_answer(body: Dict[str, Any]) -> str:
 
     system, user = text("system"), text("user")
     research = research_from_findings(user)
-    company = research["company"]["name"]
-    if user.startswith("Research:\n"):
-        # The opener prompt: "Research:\n<json>\n\nOur service:\n…". Unlike the Rust fake,
-        # name the company from the research, so a test can tell rows apart.
+    shown = research
+    lines = user.splitlines()
+    if "Research:" in lines:
+        # The opener prompt carries the verified research JSON on the line after "Research:".
         try:
-            company = json.loads(user.split("\n", 2)[1])["company"]["name"]
-        except (ValueError, KeyError, IndexError, TypeError):
-            pass
-    opener = OPENER.format(company=company)
+            shown = json.loads(lines[lines.index("Research:") + 1])
+        except (ValueError, IndexError):
+            shown = {}
+    company = (shown.get("company") or {}).get("name")
+    facts = (shown.get("company") or {}).get("info") or []
+    if company and company != "unknown" and facts:
+        fact = " ".join(facts[0].split()[:18]).rstrip(".")
+        opener = f"Saw this about {company}: {fact}. {TIE}"
+    elif company and company != "unknown":
+        opener = f"Curious how outbound is going at {company} this quarter. {TIE}"
+    else:
+        opener = f"Curious how outbound is going this quarter. {TIE}"
     json_mode = body.get("response_format") is not None
     if json_mode and "copywriter" in system:
         return json.dumps({"research": research, "opener": opener})

@@ -26,13 +26,14 @@ def test_suppressed_rows_are_not_researched_and_drafts_are_rendered(fake: FakePr
 
     assert list(result[0]) == [
         "id", "name", "email", outreach.RESEARCH_COLUMN, outreach.PERSONALIZED_COLUMN,
-        "email_subject", "email_body",
+        outreach.STATUS_COLUMN, "email_subject", "email_body",
     ]
     suppressed = {1} | {i for i in range(12) if i % 4 == 2}
     for i, row in enumerate(result):
         assert row["id"] == i, "rows keep their place"
         if i in suppressed:
             assert row[outreach.RESEARCH_COLUMN] == ""
+            assert row[outreach.STATUS_COLUMN] == "suppressed"
             assert row["email_subject"] == "" and row["email_body"] == ""
             continue
         domain = row["email"].split("@")[1]

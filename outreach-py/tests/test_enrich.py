@@ -16,6 +16,7 @@ import outreach
 
 RESEARCH = outreach.RESEARCH_COLUMN
 LINE = outreach.PERSONALIZED_COLUMN
+STATUS = outreach.STATUS_COLUMN
 
 
 def write_csv(path: Path, rows: List[Dict[str, Any]]) -> Path:
@@ -44,7 +45,7 @@ def test_path_source_returns_a_dataframe_in_input_order(fake: FakeProviders, tmp
     result = pipeline.enrich(source, progress=False)
 
     assert isinstance(result, pd.DataFrame)
-    assert list(result.columns) == ["id", "name", "email", RESEARCH, LINE]
+    assert list(result.columns) == ["id", "name", "email", RESEARCH, LINE, STATUS]
     assert list(result["email"]) == [r["email"] for r in rows]
     assert list(result["id"]) == [str(r["id"]) for r in rows]  # cells of a file are text
     for _, row in result.iterrows():
@@ -70,7 +71,7 @@ def test_list_of_dicts_returns_new_dicts_with_the_original_values(fake: FakeProv
     assert [r["id"] for r in result] == list(range(25))  # ints stay ints
     assert result[3]["extra"] == 3.5
     assert result[4]["extra"] is None
-    assert list(result[0]) == ["id", "name", "email", "extra", RESEARCH, LINE]
+    assert list(result[0]) == ["id", "name", "email", "extra", RESEARCH, LINE, STATUS]
     for r in result:
         assert_enriched(r["email"], r[RESEARCH], r[LINE])
     assert "sif_research" not in rows[0]  # the input is not modified
@@ -86,7 +87,7 @@ def test_dataframe_keeps_index_and_dtypes_and_replaces_sif_columns(fake: FakePro
 
     assert isinstance(result, pd.DataFrame)
     assert list(result.index) == list(frame.index)
-    assert list(result.columns) == ["id", "name", "email", RESEARCH, LINE]
+    assert list(result.columns) == ["id", "name", "email", RESEARCH, LINE, STATUS]
     assert result["id"].dtype == frame["id"].dtype
     assert list(result["id"]) == list(range(12))
     for _, row in result.iterrows():
@@ -134,7 +135,7 @@ def test_out_writes_the_result_file(fake: FakeProviders, tmp_path: Path, fmt: st
     out = tmp_path / f"result.{fmt}"
     result = fake.pipeline().enrich(rows, out=out, progress=False)
     summary = outreach.read_headers(out)
-    assert summary["headers"] == ["id", "name", "email", RESEARCH, LINE]
+    assert summary["headers"] == ["id", "name", "email", RESEARCH, LINE, STATUS]
     assert summary["rows"] == 9
     # The file holds what the call returned, row for row.
     if fmt == "csv":
@@ -154,6 +155,22 @@ def test_limit_processes_only_the_first_rows(fake: FakeProviders, tmp_path: Path
     assert fake.pipeline().enrich(pd.DataFrame(rows), limit=0, progress=False).shape[0] == 0
 
 
+def test_status_and_sources_columns(fake: FakeProviders) -> None:
+    rows = [{"email": "ok.one@acme.com"}, {"email": "not an email"}]
+    result = fake.pipeline().enrich(rows, progress=False)
+    assert [r[STATUS] for r in result] == ["enriched", "invalid_email"]
+    research = json.loads(result[0][RESEARCH])
+    assert research["version"] == 2
+    assert research["evidence"] and all(
+        set(e) == {"fact", "url", "quote"} for e in research["evidence"]
+    )
+    picked = fake.pipeline().enrich(
+        rows, output_columns=["email", outreach.SOURCES_COLUMN, STATUS], progress=False
+    )
+    assert picked[0][outreach.SOURCES_COLUMN] == "\n".join(research["sources"])
+    assert picked[1][outreach.SOURCES_COLUMN] == ""
+
+
 def test_invalid_emails_get_fallbacks_in_place(fake: FakeProviders) -> None:
     rows = [
         {"email": "ok.one@acme.com"},
@@ -170,7 +187,8 @@ def test_invalid_emails_get_fallbacks_in_place(fake: FakeProviders) -> None:
     assert_enriched("ok.two@acme.com", result[3][RESEARCH], result[3][LINE])
     summary = pipeline.last_summary
     assert summary is not None
-    assert (summary.enriched, summary.invalid_emails, summary.refundable) == (2, 2, 0)
+    # Abstentions are not charged: the two invalid rows are refundable.
+    assert (summary.enriched, summary.invalid_emails, summary.refundable) == (2, 2, 2)
 
 
 def test_provider_500_gives_fallbacks_not_errors(fake: FakeProviders) -> None:
@@ -210,7 +228,9 @@ def test_rejected_key_raises_provider_auth_error(fake: FakeProviders, which: str
 def test_out_of_credit_raises_its_own_class(fake: FakeProviders) -> None:
     fake.llm_status = 402
     with pytest.raises(outreach.ProviderOutOfCreditError) as caught:
-        fake.pipeline().enrich(prospects(2), progress=False)
+        # One row: a second row's request could still reach the shared fake after the
+        # run stopped and be counted by the next test.
+        fake.pipeline().enrich(prospects(1), progress=False)
     assert caught.value.provider == "llm"
 
 
@@ -257,7 +277,7 @@ def test_empty_sources(fake: FakeProviders) -> None:
     pipeline = fake.pipeline()
     assert pipeline.enrich([], progress=False) == []
     empty = pipeline.enrich(pd.DataFrame({"email": [], "n": []}), progress=False)
-    assert list(empty.columns) == ["email", "n", RESEARCH, LINE] and len(empty) == 0
+    assert list(empty.columns) == ["email", "n", RESEARCH, LINE, STATUS] and len(empty) == 0
     assert fake.requests() == 0
 
 
@@ -341,5 +361,5 @@ def test_without_pandas_a_path_gives_dicts_and_without_tqdm_progress_is_silent(
     result = fake.pipeline().enrich(path, progress=True)
     assert isinstance(result, list)
     assert [r["email"] for r in result] == [p["email"] for p in prospects(3)]
-    assert list(result[0]) == ["id", "name", "email", RESEARCH, LINE]
+    assert list(result[0]) == ["id", "name", "email", RESEARCH, LINE, STATUS]
     assert capsys.readouterr().err == ""

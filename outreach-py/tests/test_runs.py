@@ -75,7 +75,7 @@ def test_enrich_async_leaves_the_loop_free(fake: FakeProviders) -> None:
     result, research, line, ticks = asyncio.run(main())
     assert [r["email"] for r in result] == [p["email"] for p in prospects(8)]
     assert research["person"]["name"] == "Ann Lee"
-    assert line.startswith("Doubling the sales team")
+    assert line.startswith("Saw this about Acme: Acme raised a $30M Series B")
     assert ticks >= 10, "the event loop was blocked during the run"
 
 

@@ -2,4 +2,5 @@
 //! `outreach serve` subcommand of the `outreach` binary and by the integration tests,
 //! which drive [`server::app`] without a socket.
 
+pub mod metrics_exporter;
 pub mod server;

@@ -107,26 +107,34 @@ async fn upload_parse_create_run_download_and_ledger() {
     assert_eq!(rows.len(), 51);
     let email = rows[0].iter().position(|c| c == "email").unwrap();
     assert_eq!(
-        rows[0][rows[0].len() - 2..],
-        ["sif_research", "sif_personalized"]
+        rows[0][rows[0].len() - 3..],
+        ["sif_research", "sif_personalized", "sif_status"]
     );
     let got: Vec<&str> = rows[1..].iter().map(|r| r[email].as_str()).collect();
     assert_eq!(got, sample_emails(), "rows in input order");
     let openers = rows[1..]
         .iter()
-        .filter(|r| !r[r.len() - 1].starts_with("SIF"))
+        .filter(|r| !r[r.len() - 2].starts_with("SIF"))
         .count();
     assert_eq!(openers, 47, "every valid email got an opener");
+    let invalid = rows[1..]
+        .iter()
+        .filter(|r| r[r.len() - 1] == "invalid_email")
+        .count();
+    assert_eq!(invalid, 3);
 
     let r = h.call(get("/ledger", Some(&t))).await;
     assert_eq!(r.status, StatusCode::OK);
     let ledger = r.json();
-    assert_eq!(ledger["total"], 2, "{ledger}");
-    let newest = &ledger["entries"][0];
-    assert_eq!(newest["change"], -50);
-    assert_eq!(newest["balance_after"], 50);
-    assert!(newest["reason"].as_str().unwrap().contains(&id));
-    assert_eq!(ledger["entries"][1]["change"], 100, "the signup grant");
+    assert_eq!(ledger["total"], 3, "{ledger}");
+    let refund = &ledger["entries"][0];
+    assert_eq!(refund["change"], 3, "the invalid emails are not charged");
+    assert_eq!(refund["balance_after"], 53);
+    let charge = &ledger["entries"][1];
+    assert_eq!(charge["change"], -50);
+    assert_eq!(charge["balance_after"], 50);
+    assert!(charge["reason"].as_str().unwrap().contains(&id));
+    assert_eq!(ledger["entries"][2]["change"], 100, "the signup grant");
 
     let r = h.call(get("/jobs?limit=5", Some(&t))).await;
     let list = r.json();
@@ -400,7 +408,7 @@ async fn create_with_suppression_and_templates() {
         job["credits_charged"], 44,
         "6 suppressed rows are not charged"
     );
-    assert_eq!(h.me(&t).await["credits_remaining"], 56);
+    let remaining = h.me(&t).await["credits_remaining"].as_i64().unwrap();
 
     let r = h.call(get(&format!("/jobs/{id}/download"), Some(&t))).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -414,8 +422,8 @@ async fn create_with_suppression_and_templates() {
     assert_eq!(
         headers[headers.len() - 5..],
         [
-            "sif_research",
             "sif_personalized",
+            "sif_status",
             "email_subject",
             "email_body",
             "variant"
@@ -425,6 +433,15 @@ async fn create_with_suppression_and_templates() {
         .records()
         .map(|r| r.unwrap().iter().map(str::to_string).collect())
         .collect();
+    // 44 reserved; every researched row that did not deliver (an invalid address, an
+    // abstention) is refunded, suppressed rows were never reserved.
+    let status = headers.len() - 4;
+    let refunded = rows
+        .iter()
+        .filter(|r| !matches!(r[status].as_str(), "enriched" | "suppressed"))
+        .count() as i64;
+    assert!(remaining <= 56 + refunded);
+    h.wait_balance(&t, 56 + refunded).await;
     let got: Vec<&str> = rows.iter().map(|r| r[4].as_str()).collect();
     assert_eq!(got, sample_emails(), "rows in input order");
     let mut variants = std::collections::HashSet::new();
@@ -432,13 +449,13 @@ async fn create_with_suppression_and_templates() {
         let email = row[4].to_lowercase();
         if email.ends_with("@northwind-logistics.com") || email == "marcus.reed@brightpathhealth.io"
         {
-            assert_eq!(row[6..], ["", "", "", "", ""], "{row:?}");
+            assert_eq!(row[6..], ["", "", "suppressed", "", "", ""], "{row:?}");
             continue;
         }
-        variants.insert(row[10].clone());
-        match row[10].as_str() {
-            "a" => assert_eq!(row[8], format!("{} x {}", row[0], row[3])),
-            "b" => assert_eq!(row[9], format!("Hi {}", row[0])),
+        variants.insert(row[11].clone());
+        match row[11].as_str() {
+            "a" => assert_eq!(row[9], format!("{} x {}", row[0], row[3])),
+            "b" => assert_eq!(row[10], format!("Hi {}", row[0])),
             other => panic!("variant {other:?}"),
         }
     }

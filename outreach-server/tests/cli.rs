@@ -84,13 +84,16 @@ async fn enriches_the_sample_against_fake_providers() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let summary = text(&out.stdout);
     assert!(
-        summary.starts_with("50 rows, 47 lines written, 3 fallbacks (3 invalid emails)"),
+        summary.starts_with("50 rows, 47 lines written, 3 fallbacks (3 not chargeable)"),
         "{summary}"
     );
 
     let rows = xlsx_rows(&out_path);
     assert_eq!(rows.len(), 51);
-    assert_eq!(rows[0][6..], ["sif_research", "sif_personalized"]);
+    assert_eq!(
+        rows[0][6..],
+        ["sif_research", "sif_personalized", "sif_status"]
+    );
     let input: Vec<Vec<String>> = csv::Reader::from_path(sample())
         .unwrap()
         .records()
@@ -292,6 +295,7 @@ async fn a_killed_run_resumes_where_it_stopped() {
         search_latency: Duration::from_millis(5),
         llm_latency: Duration::from_millis(15),
         fail_every: 0,
+        ..FakeOptions::default()
     };
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("big.csv");
@@ -436,15 +440,16 @@ async fn suppress_and_variants_on_the_command_line() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let summary = text(&out.stdout);
     assert!(
-        summary.starts_with("50 rows, 42 lines written, 3 fallbacks (3 invalid emails)"),
+        summary.starts_with("50 rows, 42 lines written, 3 fallbacks (3 not chargeable)"),
         "{summary}"
     );
     assert!(
         summary.contains("(5 rows on the do-not-contact list, skipped)"),
         "{summary}"
     );
-    // 42 person queries and 9 domain queries: nothing about the suppressed.
-    assert_eq!(fakes.search_requests.load(Ordering::SeqCst), 42 + 9);
+    // 42 person queries and 9 domain queries: nothing about the suppressed; plus the
+    // preflight's one search before the first row's.
+    assert_eq!(fakes.search_requests.load(Ordering::SeqCst), 42 + 9 + 1);
 
     let mut reader = csv::Reader::from_path(&first).unwrap();
     let headers: Vec<String> = reader
@@ -458,6 +463,7 @@ async fn suppress_and_variants_on_the_command_line() {
         [
             "sif_research",
             "sif_personalized",
+            "sif_status",
             "email_subject",
             "email_body",
             "variant"
@@ -472,30 +478,34 @@ async fn suppress_and_variants_on_the_command_line() {
     for row in &rows {
         let email = row[4].to_lowercase();
         if email.starts_with("jane.doe@") || email.ends_with("@brightpathhealth.io") {
-            assert_eq!(row[6..], ["", "", "", "", ""], "suppressed row: {row:?}");
+            assert_eq!(
+                row[6..],
+                ["", "", "suppressed", "", "", ""],
+                "suppressed row: {row:?}"
+            );
             continue;
         }
-        seen.insert(row[10].clone());
+        seen.insert(row[11].clone());
         let company = &row[3];
-        match row[10].as_str() {
+        match row[11].as_str() {
             "short" => {
-                assert_eq!(row[8], format!("Idea for {company}"));
-                assert!(row[9].starts_with("Hi "), "{}", row[9]);
+                assert_eq!(row[9], format!("Idea for {company}"));
+                assert!(row[10].starts_with("Hi "), "{}", row[10]);
             }
             "long" => {
                 assert!(
-                    row[8].ends_with(&format!("a question about {company}")),
+                    row[9].ends_with(&format!("a question about {company}")),
                     "{}",
-                    row[8]
+                    row[9]
                 );
-                assert!(row[9].ends_with("Worth a call?"), "{}", row[9]);
+                assert!(row[10].ends_with("Worth a call?"), "{}", row[10]);
             }
             other => panic!("unexpected variant {other:?}"),
         }
         if row[7].starts_with("SIF") {
             continue;
         }
-        assert!(row[9].contains(&row[7]), "the body holds the opener");
+        assert!(row[10].contains(&row[7]), "the body holds the opener");
     }
     assert_eq!(seen.len(), 2, "both variants are used");
 
@@ -508,9 +518,9 @@ async fn suppress_and_variants_on_the_command_line() {
     let again: Vec<String> = csv::Reader::from_path(&second)
         .unwrap()
         .records()
-        .map(|r| r.unwrap()[10].to_string())
+        .map(|r| r.unwrap()[11].to_string())
         .collect();
-    let before: Vec<String> = rows.iter().map(|r| r[10].clone()).collect();
+    let before: Vec<String> = rows.iter().map(|r| r[11].clone()).collect();
     assert_eq!(again, before, "the same person gets the same variant");
 }
 

@@ -90,15 +90,36 @@ async fn cluster(s: &Services, db: u32, chunk_size: u32) -> Cluster {
 }
 
 impl Cluster {
+    /// A worker with short lease and stall settings (for the restart test).
     fn worker(&self, fakes: &FakeProviders, name: &str) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_outreach"))
+        self.worker_with(
+            fakes,
+            name,
+            &[
+                ("OUTREACH_LEASE_SECS", "3"),
+                ("OUTREACH_STALL_AFTER_SECS", "8"),
+            ],
+        )
+    }
+
+    /// A worker with the default lease, stall and grace settings, plus `env`.
+    fn worker_with(&self, fakes: &FakeProviders, name: &str, env: &[(&str, &str)]) -> Child {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_outreach"));
+        for name in [
+            "OUTREACH_LEASE_SECS",
+            "OUTREACH_VISIBILITY_TIMEOUT_SECS",
+            "OUTREACH_STALL_AFTER_SECS",
+            "OUTREACH_SHUTDOWN_GRACE_SECS",
+        ] {
+            command.env_remove(name);
+        }
+        command.envs(env.iter().copied());
+        command
             .arg("worker")
             .env("DATABASE_URL", &self.database_url)
             .env("REDIS_URL", &self.redis_url)
             .env("STORAGE_URL", &self.storage_url)
             .env("OUTREACH_DATA_DIR", self.dir.path().join(name))
-            .env("OUTREACH_VISIBILITY_TIMEOUT_SECS", "3")
-            .env("OUTREACH_STALL_AFTER_SECS", "8")
             .env("OUTREACH_CONCURRENCY", "16")
             .env("OUTREACH_SEARCH_RPS", "0")
             .env("OUTREACH_LLM_RPS", "0")
@@ -158,6 +179,7 @@ impl Cluster {
                 file_path: key,
                 filename: "input.csv".into(),
                 email_col: None,
+                columns: Default::default(),
                 service: ServiceContext::default(),
                 output_columns: None,
                 format: OutputFormat::Csv,
@@ -241,6 +263,7 @@ fn fake_options() -> FakeOptions {
         search_latency: Duration::from_millis(10),
         llm_latency: Duration::from_millis(30),
         fail_every: 0,
+        ..FakeOptions::default()
     }
 }
 
@@ -254,16 +277,24 @@ async fn a_worker_killed_mid_job_loses_nothing() {
     let job = c.create(&user, key).await.unwrap();
     assert_eq!(c.balance(&user).await, 400);
 
-    let mut a = c.worker(&fakes, "a");
-    let mut b = c.worker(&fakes, "b");
+    // Default settings: a 30 s lease renewed every 10 s; nothing shortened for the test.
+    let mut a = c.worker_with(&fakes, "a", &[]);
+    let mut b = c.worker_with(&fakes, "b", &[]);
     c.wait_rows(&job.id, 150, Duration::from_secs(90)).await;
     a.kill().unwrap(); // SIGKILL: its unacked tasks must go to worker b
+    let killed = Instant::now();
     let _ = a.wait();
     let done = c.wait_end(&job.id, Duration::from_secs(120)).await;
+    let after_kill = killed.elapsed();
     let _ = b.kill();
     let _ = b.wait();
 
     assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
+    eprintln!("job finished {after_kill:?} after the SIGKILL");
+    assert!(
+        after_kill <= Duration::from_secs(60),
+        "with the default 30 s lease a killed worker must cost about one lease, not {after_kill:?}"
+    );
     c.check_result(&done, 600).await;
     assert_eq!(
         c.balance(&user).await,
@@ -273,6 +304,54 @@ async fn a_worker_killed_mid_job_loses_nothing() {
     let llm = fakes.llm_requests.load(Ordering::SeqCst);
     // Rows of the chunks in flight in the killed worker may be enriched twice; nothing else.
     assert!(llm <= 2 * 600 + 2 * 16 * 2, "{llm} LLM calls for 600 rows");
+}
+
+/// SIGTERM with no grace: the worker hands back what it holds and exits at once, and
+/// the other worker finishes the job without waiting for any lease (30 s) to lapse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_terminated_worker_hands_its_tasks_back() {
+    let Some(s) = services() else { return };
+    let c = cluster(&s, 4, 20).await;
+    let fakes = FakeProviders::start(FakeOptions {
+        // Slow enough that chunks are in flight when the signal comes.
+        llm_latency: Duration::from_millis(150),
+        ..fake_options()
+    })
+    .await;
+    let user = c.user_with_credits(1000).await;
+    let key = c.upload(&user, 400).await;
+    let job = c.create(&user, key).await.unwrap();
+    assert_eq!(c.balance(&user).await, 600);
+
+    let mut a = c.worker_with(&fakes, "a", &[("OUTREACH_SHUTDOWN_GRACE_SECS", "0")]);
+    let mut b = c.worker_with(&fakes, "b", &[]);
+    c.wait_rows(&job.id, 60, Duration::from_secs(90)).await;
+    let pid = a.id().to_string();
+    let ok = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(ok.success());
+    let terminated = Instant::now();
+    let status = a.wait().unwrap();
+    let exit_took = terminated.elapsed();
+    assert!(
+        status.success(),
+        "the worker exits cleanly on SIGTERM: {status:?}"
+    );
+    assert!(
+        exit_took < Duration::from_secs(5),
+        "a worker with no grace took {exit_took:?} to exit"
+    );
+    let done = c.wait_end(&job.id, Duration::from_secs(120)).await;
+    let after = terminated.elapsed();
+    let _ = b.kill();
+    let _ = b.wait();
+    assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
+    eprintln!("worker exited {exit_took:?} after SIGTERM; job finished {after:?} after it");
+    assert!(
+        after < Duration::from_secs(25),
+        "the job waited {after:?} after the SIGTERM: the tasks were not handed back (lease 30 s)"
+    );
+    c.check_result(&done, 400).await;
+    assert_eq!(c.balance(&user).await, 600, "charged exactly once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -343,6 +422,7 @@ async fn hundred_concurrent_creations_on_postgres() {
                         file_path: key,
                         filename: "input.csv".into(),
                         email_col: None,
+                        columns: Default::default(),
                         service: ServiceContext::default(),
                         output_columns: None,
                         format: OutputFormat::Csv,

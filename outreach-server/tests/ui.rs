@@ -107,18 +107,24 @@ fn assert_shell(r: &Resp, what: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_shell_is_served_at_every_page_url() {
     let (h, _) = harness().await;
-    for path in ["/", "/upload", "/billing", "/login"] {
-        // Whatever the Accept header: these URLs are only pages.
+    let id = "5b0c8a2e-0000-4000-8000-000000000000";
+    for page in assets::PAGES {
+        let path = &page.url(id);
         assert_shell(&h.call(browser_get(path)).await, path);
-        assert_shell(&h.call(get(path, None)).await, path);
+        if page.api {
+            // Browser navigations only; a trailing slash is the same page.
+            assert_shell(&h.call(browser_get(&format!("{path}/"))).await, path);
+        } else {
+            // Whatever the Accept header: these URLs are only pages.
+            assert_shell(&h.call(get(path, None)).await, path);
+        }
     }
-    for path in [
-        "/jobs",
-        "/jobs/",
-        "/jobs/5b0c8a2e-0000-4000-8000-000000000000",
-    ] {
-        assert_shell(&h.call(browser_get(path)).await, path);
-    }
+    // The app routes exactly these pages.
+    let r = h.call(get("/ui/config.json", None)).await;
+    assert_eq!(
+        r.json()["pages"],
+        serde_json::to_value(assets::PAGES).unwrap()
+    );
     // Not pages: the API's JSON 404 stays.
     for path in ["/nope", "/assets", "/upload/x"] {
         let r = h.call(browser_get(path)).await;
@@ -206,11 +212,12 @@ async fn assets_have_content_types_and_cache_headers() {
         assert_eq!(r.body.as_ref(), assets::find(file).unwrap().body, "{file}");
     }
     // Every page module the router imports exists.
-    for page in ["dashboard", "upload", "jobs", "job", "billing", "login"] {
+    for page in assets::PAGES {
+        let module = page.module;
         let r = h
-            .call(get(&format!("/assets/{v}/pages/{page}.js"), None))
+            .call(get(&format!("/assets/{v}/pages/{module}.js"), None))
             .await;
-        assert_eq!(r.status, StatusCode::OK, "{page}");
+        assert_eq!(r.status, StatusCode::OK, "{module}");
     }
     // Another version (a page from before an upgrade) gets the file, not cached.
     let r = h.call(get("/assets/000000000000/app.js", None)).await;

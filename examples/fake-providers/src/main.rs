@@ -1,5 +1,7 @@
-//! Run with `cargo run -p outreach-fake-providers [-- SEARCH_MS LLM_MS]`: starts fake
-//! Serper and LLM servers on loopback and prints the environment to point at them.
+//! Run with `cargo run -p outreach-fake-providers [-- SEARCH_MS LLM_MS STRANGER% FACT% CLAIM%]`:
+//! starts fake Serper and LLM servers on loopback and prints the environment to point
+//! at them. The three percentages make the web serve same-name strangers and the model
+//! invent facts and opener claims (default 0).
 
 use std::time::Duration;
 
@@ -14,6 +16,9 @@ async fn main() {
         search_latency: Duration::from_millis(args.next().unwrap_or(0)),
         llm_latency: Duration::from_millis(args.next().unwrap_or(0)),
         fail_every: 0,
+        stranger_percent: args.next().unwrap_or(0).min(100) as u8,
+        invented_fact_percent: args.next().unwrap_or(0).min(100) as u8,
+        invented_claim_percent: args.next().unwrap_or(0).min(100) as u8,
     };
     let fakes = FakeProviders::start(options).await;
     println!(

@@ -95,6 +95,7 @@ impl State {
             }
             self.deadlines.pop_first();
             if let Some(flight) = self.in_flight.remove(&number) {
+                crate::telemetry::redelivered();
                 self.push_pending(deadline, flight.entry);
             }
         }
@@ -138,6 +139,22 @@ impl State {
         Poll::Delivered(delivery)
     }
 
+    /// Moves a live delivery's deadline to `now + lease`; false if unknown or expired.
+    fn renew(&mut self, number: u64, now: Instant, lease: Duration) -> bool {
+        let Some(flight) = self.in_flight.get_mut(&number) else {
+            return false;
+        };
+        if flight.deadline <= now {
+            return false;
+        }
+        let old = flight.deadline;
+        let new = now + lease;
+        flight.deadline = new;
+        self.deadlines.remove(&(old, number));
+        self.deadlines.insert((new, number));
+        true
+    }
+
     /// Removes a delivery from the in-flight table, unless it is unknown or expired.
     fn take_in_flight(&mut self, number: u64, now: Instant) -> Option<Entry> {
         let deadline = self.in_flight.get(&number)?.deadline;
@@ -150,8 +167,8 @@ impl State {
 }
 
 impl MemoryQueue {
-    /// A queue that redelivers a task when its delivery is not acked (or retried) within
-    /// `visibility_timeout`.
+    /// A queue that redelivers a task when its delivery is not acked, retried or renewed
+    /// within `visibility_timeout` (the lease).
     pub fn new(visibility_timeout: Duration) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -269,6 +286,26 @@ impl JobQueue for MemoryQueue {
             self.state().take_in_flight(number, Instant::now());
         }
         Ok(())
+    }
+
+    fn lease(&self) -> Duration {
+        self.inner.visibility_timeout
+    }
+
+    async fn depth(&self) -> Result<Option<u64>> {
+        Ok(Some(self.len() as u64))
+    }
+
+    async fn renew(&self, delivery: &Delivery) -> Result<bool> {
+        let Some(number) = self.delivery_number(delivery) else {
+            return Ok(false);
+        };
+        // A later deadline never makes a sleeping receiver wake too late: it only ever
+        // wakes early and looks again.
+        let renewed = self
+            .state()
+            .renew(number, Instant::now(), self.inner.visibility_timeout);
+        Ok(renewed)
     }
 
     async fn retry(&self, delivery: &Delivery, delay: Duration) -> Result<()> {
@@ -404,6 +441,31 @@ mod tests {
         assert!(
             waited >= Duration::from_millis(200) && waited < Duration::from_millis(300),
             "woke after {waited:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn renewal_moves_the_deadline_and_never_revives() {
+        let queue = MemoryQueue::new(Duration::from_millis(100));
+        queue.enqueue(chunk(1)).await.unwrap();
+        let delivery = queue.receive(Duration::ZERO).await.unwrap().unwrap();
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            assert!(queue.renew(&delivery).await.unwrap(), "a live lease renews");
+        }
+        // 200 ms after the receive, twice the lease: still ours.
+        assert!(queue.receive(Duration::ZERO).await.unwrap().is_none());
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(
+            !queue.renew(&delivery).await.unwrap(),
+            "a lapsed lease stays lapsed"
+        );
+        let again = queue.receive(Duration::ZERO).await.unwrap().unwrap();
+        assert_eq!(again.attempt, 2);
+        queue.ack(&again).await.unwrap();
+        assert!(
+            !queue.renew(&again).await.unwrap(),
+            "an acked delivery cannot renew"
         );
     }
 

@@ -32,6 +32,11 @@
 //!   (`min(visibility/4, 1 s)`) or until the next retry is due, then looks again; so
 //!   redeliveries and retries are noticed while waiting, and an enqueue wakes a blocked
 //!   worker at once.
+//! - The lease is the visibility timeout: `renew` (the worker's heartbeat) resets the
+//!   entry's idle time with `XCLAIM … JUSTID` (which does not count a delivery) after
+//!   checking, in the same script, that the delivery count is still ours; so a running
+//!   task never looks idle, and a dead worker's task is claimed one lease after its last
+//!   heartbeat.
 //! - `attempt` of a delivery = the entry's `attempt` field + (times delivered − 1); the
 //!   delivery count is Redis's own (XPENDING), incremented by every XREADGROUP and XCLAIM.
 //! - A delivery id is `entry id:delivery count:queue name`. `ack`/`retry` act only if
@@ -152,6 +157,19 @@ redis.call('XDEL', KEYS[1], ARGV[2])
 return 1
 "#;
 
+/// Renews a lease: resets the entry's idle time if it is still pending with the given
+/// delivery count. XCLAIM with JUSTID does not count a delivery, so the delivery id stays
+/// valid; min-idle-time 0 claims it whatever its idle time (the count check already says
+/// it was not redelivered).
+///
+/// KEYS: stream. ARGV: group, consumer, entry id, delivery count. Returns 1 if renewed.
+const RENEW_SCRIPT: &str = r#"
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1)
+if #pending == 0 or tonumber(pending[1][4]) ~= tonumber(ARGV[4]) then return 0 end
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'JUSTID')
+return 1
+"#;
+
 /// Re-queues an entry if it is still pending with the given delivery count: into the
 /// delayed set (due now + delay) or, with no delay, straight back into the stream (which
 /// wakes blocked readers); then acks and deletes the original.
@@ -236,6 +254,7 @@ struct Inner {
     poll: Script,
     ack: Script,
     retry: Script,
+    renew: Script,
 }
 
 impl fmt::Debug for RedisQueue {
@@ -305,6 +324,7 @@ impl RedisQueue {
                 poll: Script::new(POLL_SCRIPT),
                 ack: Script::new(ACK_SCRIPT),
                 retry: Script::new(RETRY_SCRIPT),
+                renew: Script::new(RENEW_SCRIPT),
             }),
         };
         queue.ensure_group().await?;
@@ -495,6 +515,11 @@ impl RedisQueue {
         })();
         let reason = match decoded {
             Ok((task, base)) => {
+                if entry.deliveries > 1 {
+                    // Only a claim (XCLAIM after the lease lapsed) delivers an entry twice;
+                    // a retry is a new entry.
+                    crate::telemetry::redelivered();
+                }
                 let extra = u32::try_from(entry.deliveries.saturating_sub(1)).unwrap_or(u32::MAX);
                 return Ok(Polled::Delivered(Delivery {
                     id: format!("{}:{}:{}", entry.id, entry.deliveries, self.inner.stream),
@@ -689,6 +714,51 @@ impl JobQueue for RedisQueue {
         match self.parse_delivery(delivery) {
             Some((id, deliveries)) => self.ack_entry(id, deliveries).await,
             None => Ok(()),
+        }
+    }
+
+    fn lease(&self) -> Duration {
+        self.inner.visibility_timeout
+    }
+
+    /// Entries in the stream (acked ones are deleted, so: waiting or leased) plus
+    /// delayed retries.
+    async fn depth(&self) -> Result<Option<u64>> {
+        let (stream, delayed) = (&self.inner.stream, &self.inner.delayed);
+        let (live, waiting): (u64, u64) = self
+            .with_retries("measure the queue", |mut conn| async move {
+                redis::pipe()
+                    .xlen(stream)
+                    .zcard(delayed)
+                    .query_async(&mut conn)
+                    .await
+            })
+            .await?;
+        Ok(Some(live + waiting))
+    }
+
+    async fn renew(&self, delivery: &Delivery) -> Result<bool> {
+        let Some((id, deliveries)) = self.parse_delivery(delivery) else {
+            return Ok(false);
+        };
+        let inner = &*self.inner;
+        let outcome = self
+            .with_retries_raw(|mut conn| async move {
+                inner
+                    .renew
+                    .key(&inner.stream)
+                    .arg(GROUP)
+                    .arg(&inner.consumer)
+                    .arg(id)
+                    .arg(deliveries)
+                    .invoke_async::<i64>(&mut conn)
+                    .await
+            })
+            .await;
+        match outcome {
+            Ok(renewed) => Ok(renewed == 1),
+            Err(e) if is_no_group(&e) => Ok(false),
+            Err(e) => Err(redis_error("renew a task's lease", &e)),
         }
     }
 

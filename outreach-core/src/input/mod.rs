@@ -22,6 +22,7 @@
 
 mod cancel;
 mod cell_text;
+mod column_roles;
 mod csv_rows;
 mod delimiter;
 mod email_column;
@@ -39,6 +40,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use cancel::{Cancel, CancelOnDrop};
+pub use column_roles::{ColumnOverrides, ColumnRole, ColumnRoles, ProspectColumns};
 pub use email_column::{guess_email_column, resolve_email_column, EMAIL_SAMPLE_ROWS};
 pub use format::FileFormat;
 pub use gate::{ParseGate, ParsePermit};

@@ -10,7 +10,7 @@ use super::{keys, JobSystem};
 use crate::campaign::{DraftColumns, DraftSpec, Drafts, SuppressionList};
 use crate::engine::{blocking, blocking_cancellable};
 use crate::error::{Error, Result};
-use crate::input::{self, InputSummary, RowReader, EMAIL_SAMPLE_ROWS};
+use crate::input::{self, ColumnOverrides, InputSummary, RowReader, EMAIL_SAMPLE_ROWS};
 use crate::output::{OutputFormat, OutputLayout};
 use crate::ports::{Applied, Job, JobCampaign, JobMeta, JobStatus, NewEntry, NewJob, Task};
 use crate::ServiceContext;
@@ -24,6 +24,9 @@ pub struct CreateJob {
     /// The name to show and to derive the download name from.
     pub filename: String,
     pub email_col: Option<String>,
+    /// The user's choice of role columns (name, company, …); the rest are guessed.
+    #[serde(default)]
+    pub columns: ColumnOverrides,
     pub service: ServiceContext,
     pub output_columns: Option<Vec<String>>,
     pub format: OutputFormat,
@@ -67,6 +70,7 @@ impl JobSystem {
             .job_id
             .clone()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        req.service.validate()?;
         // Reading is bounded per user and overall, and stops if this future is dropped.
         let permit = self.parse_gate().enter(&req.user_id).await?;
         let local = self.download(&req.file_path).await?;
@@ -120,6 +124,7 @@ impl JobSystem {
             meta: JobMeta {
                 file_path: input_key,
                 email_col: inspected.email_col,
+                columns: req.columns.clone(),
                 service: req.service.clone(),
                 credit_cost: cost,
                 output_columns: req.output_columns.clone(),
@@ -193,7 +198,8 @@ impl JobSystem {
     }
 
     /// Run a failed job again: only its missing chunks are redone. The attempt is
-    /// charged again in full (the failure refunded it in full).
+    /// charged what the failure refunded (the rows not delivered; the finished chunks'
+    /// charged rows stayed charged), so the finished job costs its charged rows.
     pub async fn retry_job(&self, user_id: &str, job_id: &str) -> Result<Job> {
         let job = self.store().get_job(Some(user_id), job_id).await?;
         if job.status != JobStatus::Failed {
@@ -203,7 +209,7 @@ impl JobSystem {
             )));
         }
         let attempt = job.attempt + 1;
-        let cost = job.meta.credit_cost;
+        let cost = self.undelivered_credits(&job).await?;
         let mut applied = None;
         if cost > 0 {
             applied = Some(
@@ -276,6 +282,7 @@ impl JobSystem {
                 "the job changed state; reload and try again".into(),
             ));
         }
+        crate::telemetry::job_finished(JobStatus::Cancelled);
         let progress = self.store().chunk_progress(job_id).await?;
         let cost = job.meta.credit_cost;
         if cost > 0 {
@@ -394,6 +401,7 @@ pub(crate) struct LocalCopy {
 /// Headers, email column, output columns and row count, checked before any charge.
 async fn inspect(path: PathBuf, req: &CreateJob) -> Result<Inspected> {
     let email_col = req.email_col.clone();
+    let columns = req.columns.clone();
     let output_columns = req.output_columns.clone();
     let limit = req.limit;
     let suppression = req.campaign.suppression.clone();
@@ -409,6 +417,7 @@ async fn inspect(path: PathBuf, req: &CreateJob) -> Result<Inspected> {
         }
         let headers = reader.headers().to_vec();
         let index = input::resolve_email_column(&headers, email_col.as_deref(), &sample)?;
+        input::ProspectColumns::resolve(&headers, index, &columns)?;
         if let Some(drafts) = &drafts {
             drafts.check(&headers)?;
         }

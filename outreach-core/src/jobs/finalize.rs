@@ -51,6 +51,7 @@ impl JobSystem {
             )
             .await?;
         if won {
+            crate::telemetry::job_finished(JobStatus::Succeeded);
             self.store()
                 .record_file(
                     &job.user_id,
@@ -157,7 +158,7 @@ impl JobSystem {
                     .rows
                     .iter()
                     .zip(&out.outcomes)
-                    .map(|(row, o)| layout.project_row(row, o))
+                    .map(|(row, o)| layout.project(row, o))
                     .collect();
                 if tx.send(rows).await.is_err() {
                     break; // the writer failed; its error is reported below

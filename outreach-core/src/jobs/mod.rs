@@ -6,7 +6,9 @@
 //!   yet done;
 //! - `Chunk` enriches one chunk and stores its output; its existence means "done", so a
 //!   redelivered task costs no provider call. Progress is derived from the recorded
-//!   chunks, so concurrent chunks never lose an update;
+//!   chunks, so concurrent chunks never lose an update; while a chunk runs it reports
+//!   its rows done about once a second (`JobStore::record_chunk_rows`, which never
+//!   counts a row twice) and stops at its next row once the job is cancelled;
 //! - `Finalize` merges chunks in input order into the result file, marks the job
 //!   succeeded (exactly one finisher wins) and refunds rows that failed for provider
 //!   reasons.
@@ -35,7 +37,7 @@ use crate::input::ParseGate;
 use crate::ports::{CreditLedger, Job, JobQueue, JobStore, Storage};
 
 pub use create::{CampaignRequest, CreateJob};
-pub use worker::{StallTracker, WorkerHandle};
+pub use worker::{StallTracker, WorkerHandle, DEFAULT_SHUTDOWN_GRACE};
 
 /// Tuning of the job system.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,6 +62,9 @@ pub struct JobSettings {
     /// (`OUTREACH_MAX_PARSES_PER_USER`, default 2). See [`crate::input::ParseGate`].
     pub max_parses: usize,
     pub max_parses_per_user: usize,
+    /// How often a running chunk reports its rows done and checks for a cancel
+    /// (progress by row; the cancel stops the chunk at its next row).
+    pub progress_every: std::time::Duration,
 }
 
 impl Default for JobSettings {
@@ -73,6 +78,7 @@ impl Default for JobSettings {
             stall_after: std::time::Duration::from_secs(1800),
             max_parses: std::thread::available_parallelism().map_or(2, |n| n.get()),
             max_parses_per_user: 2,
+            progress_every: std::time::Duration::from_secs(1),
         }
     }
 }
@@ -100,6 +106,7 @@ impl JobSettings {
             max_parses_per_user: num("OUTREACH_MAX_PARSES_PER_USER")
                 .map_or(d.max_parses_per_user, |v| v as usize),
             temp_dir: data_dir.join("tmp"),
+            progress_every: d.progress_every,
         }
     }
 }

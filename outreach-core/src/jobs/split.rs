@@ -26,10 +26,6 @@ pub(crate) struct HeadersDoc {
 impl JobSystem {
     pub(crate) async fn handle_start(&self, job_id: &str) -> Result<()> {
         let job = self.store().get_job(None, job_id).await?;
-        if !job.status.is_terminal() {
-            // Once per process: a bad key or model fails the job here, before any row.
-            self.providers().preflight().await?;
-        }
         match job.status {
             JobStatus::Queued => {
                 if !self

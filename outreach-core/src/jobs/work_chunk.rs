@@ -1,6 +1,8 @@
 //! `Chunk`: enrich one chunk. Its stored output is the proof it is done: a redelivered
 //! task (or a resumed run) finds it and makes no provider call.
 
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -9,11 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use super::split::{json_error, RawChunk};
 use super::{keys, JobSystem};
-use crate::chunk::process_chunk;
+use crate::chunk::{process_chunk, RowObserver};
 use crate::enricher::RowOutcome;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::metrics::{scoped, Metrics};
-use crate::ports::{ChunkStats, JobStatus, Task};
+use crate::ports::{ChunkStats, Job, JobStatus, Task};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct ChunkOutput {
@@ -34,7 +36,21 @@ impl JobSystem {
                     .map_err(json_error)?
                     .stats
             }
-            Err(crate::Error::NotFound(_)) => self.enrich_chunk(&job, chunk, &out_key).await?,
+            Err(crate::Error::NotFound(_)) => {
+                match self.enrich_chunk(&job, chunk, &out_key).await {
+                    // The job failed (or was cancelled) while this chunk ran: its output
+                    // is stored, but it is not recorded, so the failure's refund (rows
+                    // not delivered) and a retry's charge count the same chunks. A
+                    // retry records it from the stored output, with no provider call.
+                    Ok(_) if !self.still_running(job_id).await? => return Ok(()),
+                    Ok(stats) => stats,
+                    Err(Error::Cancelled) => {
+                        tracing::info!(job = job_id, chunk, "job cancelled; chunk stopped");
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             Err(e) => return Err(e),
         };
         let progress = self.store().record_chunk(job_id, chunk, stats).await?;
@@ -62,6 +78,10 @@ impl JobSystem {
         Ok(())
     }
 
+    async fn still_running(&self, job_id: &str) -> Result<bool> {
+        Ok(self.store().get_job(None, job_id).await?.status == JobStatus::InProgress)
+    }
+
     async fn enrich_chunk(
         &self,
         job: &crate::ports::Job,
@@ -79,22 +99,32 @@ impl JobSystem {
             .iter()
             .position(|h| *h == job.meta.email_col)
             .ok_or_else(|| crate::InputError::MissingEmailColumn(job.meta.email_col.clone()))?;
+        let columns =
+            crate::input::ProspectColumns::resolve(&headers, email_index, &job.meta.columns)?;
         let enricher = self.enricher_for(job).await?;
         let metrics = Arc::new(Metrics::default());
-        let mut outcomes = scoped(
+        let watch = ChunkWatch::default();
+        let work = scoped(
             metrics.clone(),
-            process_chunk(&enricher, &raw.rows, email_index, &self.inner.in_flight),
-        )
-        .await?;
+            process_chunk(
+                &enricher,
+                &raw.rows,
+                &columns,
+                &self.inner.in_flight,
+                &watch,
+            ),
+        );
+        let mut outcomes = self.watch_chunk(job, chunk, &watch, work).await?;
         enricher
             .config()
             .campaign
             .draft_rows(&headers, &raw.rows, email_index, &mut outcomes);
+        crate::telemetry::rows_enriched(&outcomes);
         let m = metrics.snapshot();
         let stats = ChunkStats {
             rows: outcomes.len() as u64,
             fallbacks: outcomes.iter().filter(|o| o.status.is_fallback()).count() as u64,
-            refundable: outcomes.iter().filter(|o| o.status.is_refundable()).count() as u64,
+            refundable: outcomes.iter().filter(|o| o.is_refundable()).count() as u64,
             search_calls: m.search_calls,
             llm_calls: m.llm_calls,
             cache_hits: m.cache_hits(),
@@ -108,6 +138,59 @@ impl JobSystem {
         Ok(stats)
     }
 
+    /// Runs `work` while reporting its rows done (at most once per `progress_every`)
+    /// and watching the job's status: once it is no longer running, the chunk stops at
+    /// its next row.
+    async fn watch_chunk<T>(
+        &self,
+        job: &Job,
+        chunk: u32,
+        watch: &ChunkWatch,
+        work: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        // The ticker stops between store calls, never inside one: a store call dropped
+        // mid-transaction could leave its connection holding a lock.
+        let finished = tokio::sync::Notify::new();
+        let ticker = async {
+            let mut tick = tokio::time::interval(self.settings().progress_every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await; // the first tick is immediate
+            let mut reported = 0;
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = finished.notified() => return,
+                }
+                let done = watch.done.load(Ordering::Relaxed);
+                if done > reported {
+                    match self.store().record_chunk_rows(&job.id, chunk, done).await {
+                        Ok(_) => reported = done,
+                        Err(e) => {
+                            tracing::warn!(job = %job.id, chunk, error = %e, "could not report progress")
+                        }
+                    }
+                }
+                match self.store().get_job(None, &job.id).await {
+                    Ok(now) if now.status != JobStatus::InProgress => {
+                        watch.cancelled.store(true, Ordering::SeqCst);
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(job = %job.id, error = %e, "could not read the job's status")
+                    }
+                }
+            }
+        };
+        let work = async {
+            let result = work.await;
+            // Stored as a permit if the ticker is busy: it stops at its next wait.
+            finished.notify_one();
+            result
+        };
+        let (result, ()) = tokio::join!(work, ticker);
+        result
+    }
+
     pub(crate) async fn headers(&self, job: &crate::ports::Job) -> Result<Vec<String>> {
         let bytes = self
             .storage()
@@ -115,5 +198,22 @@ impl JobSystem {
             .await?;
         let doc: super::split::HeadersDoc = serde_json::from_slice(&bytes).map_err(json_error)?;
         Ok(doc.headers)
+    }
+}
+
+/// A running chunk's rows done, and whether its job was cancelled.
+#[derive(Debug, Default)]
+struct ChunkWatch {
+    done: AtomicU64,
+    cancelled: AtomicBool,
+}
+
+impl RowObserver for ChunkWatch {
+    fn cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    fn row_done(&self, _outcome: &RowOutcome) {
+        self.done.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -10,6 +10,7 @@ use tokio::task::JoinSet;
 use super::{keys, JobSystem};
 use crate::error::{Error, Result};
 use crate::ports::{Delivery, Job, JobFinish, JobStatus, Task};
+use crate::telemetry;
 
 /// How long `receive` waits before checking for shutdown.
 const POLL: Duration = Duration::from_millis(500);
@@ -20,10 +21,17 @@ pub struct StallTracker(
     std::collections::HashMap<String, ((JobStatus, u64, u32), tokio::time::Instant)>,
 );
 
+/// How long a stopping worker lets its running tasks finish before it hands them back
+/// (`OUTREACH_SHUTDOWN_GRACE_SECS`). Below the 10 s a container runtime waits between
+/// SIGTERM and SIGKILL.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
+
 /// A running worker loop.
 #[derive(Debug)]
 pub struct WorkerHandle {
     stop: watch::Sender<bool>,
+    /// Set when the grace period is over: running tasks stop and are handed back.
+    hand_back: watch::Sender<bool>,
     join: tokio::task::JoinHandle<()>,
 }
 
@@ -32,6 +40,23 @@ impl WorkerHandle {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.join.await;
+    }
+
+    /// Stop taking tasks, let the running ones finish for up to `grace`, then stop them
+    /// and hand their deliveries back to the queue (ready for another worker at once,
+    /// no lease has to lapse). Returns how long it took.
+    pub async fn shutdown_within(mut self, grace: Duration) -> Duration {
+        let started = tokio::time::Instant::now();
+        let _ = self.stop.send(true);
+        if tokio::time::timeout(grace, &mut self.join).await.is_err() {
+            tracing::info!(
+                ?grace,
+                "grace period over; handing back the tasks still running"
+            );
+            let _ = self.hand_back.send(true);
+            let _ = self.join.await;
+        }
+        started.elapsed()
     }
 
     /// Stop now; unacked tasks are redelivered later (or recovered on restart).
@@ -109,6 +134,7 @@ impl JobSystem {
     /// enough to keep that many rows busy: `concurrency / chunk_size + 1`.
     pub fn spawn_worker(&self, parallel: usize) -> WorkerHandle {
         let (stop, mut stopped) = watch::channel(false);
+        let (hand_back, handing_back) = watch::channel(false);
         let system = self.clone();
         let join = tokio::spawn(async move {
             let slots = Arc::new(Semaphore::new(parallel.max(1)));
@@ -130,15 +156,27 @@ impl JobSystem {
                     p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
                     _ = stopped.changed() => break,
                 };
-                let delivery = tokio::select! {
-                    d = system.queue().receive(POLL) => d,
-                    _ = stopped.changed() => break,
-                };
+                // Not cancelled by the stop signal: a receive dropped halfway could leave
+                // a task delivered to nobody until its lease lapses. It returns within
+                // `POLL`; what it brings after the stop goes straight back.
+                let delivery = system.queue().receive(POLL).await;
+                if *stopped.borrow() {
+                    if let Ok(Some(delivery)) = delivery {
+                        match system.queue().release(&delivery).await {
+                            Ok(()) => telemetry::handed_back(),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "could not hand a task back; it is redelivered when its lease lapses")
+                            }
+                        }
+                    }
+                    break;
+                }
                 match delivery {
                     Ok(Some(delivery)) => {
                         let system = system.clone();
+                        let handing_back = handing_back.clone();
                         running.spawn(async move {
-                            system.process(delivery).await;
+                            system.process_leased(delivery, handing_back).await;
                             drop(permit);
                         });
                     }
@@ -152,7 +190,33 @@ impl JobSystem {
             }
             while running.join_next().await.is_some() {}
         });
-        WorkerHandle { stop, join }
+        WorkerHandle {
+            stop,
+            hand_back,
+            join,
+        }
+    }
+
+    /// [`JobSystem::process`] under a lease: renews it every lease/3 while the task
+    /// runs; stops the task if the lease is lost (another worker has it now), and hands
+    /// it back to the queue when `hand_back` turns true (shutdown).
+    pub async fn process_leased(&self, delivery: Delivery, mut hand_back: watch::Receiver<bool>) {
+        let queue = self.queue();
+        tokio::select! {
+            () = self.process(delivery.clone()) => {}
+            () = heartbeat(queue.as_ref(), &delivery) => {
+                tracing::warn!(task = ?delivery.task, "lost the task's lease (another worker may run it now); stopping it");
+            }
+            true = async { hand_back.wait_for(|h| *h).await.is_ok() } => {
+                match queue.release(&delivery).await {
+                    Ok(()) => {
+                        telemetry::handed_back();
+                        tracing::info!(task = ?delivery.task, "handed the task back");
+                    }
+                    Err(e) => tracing::warn!(task = ?delivery.task, error = %e, "could not hand the task back; it is redelivered when its lease lapses"),
+                }
+            }
+        }
     }
 
     /// Default task parallelism for this system's settings.
@@ -171,9 +235,13 @@ impl JobSystem {
             Task::Finalize { job_id } => self.handle_finalize(job_id).await,
         };
         let outcome = match result {
-            Ok(()) => self.queue().ack(&delivery).await,
+            Ok(()) => {
+                telemetry::task_done(&task, "ok");
+                self.queue().ack(&delivery).await
+            }
             Err(e) if is_permanent(&e) || delivery.attempt >= self.settings().max_attempts => {
                 tracing::warn!(?task, attempt = delivery.attempt, error = %e, "task failed for good; failing the job");
+                telemetry::task_done(&task, "failed");
                 let message = if is_permanent(&e) {
                     user_message(&e)
                 } else {
@@ -195,6 +263,7 @@ impl JobSystem {
             }
             Err(e) => {
                 tracing::info!(?task, attempt = delivery.attempt, error = %e, "task failed; retrying");
+                telemetry::task_done(&task, "retry");
                 self.queue()
                     .retry(&delivery, backoff(delivery.attempt))
                     .await
@@ -205,7 +274,9 @@ impl JobSystem {
         }
     }
 
-    /// Mark the job failed with a readable error and refund the attempt in full.
+    /// Mark the job failed with a readable error and refund what it did not deliver:
+    /// every reserved row but the charged rows of its finished chunks
+    /// ([`Self::undelivered_credits`]). A retry charges exactly that again.
     pub async fn fail_job(&self, job_id: &str, message: &str) -> Result<()> {
         let job = match self.store().get_job(None, job_id).await {
             Ok(job) => job,
@@ -232,16 +303,18 @@ impl JobSystem {
         let job: Job = self.store().get_job(None, job_id).await?;
         if job.status == JobStatus::Failed {
             // Idempotent: a second fail (or a crash between these lines) pays once.
+            let credits = self.undelivered_credits(&job).await?;
             self.refund(
                 &job.user_id,
                 job_id,
-                job.meta.credit_cost,
+                credits,
                 keys::refund(job_id, job.attempt),
                 "job refund",
             )
             .await?;
         }
         if won {
+            crate::telemetry::job_finished(JobStatus::Failed);
             self.store()
                 .add_log(
                     job_id,
@@ -252,6 +325,24 @@ impl JobSystem {
                 .await?;
         }
         Ok(())
+    }
+
+    /// The credits of a job's rows that were not delivered: its cost minus the charged
+    /// rows of its finished chunks (rows, minus refundable ones, minus every row on the
+    /// do-not-contact list, so the user is never short). Rows of a chunk that stopped
+    /// halfway count as not delivered: the chunk is redone by a retry.
+    pub(crate) async fn undelivered_credits(&self, job: &Job) -> Result<i64> {
+        let cost = job.meta.credit_cost;
+        if cost <= 0 {
+            return Ok(0);
+        }
+        let totals = self.store().chunk_progress(&job.id).await?.totals;
+        let suppressed = job.meta.campaign.as_ref().map_or(0, |c| c.suppressed_rows);
+        let delivered = totals
+            .rows
+            .saturating_sub(totals.refundable)
+            .saturating_sub(suppressed);
+        Ok((cost - i64::try_from(delivered).unwrap_or(i64::MAX)).max(0))
     }
 
     /// Wait until the job ends, calling `on_update` whenever its progress changes.
@@ -273,6 +364,24 @@ impl JobSystem {
                 return Ok(job);
             }
             tokio::time::sleep(poll).await;
+        }
+    }
+}
+
+/// Renews the delivery's lease every third of the lease; returns only when the lease is
+/// lost. A failed renewal (queue unreachable) is retried at the next beat: the lease
+/// has two more beats of margin.
+async fn heartbeat(queue: &dyn crate::ports::JobQueue, delivery: &Delivery) {
+    let every = (queue.lease() / 3).max(Duration::from_millis(10));
+    loop {
+        tokio::time::sleep(every).await;
+        match queue.renew(delivery).await {
+            Ok(true) => telemetry::lease_renewed(),
+            Ok(false) => {
+                telemetry::lease_lost();
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "could not renew a task's lease; will try again"),
         }
     }
 }

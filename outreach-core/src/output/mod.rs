@@ -1,7 +1,7 @@
 //! Writing enriched rows as XLSX or CSV, safely.
 //!
-//! A run's output is the input list with two new columns, [`RESEARCH_COLUMN`] and
-//! [`PERSONALIZED_COLUMN`]; [`OutputLayout`] decides which columns go out and in what
+//! A run's output is the input list with three new columns, [`RESEARCH_COLUMN`],
+//! [`PERSONALIZED_COLUMN`] and [`STATUS_COLUMN`] ([`SOURCES_COLUMN`] on request); [`OutputLayout`] decides which columns go out and in what
 //! order, and a [`RowWriter`] from [`create_writer`] writes the rows, in input order.
 //!
 //! # Safety rules every writer keeps
@@ -52,6 +52,10 @@ use crate::Error;
 pub const RESEARCH_COLUMN: &str = "sif_research";
 /// The output column holding the personalized opening line.
 pub const PERSONALIZED_COLUMN: &str = "sif_personalized";
+/// The output column saying why the row holds what it holds (`enriched`, `no_signal`, …).
+pub const STATUS_COLUMN: &str = "sif_status";
+/// The optional output column with the evidence URLs, one per line.
+pub const SOURCES_COLUMN: &str = "sif_sources";
 
 /// What a finished writer wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,15 +1,25 @@
 //! Validation of an opener: the model's text is cleaned of the wrapping models add, then
-//! checked against the rules (1–2 sentences, each ≤ 25 words, no template placeholders).
+//! checked against the user's copy rules (sentences, words per sentence, forbidden
+//! phrases), template placeholders, and the claim check (names and numbers it may use).
 
-pub const MAX_SENTENCES: usize = 2;
-pub const MAX_WORDS_PER_SENTENCE: usize = 25;
+use super::claims::AllowedClaims;
+use super::rules::CopyRules;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OpenerProblem {
     Empty,
     Placeholder(String),
-    TooManySentences(usize),
-    SentenceTooLong(usize),
+    TooManySentences {
+        found: usize,
+        max: usize,
+    },
+    SentenceTooLong {
+        found: usize,
+        max: usize,
+    },
+    Forbidden(String),
+    /// Names, numbers or dates no source states.
+    Unsupported(Vec<String>),
 }
 
 impl OpenerProblem {
@@ -18,9 +28,15 @@ impl OpenerProblem {
         match self {
             OpenerProblem::Empty => "empty response.".into(),
             OpenerProblem::Placeholder(p) => format!("template placeholder {p}."),
-            OpenerProblem::TooManySentences(n) => format!("{n} sentences (max {MAX_SENTENCES})."),
-            OpenerProblem::SentenceTooLong(n) => {
-                format!("a sentence of {n} words (max {MAX_WORDS_PER_SENTENCE}).")
+            OpenerProblem::TooManySentences { found, max } => {
+                format!("{found} sentences (max {max}).")
+            }
+            OpenerProblem::SentenceTooLong { found, max } => {
+                format!("a sentence of {found} words (max {max}).")
+            }
+            OpenerProblem::Forbidden(f) => format!("forbidden phrase \"{f}\"."),
+            OpenerProblem::Unsupported(items) => {
+                format!("unsupported claims ({}).", items.join(", "))
             }
         }
     }
@@ -32,18 +48,50 @@ impl OpenerProblem {
             OpenerProblem::Placeholder(p) => format!(
                 "Your reply contained the placeholder {p}. Use the real names from the research or rephrase without them."
             ),
-            OpenerProblem::TooManySentences(n) => format!(
-                "Your reply had {n} sentences. Use one or two sentences, each of {MAX_WORDS_PER_SENTENCE} words or fewer."
+            OpenerProblem::TooManySentences { found, max } => format!(
+                "Your reply had {found} sentences. Use at most {max}."
             ),
-            OpenerProblem::SentenceTooLong(n) => format!(
-                "One sentence had {n} words. Keep every sentence to {MAX_WORDS_PER_SENTENCE} words or fewer, one or two sentences."
+            OpenerProblem::SentenceTooLong { found, max } => format!(
+                "One sentence had {found} words. Keep every sentence to {max} words or fewer."
+            ),
+            OpenerProblem::Forbidden(f) => format!(
+                "Your reply used \"{f}\", which is not allowed. Rewrite it without that."
+            ),
+            OpenerProblem::Unsupported(items) => format!(
+                "Your reply mentions {}, which neither the research facts, the prospect's row nor our service state. \
+Rewrite it without them; mention only what those sources say.",
+                items.iter().map(|i| format!("\"{i}\"")).collect::<Vec<_>>().join(", ")
             ),
         }
     }
 }
 
-/// Clean and check. `Ok` holds the text to write into the cell.
+/// Clean and check form only (the seed's rules: placeholders, 2 sentences × 25 words).
 pub fn validate_opener(raw: &str) -> Result<String, OpenerProblem> {
+    check_form(raw, &CopyRules::default())
+}
+
+/// Clean and check everything: form, the copy rules, and (when given) the claims.
+/// `Ok` holds the text to write into the cell.
+pub fn check_opener(
+    raw: &str,
+    rules: &CopyRules,
+    allowed: Option<&AllowedClaims>,
+) -> Result<String, OpenerProblem> {
+    let text = check_form(raw, rules)?;
+    if let Some(f) = rules.find_forbidden(&text) {
+        return Err(OpenerProblem::Forbidden(f));
+    }
+    if let Some(allowed) = allowed {
+        let missing = allowed.unsupported(&text);
+        if !missing.is_empty() {
+            return Err(OpenerProblem::Unsupported(missing));
+        }
+    }
+    Ok(text)
+}
+
+fn check_form(raw: &str, rules: &CopyRules) -> Result<String, OpenerProblem> {
     let text = clean(raw);
     if text.is_empty() {
         return Err(OpenerProblem::Empty);
@@ -52,24 +100,30 @@ pub fn validate_opener(raw: &str) -> Result<String, OpenerProblem> {
         return Err(OpenerProblem::Placeholder(p));
     }
     let sentences = sentences(&text);
-    if sentences.len() > MAX_SENTENCES {
-        return Err(OpenerProblem::TooManySentences(sentences.len()));
+    if sentences.len() > rules.sentences {
+        return Err(OpenerProblem::TooManySentences {
+            found: sentences.len(),
+            max: rules.sentences,
+        });
     }
     if let Some(longest) = sentences.iter().map(|s| s.split_whitespace().count()).max() {
-        if longest > MAX_WORDS_PER_SENTENCE {
-            return Err(OpenerProblem::SentenceTooLong(longest));
+        if longest > rules.words_per_sentence {
+            return Err(OpenerProblem::SentenceTooLong {
+                found: longest,
+                max: rules.words_per_sentence,
+            });
         }
     }
     Ok(text)
 }
 
-/// After the retry also failed on sentence count: keep the first two sentences when
-/// they alone obey the rules. A short, valid opener beats a fallback.
-pub fn salvage(raw: &str) -> Option<String> {
+/// After the retry also failed on sentence count: keep the first sentences when they
+/// alone obey every rule. A short, valid opener beats a fallback.
+pub fn salvage(raw: &str, rules: &CopyRules, allowed: Option<&AllowedClaims>) -> Option<String> {
     let text = clean(raw);
     let sentences = sentences(&text);
-    let kept = sentences.get(..MAX_SENTENCES)?.join(" ");
-    validate_opener(&kept).ok()
+    let kept = sentences.get(..rules.sentences)?.join(" ");
+    check_opener(&kept, rules, allowed).ok()
 }
 
 /// Strip what models wrap around the line: a preface ending in a colon, labels,
@@ -193,12 +247,12 @@ mod tests {
         );
         assert_eq!(
             validate_opener("One. Two. Three."),
-            Err(OpenerProblem::TooManySentences(3))
+            Err(OpenerProblem::TooManySentences { found: 3, max: 2 })
         );
         let long = vec!["word"; 26].join(" ") + ".";
         assert_eq!(
             validate_opener(&long),
-            Err(OpenerProblem::SentenceTooLong(26))
+            Err(OpenerProblem::SentenceTooLong { found: 26, max: 25 })
         );
         let ok = vec!["word"; 25].join(" ") + ".";
         assert!(validate_opener(&ok).is_ok());
@@ -206,11 +260,45 @@ mod tests {
 
     #[test]
     fn salvage_keeps_two_valid_sentences() {
+        let r = CopyRules::default();
         assert_eq!(
-            salvage("One here. Two here. Three here.").as_deref(),
+            salvage("One here. Two here. Three here.", &r, None).as_deref(),
             Some("One here. Two here.")
         );
         let long = vec!["word"; 30].join(" ");
-        assert_eq!(salvage(&format!("{long}. Two. Three.")), None);
+        assert_eq!(salvage(&format!("{long}. Two. Three."), &r, None), None);
+    }
+
+    #[test]
+    fn copy_rules_and_claims_are_checked() {
+        let rules = CopyRules {
+            sentences: 1,
+            words_per_sentence: 8,
+            ..CopyRules::default()
+        };
+        assert_eq!(
+            check_opener("One here. Two here.", &rules, None),
+            Err(OpenerProblem::TooManySentences { found: 2, max: 1 })
+        );
+        assert_eq!(
+            check_opener("one two three four five six seven eight nine", &rules, None),
+            Err(OpenerProblem::SentenceTooLong { found: 9, max: 8 })
+        );
+        assert_eq!(
+            check_opener("Great news \u{2014} truly.", &rules, None),
+            Err(OpenerProblem::Forbidden("\u{2014}".into()))
+        );
+        let allowed = AllowedClaims::new(["Northwind opened a hub in Rotterdam"]);
+        assert_eq!(
+            check_opener("Saw the Rotterdam hub open.", &rules, Some(&allowed)).as_deref(),
+            Ok("Saw the Rotterdam hub open.")
+        );
+        let err = check_opener("Saw the Hamburg hub open.", &rules, Some(&allowed));
+        assert_eq!(err, Err(OpenerProblem::Unsupported(vec!["hamburg".into()])));
+        assert!(err
+            .err()
+            .map(|e| e.feedback())
+            .unwrap_or_default()
+            .contains("\"hamburg\""));
     }
 }

@@ -56,6 +56,9 @@ pub struct JobMeta {
     /// Storage key of the input file.
     pub file_path: String,
     pub email_col: String,
+    /// Headers of the role columns (name, company, …) the user chose; the rest guessed.
+    #[serde(default)]
+    pub columns: crate::input::ColumnOverrides,
     pub service: ServiceContext,
     pub credit_cost: i64,
     pub output_columns: Option<Vec<String>>,
@@ -175,6 +178,12 @@ pub struct JobLog {
 /// - `record_chunk` is idempotent per (job, chunk): the first record wins, later ones
 ///   change nothing. It returns the progress derived from all recorded chunks and
 ///   updates the job's `rows_processed` / `progress_percent` from it.
+/// - `record_chunk_rows(id, chunk, rows)` reports rows done so far by a running chunk
+///   (progress by row). Per (job, chunk) the largest report counts, and a recorded
+///   chunk's own rows replace it, so a redelivered chunk never counts a row twice. The
+///   job's `rows_processed` is the recorded chunks' rows plus the reports of the
+///   others; it never decreases (neither method lowers it) and is exact once every
+///   chunk is recorded. Returns the job's `rows_processed`.
 /// - `finish` is `transition` from `in_progress` plus the result fields, in one
 ///   statement: exactly one finisher wins.
 /// - `retry` moves a `failed` job back to `queued`, increments `attempt`, clears
@@ -191,6 +200,7 @@ pub trait JobStore: JobRecords {
     async fn transition(&self, id: &str, from: JobStatus, to: JobStatus) -> Result<bool>;
     async fn set_chunks_total(&self, id: &str, chunks_total: u32) -> Result<()>;
     async fn record_chunk(&self, id: &str, chunk: u32, stats: ChunkStats) -> Result<ChunkProgress>;
+    async fn record_chunk_rows(&self, id: &str, chunk: u32, rows: u64) -> Result<u64>;
     async fn chunk_progress(&self, id: &str) -> Result<ChunkProgress>;
     /// Indices of recorded chunks, ascending.
     async fn done_chunks(&self, id: &str) -> Result<Vec<u32>>;

@@ -30,8 +30,9 @@ impl Task {
     }
 }
 
-/// A received task. Until acked it is invisible to others; after the visibility
-/// timeout it is delivered again (the worker is presumed dead).
+/// A received task, leased to its receiver. Until acked (or released) it is invisible
+/// to others; a lease not renewed lapses and the task is delivered again (the worker is
+/// presumed dead).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {
     /// Opaque handle for `ack`/`retry`.
@@ -44,17 +45,37 @@ pub struct Delivery {
 /// Work distribution.
 ///
 /// # Contract
-/// - At-least-once: a task enqueued is delivered until acked. A delivery not acked
-///   within the visibility timeout is delivered again (to any receiver).
+/// - At-least-once: a task enqueued is delivered until acked. A delivery is leased for
+///   [`JobQueue::lease`]; `renew` extends the lease by that much again (a heartbeat,
+///   sent by the worker every lease/3 while the task runs), so a long task on a live
+///   worker is never handed out twice. A delivery whose lease lapses is delivered again
+///   (to any receiver).
 /// - `receive` waits up to `wait` for a task and returns `None` when there is none.
 /// - `retry` hands a task back to run again after `delay` (backoff), counting an
 ///   attempt; `ack` removes it for good. Both are harmless on an unknown/expired id.
 /// - `attempt` counts deliveries of the same enqueued task (redeliveries and retries),
 ///   so a worker can dead-letter a task that keeps failing.
+/// - `renew` returns `false` when the delivery is no longer this receiver's (its lease
+///   lapsed, it was acked or retried, or the id is unknown); it never revives a delivery.
+/// - `release` hands a task back at once (a worker shutting down), ready for the next
+///   receiver without waiting for the lease to lapse.
 #[async_trait]
 pub trait JobQueue: Send + Sync + Debug + 'static {
     async fn enqueue(&self, task: Task) -> Result<()>;
     async fn receive(&self, wait: Duration) -> Result<Option<Delivery>>;
     async fn ack(&self, delivery: &Delivery) -> Result<()>;
     async fn retry(&self, delivery: &Delivery, delay: Duration) -> Result<()>;
+    /// How long a delivery is held without a renewal.
+    fn lease(&self) -> Duration;
+    /// Extends the delivery's lease to a full [`JobQueue::lease`] from now.
+    async fn renew(&self, delivery: &Delivery) -> Result<bool>;
+    /// Tasks not yet acked (waiting, delayed or leased), for the queue-depth gauge;
+    /// `None` when the backend cannot tell cheaply.
+    async fn depth(&self) -> Result<Option<u64>> {
+        Ok(None)
+    }
+    /// Hands the task back for immediate redelivery (counts as an attempt, like a retry).
+    async fn release(&self, delivery: &Delivery) -> Result<()> {
+        self.retry(delivery, Duration::ZERO).await
+    }
 }

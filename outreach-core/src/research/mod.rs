@@ -1,18 +1,18 @@
-//! Research: two searches per prospect, distilled by the LLM into a small JSON document.
+//! Research: two searches per prospect (built from what the row knows, [`Prospect`]),
+//! distilled by the LLM into a small JSON document whose every fact the verifier checks.
 
 pub mod email;
+pub mod free_mail;
+pub mod identity;
 pub mod model;
 pub mod parse;
 pub mod prompt;
+pub mod prospect;
+pub mod verify;
 
 pub use email::{parse_email, EmailParts};
-pub use model::{Company, Person, Research, UNKNOWN};
-
-/// The two queries the seed runs: the person at their domain, then the domain itself.
-/// The second one is shared by everyone at the same company, so it is cached.
-pub fn queries(email: &EmailParts) -> (String, String) {
-    (
-        format!("{} {}", email.username, email.domain),
-        email.domain.clone(),
-    )
-}
+pub use free_mail::is_free_mail;
+pub use model::{
+    Company, Evidence, Identity, Person, Research, ResearchReply, RESEARCH_VERSION, UNKNOWN,
+};
+pub use prospect::Prospect;

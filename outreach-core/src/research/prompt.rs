@@ -1,21 +1,29 @@
-//! Prompts for research synthesis. Findings are numbered and carry their URLs so the
-//! model can cite them in `sources`; snippets are capped to keep tokens per row low.
+//! Prompts for research synthesis. Findings carry their URLs so the model can cite them
+//! in `evidence`; snippets are capped to keep tokens per row low.
 
+use super::model::ResearchReply;
+use super::prospect::Prospect;
+use super::verify::HITS_PER_QUERY;
 use crate::providers::{ChatMessage, ChatRequest, JsonSchemaSpec, ReplyFormat, SearchResults};
-use crate::research::Research;
 
-/// Organic results per query shown to the model. More adds tokens, rarely facts.
-const HITS_PER_QUERY: usize = 5;
 const SNIPPET_CHARS: usize = 300;
 
-pub const RESEARCH_SCHEMA: &str = r#"{"person":{"name":string,"info":[string]},"company":{"name":string,"info":[string],"moat":string},"sources":[url]}"#;
+pub const RESEARCH_SCHEMA: &str = r#"{"person":{"name":string,"title":string,"info":[string]},"company":{"name":string,"info":[string],"moat":string},"evidence":[{"fact":string,"url":string,"quote":string}]}"#;
+
+/// The rules every research answer follows (also used by the combined prompt).
+pub const EVIDENCE_RULES: &str = "Use only facts stated in the findings; never invent. \
+Where the findings do not say, write \"unknown\" for a name, the title or the moat and leave a list empty. \
+`info` items are short factual phrases (role, tenure, recent news, products, customers, size, funding), \
+worded close to the finding. `moat` is the company's main competitive advantage. \
+For every info item and for the moat (unless \"unknown\") add one `evidence` entry: `fact` is the item verbatim, \
+`url` is the URL of the finding it came from, `quote` is a span copied character for character from that \
+finding's title or text (several words) that contains every name and number of the fact. \
+A fact without such a quote must be left out. \
+The prospect is the person the row describes, at that company: a person with the same name at another \
+company is someone else, so ignore findings about them.";
 
 const RESEARCH_SYSTEM: &str = "You are a B2B sales researcher. From the web search findings, \
-extract what is known about the person and their company. Use only facts stated in the findings; \
-never invent. Where the findings do not say, write \"unknown\" for a name or the moat and leave a list empty. \
-`info` items are short factual phrases (role, tenure, recent news, products, customers, size, funding). \
-`moat` is the company's main competitive advantage. `sources` lists the URLs of the findings you used. \
-Reply with one JSON object and nothing else, in exactly this shape: ";
+extract what is known about the prospect and their company. ";
 
 /// The search findings as the model sees them, and the URLs it may cite.
 pub struct Findings {
@@ -24,18 +32,22 @@ pub struct Findings {
 }
 
 pub fn findings(
-    email: &str,
+    prospect: &Prospect,
     person_query: &str,
     person: &SearchResults,
-    company_query: &str,
-    company: &SearchResults,
+    company_query: Option<&str>,
+    company: Option<&SearchResults>,
 ) -> Findings {
-    let mut text = format!("Prospect email: {email}\n");
+    let mut text = format!("The prospect's row says:\n{}", prospect.row_lines());
     let mut urls = Vec::new();
-    for (label, query, results) in [
-        ("Person search", person_query, person),
+    let searches = [
+        ("Person search", Some(person_query), Some(person)),
         ("Company search", company_query, company),
-    ] {
+    ];
+    for (label, query, results) in searches {
+        let (Some(query), Some(results)) = (query, results) else {
+            continue;
+        };
         text.push_str(&format!("\n{label} \"{query}\":\n"));
         if let Some(kg) = &results.knowledge_graph {
             text.push_str(&format!("- Knowledge panel: {}", kg.title));
@@ -76,7 +88,9 @@ pub fn findings(
 /// starting over blind.
 pub fn research_request(findings: &Findings, previous: Option<&str>) -> ChatRequest {
     let mut messages = vec![
-        ChatMessage::system(format!("{RESEARCH_SYSTEM}{RESEARCH_SCHEMA}")),
+        ChatMessage::system(format!(
+            "{RESEARCH_SYSTEM}{EVIDENCE_RULES} Reply with one JSON object and nothing else, in exactly this shape: {RESEARCH_SCHEMA}"
+        )),
         ChatMessage::user(findings.text.clone()),
     ];
     push_json_reminder(&mut messages, previous);
@@ -84,15 +98,15 @@ pub fn research_request(findings: &Findings, previous: Option<&str>) -> ChatRequ
         messages,
         temperature: Some(0.2),
         format: ReplyFormat::JsonSchema(research_schema()),
-        max_tokens: Some(700),
+        max_tokens: Some(1000),
         reasoning_effort: None,
     }
 }
 
 /// The schema structured outputs enforce for the research reply, generated from
-/// [`Research`].
+/// [`ResearchReply`] (what the model returns; the verifier builds the cell from it).
 pub fn research_schema() -> JsonSchemaSpec {
-    JsonSchemaSpec::for_type::<Research>("research")
+    JsonSchemaSpec::for_type::<ResearchReply>("research")
 }
 
 /// After an invalid JSON reply: that reply as the assistant's turn (when there was

@@ -97,16 +97,19 @@ pub fn llm_fn(f: impl Fn(&ChatRequest) -> Result<String> + Send + Sync + 'static
 
 /// Search results naming the query, with one link per query.
 pub fn echo_search() -> Arc<FnSearch> {
-    search_fn(|q| {
-        Ok(SearchResults {
-            organic: vec![SearchHit {
-                title: format!("About {}", q.q),
-                link: format!("https://example.com/{}", q.q.replace(' ', "/")),
-                snippet: format!("{} is growing fast.", q.q),
-            }],
-            knowledge_graph: None,
-        })
-    })
+    search_fn(|q| Ok(echo_results(q)))
+}
+
+/// One hit naming the query (so a good answer's facts verify).
+pub fn echo_results(q: &SearchQuery) -> SearchResults {
+    SearchResults {
+        organic: vec![SearchHit {
+            title: format!("About {}", q.q),
+            link: format!("https://example.com/{}", q.q.replace(' ', "/")),
+            snippet: format!("{} is growing fast.", q.q),
+        }],
+        knowledge_graph: None,
+    }
 }
 
 /// Research JSON for JSON-mode requests (naming the prospect email it saw), a valid
@@ -115,34 +118,70 @@ pub fn good_llm() -> Arc<FnLlm> {
     llm_fn(|req| Ok(good_answer(req)))
 }
 
+/// The findings lines of a research prompt: (section, title, snippet, link).
+pub fn finding_lines(user: &str) -> Vec<(String, String, String, String)> {
+    let mut section = String::new();
+    let mut out = Vec::new();
+    for line in user.lines() {
+        if line.starts_with("Person search") || line.starts_with("Company search") {
+            section = line.split(' ').next().unwrap_or("").to_string();
+            continue;
+        }
+        let Some(rest) = line.strip_prefix("- ") else {
+            continue;
+        };
+        let Some((body, link)) = rest.rsplit_once(" [") else {
+            continue;
+        };
+        let Some((title, snippet)) = body.split_once(" — ") else {
+            continue;
+        };
+        out.push((
+            section.clone(),
+            title.to_string(),
+            snippet.to_string(),
+            link.trim_end_matches(']').to_string(),
+        ));
+    }
+    out
+}
+
 pub fn good_answer(req: &ChatRequest) -> String {
     let user = &req.messages[1].content;
     let email = user
         .lines()
-        .find_map(|l| l.strip_prefix("Prospect email: "))
+        .find_map(|l| l.strip_prefix("Email: "))
         .unwrap_or("unknown");
-    let link = user
-        .lines()
-        .find_map(|l| l.rsplit_once('[').and_then(|(_, r)| r.strip_suffix(']')))
-        .unwrap_or("")
-        .to_string();
+    let mut person_info = Vec::new();
+    let mut company_info = vec!["Raised a Series A".to_string()];
+    // One invented fact with an invented source: the verifier must drop it.
+    let mut evidence = vec![
+        serde_json::json!({"fact": "Raised a Series A", "url": "https://invented.example/not-shown", "quote": "Acme raised a Series A round"}),
+    ];
+    for (section, _title, snippet, link) in finding_lines(user) {
+        let fact = snippet.trim_end_matches('.').to_string();
+        evidence.push(serde_json::json!({"fact": fact, "url": link, "quote": snippet}));
+        if section == "Person" {
+            person_info.push(fact);
+        } else {
+            company_info.push(fact);
+        }
+    }
     let research = serde_json::json!({
-        "person": {"name": email, "info": ["Leads sales"]},
-        "company": {"name": "Acme", "info": ["Raised a Series A"], "moat": "unknown"},
-        "sources": [link, "https://invented.example/not-shown"]
+        "person": {"name": email, "title": "unknown", "info": person_info},
+        "company": {"name": "Acme", "info": company_info, "moat": "unknown"},
+        "evidence": evidence
     });
     if req.format.is_json() && req.messages[0].content.contains("copywriter") {
         serde_json::json!({"research": research, "opener": "Scaling outbound after a raise is hard. We help keep quality up."}).to_string()
     } else if req.format.is_json() {
         research.to_string()
     } else {
-        let research_line = user.lines().nth(1).unwrap_or("");
-        let email = research_line
-            .split("\"name\":\"")
-            .nth(1)
-            .and_then(|s| s.split('"').next())
+        let name = user
+            .lines()
+            .find_map(|l| l.strip_prefix("Name: "))
             .unwrap_or("you");
-        format!("Noticed {email} is hiring. We make outreach easier.")
+        format!("Noticed {name} is hiring. We make outreach easier.")
     }
 }
 

@@ -29,7 +29,7 @@ from ._outreach import (
     __version__,
 )
 from ._pipeline import ENV_NAMES, MissingKeyWarning, Pipeline, read_headers
-from ._tables import PERSONALIZED_COLUMN, RESEARCH_COLUMN
+from ._tables import PERSONALIZED_COLUMN, RESEARCH_COLUMN, SOURCES_COLUMN, STATUS_COLUMN
 from ._types import HeaderSummary, Metrics, Progress, RunSummary, ServiceContext
 
 __all__ = [
@@ -57,6 +57,8 @@ __all__ = [
     "RESEARCH_COLUMN",
     "RateLimitedError",
     "RunSummary",
+    "SOURCES_COLUMN",
+    "STATUS_COLUMN",
     "ServiceContext",
     "UpstreamError",
     "__version__",

@@ -12,6 +12,8 @@ __all__ = [
     "RunHandle",
     "RESEARCH_COLUMN",
     "PERSONALIZED_COLUMN",
+    "STATUS_COLUMN",
+    "SOURCES_COLUMN",
     "SERVICE_FIELDS",
     "__version__",
     "BUILD_PROFILE",
@@ -37,6 +39,8 @@ __version__: str
 BUILD_PROFILE: str
 RESEARCH_COLUMN: str
 PERSONALIZED_COLUMN: str
+STATUS_COLUMN: str
+SOURCES_COLUMN: str
 SERVICE_FIELDS: List[str]
 
 def read_headers(path: str) -> Dict[str, Any]: ...
@@ -82,6 +86,7 @@ class Pipeline:
         out: Optional[str] = None,
         format: Optional[str] = None,
         limit: Optional[int] = None,
+        columns: Optional[Dict[str, str]] = None,
         suppress: Optional[str] = None,
         drafts: Optional[str] = None,
     ) -> RunHandle: ...
@@ -96,6 +101,7 @@ class Pipeline:
         format: Optional[str] = None,
         limit: Optional[int] = None,
         return_rows: bool = True,
+        columns: Optional[Dict[str, str]] = None,
         suppress: Optional[str] = None,
         drafts: Optional[str] = None,
     ) -> RunHandle: ...

@@ -341,7 +341,8 @@ class Pipeline:
             out=None if out is None else os.fspath(out),
             format=format,
             limit=_limit(limit),
-            **campaign,
+            suppress=campaign.get("suppress"),
+            drafts=campaign.get("drafts"),
         )
         if isinstance(source, (str, os.PathLike)):
             handle = self._inner.enrich_path(os.fspath(source), **common)
@@ -400,7 +401,8 @@ class Pipeline:
             format=format,
             limit=_limit(limit),
             return_rows=False,
-            **campaign,
+            suppress=campaign.get("suppress"),
+            drafts=campaign.get("drafts"),
         )
 
     def _start_personalize(

@@ -1,5 +1,6 @@
 """Sources and results: a path, a list of dicts or a pandas DataFrame in; the same rows,
-in the same order, with `sif_research` and `sif_personalized` out.
+in the same order, with `sif_research`, `sif_personalized` and `sif_status` out
+(`sif_sources` on request).
 
 For in-memory sources the engine sees every cell as text (to guess the email column
 and to write `out`), but the returned table is built from the caller's own objects, so
@@ -9,6 +10,7 @@ and only imported when a path's result is returned as a DataFrame.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -18,6 +20,31 @@ from . import _outreach
 
 RESEARCH_COLUMN: str = _outreach.RESEARCH_COLUMN
 PERSONALIZED_COLUMN: str = _outreach.PERSONALIZED_COLUMN
+STATUS_COLUMN: str = _outreach.STATUS_COLUMN
+SOURCES_COLUMN: str = _outreach.SOURCES_COLUMN
+NEW_COLUMNS = (RESEARCH_COLUMN, PERSONALIZED_COLUMN, STATUS_COLUMN, SOURCES_COLUMN)
+
+
+def sources_cell(research: str) -> str:
+    """The evidence URLs of a `sif_research` cell, one per line ("" for a fallback)."""
+    if not research.startswith("{"):
+        return ""
+    try:
+        return "\n".join(json.loads(research).get("sources") or [])
+    except (ValueError, AttributeError):
+        return ""
+
+
+def new_values(result: Mapping[str, Any]) -> Dict[str, List[str]]:
+    """Each new column's values, one per processed row."""
+    research = list(result["research"])
+    return {
+        RESEARCH_COLUMN: research,
+        PERSONALIZED_COLUMN: list(result["personalized"]),
+        STATUS_COLUMN: list(result["status"]),
+        SOURCES_COLUMN: [sources_cell(r) for r in research],
+        **{name: list(v) for name, v in (result.get("drafts") or {}).items()},
+    }
 
 PathLike = Union[str, "os.PathLike[str]"]
 Row = Mapping[Any, Any]
@@ -96,7 +123,7 @@ class Table:
         first: Dict[str, int] = {}
         for i, h in enumerate(self.headers):
             first.setdefault(h, i)
-        created = {RESEARCH_COLUMN, PERSONALIZED_COLUMN, *new}
+        created = {*NEW_COLUMNS, *new}
         out: List[Union[int, str]] = []
         for name in out_headers:
             if name in created:
@@ -110,20 +137,14 @@ def rows_result(
     rows: Sequence[Row], table: Table, result: Mapping[str, Any]
 ) -> List[Dict[Any, Any]]:
     """The enriched rows as new dicts, keyed by the original keys, in input order."""
-    drafts: Mapping[str, List[str]] = result.get("drafts") or {}
-    plan = table.positions(result["headers"], drafts)
+    values = new_values(result)
+    plan = table.positions(result["headers"], values)
     out: List[Dict[Any, Any]] = []
-    for i, (row, research, line) in enumerate(
-        zip(rows, result["research"], result["personalized"])
-    ):
+    for i, row in enumerate(rows[: len(values[RESEARCH_COLUMN])]):
         new: Dict[Any, Any] = {}
         for p in plan:
-            if p == RESEARCH_COLUMN:
-                new[RESEARCH_COLUMN] = research
-            elif p == PERSONALIZED_COLUMN:
-                new[PERSONALIZED_COLUMN] = line
-            elif isinstance(p, str):
-                new[p] = drafts[p][i]
+            if isinstance(p, str):
+                new[p] = values[p][i]
             else:
                 label = table.labels[int(p)]
                 new[label] = row.get(label)
@@ -132,25 +153,22 @@ def rows_result(
 
 
 def frame_result(frame: Any, table: Table, result: Mapping[str, Any]) -> Any:
-    """A new DataFrame: the input's columns (same index and dtypes) and the two new
-    ones, restricted and ordered like the output file."""
-    drafts: Mapping[str, List[str]] = result.get("drafts") or {}
-    plan = table.positions(result["headers"], drafts)
-    n = len(result["research"])
+    """A new DataFrame: the input's columns (same index and dtypes) and the new ones,
+    restricted and ordered like the output file."""
+    values = new_values(result)
+    plan = table.positions(result["headers"], values)
+    n = len(values[RESEARCH_COLUMN])
     inputs = [int(p) for p in plan if not isinstance(p, str)]
     base = frame.iloc[:n, inputs].copy()
-    base[RESEARCH_COLUMN] = list(result["research"])
-    base[PERSONALIZED_COLUMN] = list(result["personalized"])
+    added = [p for p in plan if isinstance(p, str)]
+    for name in added:
+        base[name] = values[name]
     width = len(inputs)
-    created = [RESEARCH_COLUMN, PERSONALIZED_COLUMN]
-    for name, values in drafts.items():
-        base[name] = list(values)
-        created.append(name)
     order: List[int] = []
     next_input = 0
     for p in plan:
         if isinstance(p, str):
-            order.append(width + created.index(p))
+            order.append(width + added.index(p))
         else:
             order.append(next_input)
             next_input += 1

@@ -79,6 +79,7 @@ pub async fn run(args: EnrichArgs) -> anyhow::Result<ExitCode> {
         file_path: String::new(),
         filename: filename.clone(),
         email_col: args.email_col.clone(),
+        columns: args.column_overrides(),
         service: config.enricher.service.clone(),
         output_columns: args.columns.clone(),
         format,
@@ -226,6 +227,12 @@ fn apply_overrides(config: &mut PipelineConfig, args: &EnrichArgs) -> anyhow::Re
     if let Some(path) = &args.service {
         config.enricher.service = read_service(path)?;
     }
+    args.apply_copy_rules(&mut config.enricher.service);
+    config
+        .enricher
+        .service
+        .validate()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(())
 }
 
@@ -233,9 +240,14 @@ fn read_service(path: &Path) -> anyhow::Result<ServiceContext> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the service file {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| {
+        let fields: Vec<&str> = outreach_core::service::SERVICE_FIELDS
+            .iter()
+            .map(|f| f.name)
+            .collect();
         format!(
-            "{} is not a service JSON object (fields: core_offer, key_differentiator, cta, timeline, goal, fallback_action)",
-            path.display()
+            "{} is not a service JSON object (fields: {}, copy)",
+            path.display(),
+            fields.join(", ")
         )
     })
 }
@@ -316,11 +328,11 @@ fn summary_line(job: &Job, output: &Path) -> String {
     let wall = n(&["seconds", "wall"]);
     let truncated = n(&["truncated_cells"]) as u64;
     let mut line = format!(
-        "{} rows, {} lines written, {} fallbacks ({} invalid emails), {} provider calls ({} search, {} LLM), {} cache hits, {} retries, {:.1}s ({:.1} rows/s) → {}",
+        "{} rows, {} lines written, {} fallbacks ({} not chargeable), {} provider calls ({} search, {} LLM), {} cache hits, {} retries, {:.1}s ({:.1} rows/s) → {}",
         job.rows,
         job.rows.saturating_sub(fallbacks + suppressed),
         fallbacks,
-        fallbacks.saturating_sub(refundable),
+        refundable,
         n(&["provider_calls", "total"]) as u64,
         n(&["provider_calls", "search"]) as u64,
         n(&["provider_calls", "llm"]) as u64,

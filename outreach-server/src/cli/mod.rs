@@ -87,6 +87,10 @@ pub struct WorkerArgs {
     /// Tasks run at once (default: enough to keep OUTREACH_CONCURRENCY rows busy).
     #[arg(long, env = "OUTREACH_WORKER_PARALLEL")]
     pub parallel: Option<usize>,
+    /// Serve /metrics (Prometheus) and /healthz on this address, e.g. 0.0.0.0:9091
+    /// (port 0 picks a free one; the URL is printed). Off when absent.
+    #[arg(long = "metrics-addr", env = "OUTREACH_METRICS_ADDR")]
+    pub metrics_addr: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -117,6 +121,7 @@ pub enum CreditsCommand {
 }
 
 #[derive(Debug, Args)]
+#[allow(clippy::struct_excessive_bools)]
 pub struct EnrichArgs {
     /// The CSV or XLSX prospect list.
     pub input: PathBuf,
@@ -126,10 +131,53 @@ pub struct EnrichArgs {
     /// The email column's header (guessed when absent).
     #[arg(long = "email-col")]
     pub email_col: Option<String>,
-    /// JSON file with the service context (core_offer, key_differentiator, cta, timeline, goal, fallback_action).
+    /// JSON file with the service context (core_offer, key_differentiator, cta, timeline,
+    /// goal, fallback_action, and the copy rules under "copy"; see the README).
     #[arg(long)]
     pub service: Option<PathBuf>,
-    /// Output columns, comma-separated, in order (may include sif_research, sif_personalized).
+    /// The full-name column's header (guessed when absent; "" = none).
+    #[arg(long = "name-col")]
+    pub name_col: Option<String>,
+    /// The first-name column's header (guessed when absent; "" = none).
+    #[arg(long = "first-name-col")]
+    pub first_name_col: Option<String>,
+    /// The last-name column's header (guessed when absent; "" = none).
+    #[arg(long = "last-name-col")]
+    pub last_name_col: Option<String>,
+    /// The company column's header (guessed when absent; "" = none).
+    #[arg(long = "company-col")]
+    pub company_col: Option<String>,
+    /// The job-title column's header (guessed when absent; "" = none).
+    #[arg(long = "title-col")]
+    pub title_col: Option<String>,
+    /// The LinkedIn URL column's header (guessed when absent; "" = none).
+    #[arg(long = "linkedin-col")]
+    pub linkedin_col: Option<String>,
+    /// The company website column's header (guessed when absent; "" = none).
+    #[arg(long = "website-col")]
+    pub website_col: Option<String>,
+    /// The opener's language (copy rule; default English).
+    #[arg(long)]
+    pub language: Option<String>,
+    /// Most sentences per opener (copy rule; default 2).
+    #[arg(long)]
+    pub sentences: Option<usize>,
+    /// Most words per sentence (copy rule; default 25).
+    #[arg(long = "words-per-sentence")]
+    pub words_per_sentence: Option<usize>,
+    /// A word or phrase the opener must not use; repeat the flag for more. Replaces the
+    /// default list (AI tells, spam triggers, em dashes).
+    #[arg(long = "forbid")]
+    pub forbid: Vec<String>,
+    /// Free-text instructions for the writer (copy rule, at most 500 characters).
+    #[arg(long)]
+    pub instructions: Option<String>,
+    /// For rows without verified research, write an opener from the row's own columns
+    /// and the service instead of the fallback line.
+    #[arg(long = "opener-without-research")]
+    pub opener_without_research: bool,
+    /// Output columns, comma-separated, in order (may include sif_research,
+    /// sif_personalized, sif_status, sif_sources).
     #[arg(long, value_delimiter = ',')]
     pub columns: Option<Vec<String>>,
     /// Output format: xlsx or csv (default: from the output name, else xlsx).
@@ -191,5 +239,43 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate => migrate::run().await,
         Command::Token(args) => token::run(args).await,
         Command::Credits(command) => credits::run(command).await,
+    }
+}
+
+impl EnrichArgs {
+    /// The role-column flags as the core's overrides.
+    pub fn column_overrides(&self) -> outreach_core::input::ColumnOverrides {
+        outreach_core::input::ColumnOverrides {
+            first_name: self.first_name_col.clone(),
+            last_name: self.last_name_col.clone(),
+            full_name: self.name_col.clone(),
+            company: self.company_col.clone(),
+            title: self.title_col.clone(),
+            linkedin: self.linkedin_col.clone(),
+            website: self.website_col.clone(),
+        }
+    }
+
+    /// Apply the copy-rule flags to a service context (they win over the service file).
+    pub fn apply_copy_rules(&self, service: &mut outreach_core::ServiceContext) {
+        let copy = &mut service.copy;
+        if let Some(l) = &self.language {
+            copy.language = l.clone();
+        }
+        if let Some(n) = self.sentences {
+            copy.sentences = n;
+        }
+        if let Some(n) = self.words_per_sentence {
+            copy.words_per_sentence = n;
+        }
+        if !self.forbid.is_empty() {
+            copy.forbidden = self.forbid.clone();
+        }
+        if let Some(i) = &self.instructions {
+            copy.instructions = i.clone();
+        }
+        if self.opener_without_research {
+            copy.opener_without_research = true;
+        }
     }
 }

@@ -3,15 +3,15 @@
 //! queue). With the in-process queue, unfinished jobs are re-queued at start.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use outreach_server::metrics_exporter;
 use outreach_server::server::auth::{AuthConfig, SecretSource};
 use outreach_server::server::stripe::BillingConfig;
 use outreach_server::server::web::{WebConfig, WebState};
 use outreach_server::server::{app, listen, AppState, ServerConfig};
-use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use super::ServeArgs;
 
@@ -70,27 +70,44 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         data_dir.display()
     );
 
-    let stopping = Arc::new(Notify::new());
+    let stopping = CancellationToken::new();
+    // The in-process workers stop taking tasks at the signal, while connections drain,
+    // and stop together within one grace period; what they still hold goes back to the
+    // queue (with the in-process queue, `recover` re-queues it at the next start).
+    let workers_stopped = tokio::spawn({
+        let stopping = stopping.clone();
+        async move {
+            stopping.cancelled().await;
+            let grace = super::system::shutdown_grace();
+            futures::future::join_all(workers.into_iter().map(|w| w.shutdown_within(grace))).await;
+        }
+    });
     let signal = {
         let stopping = stopping.clone();
         async move {
             shutdown_signal().await;
             eprintln!("shutting down");
-            stopping.notify_waiters();
+            stopping.cancel();
         }
     };
+    // `/metrics` beside the API, and every route timed.
+    let metrics = metrics_exporter::install().context("cannot install the metrics recorder")?;
+    let router = metrics_exporter::instrument(app(state).merge(metrics_exporter::router(
+        metrics,
+        system.clone(),
+        false,
+    )));
     // Header-read and idle timeouts, connection caps; the peer address (ConnectInfo)
     // feeds the per-client limit on sign-in attempts.
-    let serve = listen::serve(listener, app(state), limits, signal);
+    let serve = listen::serve(listener, router, limits, signal);
     tokio::select! {
         _ = serve => {},
-        _ = async { stopping.notified().await; tokio::time::sleep(DRAIN).await } => {
+        _ = async { stopping.cancelled().await; tokio::time::sleep(DRAIN).await } => {
             eprintln!("connections still open after {}s; closing them", DRAIN.as_secs());
         }
     }
-    for worker in workers {
-        worker.shutdown().await;
-    }
+    stopping.cancel();
+    let _ = workers_stopped.await;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -49,3 +49,16 @@ pub async fn open_from_env() -> anyhow::Result<Opened> {
         shared_rate_limits,
     })
 }
+
+/// How long a stopping process lets running tasks finish before handing them back to
+/// the queue: `OUTREACH_SHUTDOWN_GRACE_SECS` (default 8 s).
+pub fn shutdown_grace() -> std::time::Duration {
+    std::env::var("OUTREACH_SHUTDOWN_GRACE_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map_or(
+            outreach_core::jobs::DEFAULT_SHUTDOWN_GRACE,
+            std::time::Duration::from_secs_f64,
+        )
+}

@@ -4,6 +4,8 @@
 
 use std::process::ExitCode;
 
+use outreach_server::metrics_exporter;
+
 use super::system::open_from_env;
 use super::WorkerArgs;
 
@@ -29,9 +31,22 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             "per process"
         }
     );
+    if let Some(addr) = &args.metrics_addr {
+        let metrics = metrics_exporter::install()?;
+        let bound = metrics_exporter::serve_standalone(addr, metrics, system.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot serve metrics on {addr}: {e}"))?;
+        // The URL on stdout, like `serve`, so scripts can find a free port's number.
+        println!("outreach worker metrics on http://{bound}/metrics");
+    }
     let worker = system.spawn_worker(parallel);
     super::serve::shutdown_signal().await;
-    eprintln!("stopping: finishing the tasks in hand");
-    worker.shutdown().await;
+    let grace = super::system::shutdown_grace();
+    eprintln!(
+        "stopping: finishing the tasks in hand for up to {}s, then handing them back",
+        grace.as_secs_f64()
+    );
+    let took = worker.shutdown_within(grace).await;
+    eprintln!("stopped in {:.1}s", took.as_secs_f64());
     Ok(ExitCode::SUCCESS)
 }

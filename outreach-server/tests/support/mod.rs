@@ -196,6 +196,20 @@ impl Harness {
         }
     }
 
+    /// Waits until the caller's balance is `expected`: a job's refund for rows it did not
+    /// deliver lands a moment after its status flips, so a test reads it when it settles.
+    pub async fn wait_balance(&self, token: &str, expected: i64) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = self.me(token).await["credits_remaining"].as_i64();
+            if now == Some(expected) || std::time::Instant::now() > deadline {
+                assert_eq!(now, Some(expected), "the balance did not settle");
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn me(&self, token: &str) -> Value {
         let r = self.call(get("/me", Some(token))).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());

@@ -133,7 +133,7 @@ test('download the XLSX: every input row, in order, with research and opener', a
   assert.equal(download.suggestedFilename(), 'prospects.enriched.xlsx');
   const path = await download.path();
   const rows = readXlsx(readFileSync(path));
-  assert.deepEqual(rows[0], [...sampleHeaders, 'sif_research', 'sif_personalized']);
+  assert.deepEqual(rows[0], [...sampleHeaders, 'sif_research', 'sif_personalized', 'sif_status']);
   assert.equal(rows.length - 1, sampleRows.length, 'one output row per input row');
   const emailAt = sampleHeaders.indexOf('email');
   let researched = 0;
@@ -172,7 +172,10 @@ test('the dashboard shows the deductions and the balance', async () => {
   await page.getByRole('heading', { name: 'Recent activity' }).waitFor();
   const token = await page.evaluate(() => JSON.parse(localStorage.getItem('outreach.session')).access_token);
   const me = await apiGet('/me', token);
-  assert.equal(me.credits_remaining, 500 - 3 - sampleRows.length);
+  // Rows that delivered nothing (the sample's broken addresses) are refunded.
+  const emailAt = sampleHeaders.indexOf('email');
+  const broken = (rows) => rows.filter((r) => !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(r[emailAt].trim())).length;
+  assert.equal(me.credits_remaining, 500 - 3 - sampleRows.length + broken(sampleRows.slice(0, 3)) + broken(sampleRows));
   assert.equal(await page.locator('#credits-remaining').getAttribute('data-credits'), String(me.credits_remaining));
   const deductions = page.locator('tr[data-kind="deduction"]');
   assert.equal(await deductions.count(), 2);

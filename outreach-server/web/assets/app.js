@@ -6,14 +6,15 @@ import { setUnauthorizedHandler } from './api.js';
 import { currentSession, readSession, signOut } from './auth.js';
 import { clear, fill, h } from './ui.js';
 
-const ROUTES = [
-  { pattern: /^\/$/, page: 'dashboard', title: 'Dashboard' },
-  { pattern: /^\/upload\/?$/, page: 'upload', title: 'Upload' },
-  { pattern: /^\/jobs\/?$/, page: 'jobs', title: 'Jobs' },
-  { pattern: /^\/jobs\/([^/]+)\/?$/, page: 'job', title: 'Job' },
-  { pattern: /^\/billing\/?$/, page: 'billing', title: 'Billing' },
-  { pattern: /^\/login\/?$/, page: 'login', title: 'Sign in', public: true },
-];
+// The pages come from /ui/config.json (the server's one list, `web/assets.rs` PAGES):
+// `{id}` in a path matches one segment and becomes a parameter.
+let ROUTES = [];
+
+function routePattern(path) {
+  if (path === '/') return /^\/$/;
+  const segments = path.split('/').map((s) => (s === '{id}' ? '([^/]+)' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+  return new RegExp(`^${segments.join('\\/')}\\/?$`);
+}
 
 const main = document.getElementById('main');
 let config = null;
@@ -109,6 +110,7 @@ function onClick(event) {
 async function start() {
   try {
     config = await loadConfig();
+    ROUTES = config.pages.map((p) => ({ pattern: routePattern(p.path), page: p.module, title: p.title, public: p.public }));
   } catch (e) {
     fill(main, h('div', { class: 'alert error', role: 'alert' }, `The app could not load its settings (${e.message}). Reload the page to try again.`));
     return;

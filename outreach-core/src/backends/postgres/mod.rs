@@ -49,6 +49,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "local users",
         include_str!("../../../migrations/postgres/20261201000000_local_users.sql"),
     ),
+    (
+        20261215000000,
+        "chunk rows",
+        include_str!("../../../migrations/postgres/20261215000000_chunk_rows.sql"),
+    ),
 ];
 
 /// The PostgreSQL [`Dialect`].

@@ -101,6 +101,15 @@ fn percent(
 
 /// Progress of a job from its recorded chunks, and the percent derived from it.
 async fn progress_in<D: Dialect>(on: On<'_, D>, id: &str) -> Result<(ChunkProgress, f64)> {
+    let (progress, pct, _) = progress_and_target(on, id).await?;
+    Ok((progress, pct))
+}
+
+/// [`progress_in`], and the rows the job will process (its `rows`, or `limit`).
+async fn progress_and_target<D: Dialect>(
+    on: On<'_, D>,
+    id: &str,
+) -> Result<(ChunkProgress, f64, u64)> {
     let row = on
         .optional(Query::new(PROGRESS_SQL).bind(id), "read the job's progress")
         .await?
@@ -124,14 +133,102 @@ async fn progress_in<D: Dialect>(on: On<'_, D>, id: &str) -> Result<(ChunkProgre
         totals,
     };
     let limit = json::<MetaLimit>(&row, "meta_json")?.and_then(|m| m.limit);
+    let job_rows = row.u64("job_rows")?;
+    let target = limit.map_or(job_rows, |l| job_rows.min(l));
     let pct = percent(
-        row.u64("job_rows")?,
-        limit,
+        target,
+        None,
         progress.chunks_done,
         progress.chunks_total,
         progress.rows_processed,
     );
-    Ok((progress, pct))
+    Ok((progress, pct, target))
+}
+
+/// Rows reported by running chunks (progress by row) that are not recorded yet: the
+/// largest report of each.
+const PARTIAL_ROWS_SQL: &str = "SELECT CAST(COALESCE(SUM(p.rows), 0) AS BIGINT) AS partial \
+     FROM job_chunk_rows p \
+     WHERE p.job_id = $1 AND NOT EXISTS \
+         (SELECT 1 FROM job_chunks c WHERE c.job_id = p.job_id AND c.chunk = p.chunk)";
+
+/// Raises the job's `rows_processed` (and percent) to its recorded chunks' rows plus
+/// the reports of the others; never lowers them. Inside a write transaction holding
+/// the job's row lock.
+async fn raise_progress<D: Dialect>(tx: &mut D::Tx, id: &str) -> Result<u64> {
+    let (progress, _, target) = progress_and_target(On::<D>::Tx(tx), id).await?;
+    let partial = On::<D>::Tx(tx)
+        .optional(
+            Query::new(PARTIAL_ROWS_SQL).bind(id),
+            "read the job's progress",
+        )
+        .await?
+        .map(|row| row.u64("partial"))
+        .transpose()?
+        .unwrap_or(0);
+    let seen = progress.rows_processed + partial;
+    let pct = percent(
+        target,
+        None,
+        progress.chunks_done,
+        progress.chunks_total,
+        seen,
+    );
+    let raise_rows =
+        Query::new("UPDATE jobs SET rows_processed = $2 WHERE id = $1 AND rows_processed < $2")
+            .bind(id)
+            .bind(to_i64(seen, "rows processed")?);
+    let raise_percent =
+        Query::new("UPDATE jobs SET progress_percent = $2 WHERE id = $1 AND progress_percent < $2")
+            .bind(id)
+            .bind(pct);
+    for query in [raise_rows, raise_percent] {
+        On::<D>::Tx(tx)
+            .execute(query, "update the job's progress")
+            .await?;
+    }
+    let row = On::<D>::Tx(tx)
+        .optional(
+            Query::new("SELECT rows_processed FROM jobs WHERE id = $1").bind(id),
+            "read the job's progress",
+        )
+        .await?
+        .ok_or_else(|| unknown_job(id))?;
+    row.u64("rows_processed")
+}
+
+/// Locks the job's row for this write transaction; `NotFound` if there is no job.
+async fn lock_job<D: Dialect>(tx: &mut D::Tx, id: &str, op: &'static str) -> Result<()> {
+    let lock = format!("SELECT id FROM jobs WHERE id = $1{}", D::LOCK_ROW);
+    if On::<D>::Tx(tx)
+        .optional(Query::new(lock).bind(id), op)
+        .await?
+        .is_none()
+    {
+        return Err(unknown_job(id));
+    }
+    Ok(())
+}
+
+/// The body of `record_chunk_rows`, inside a write transaction.
+async fn record_chunk_rows_in<D: Dialect>(
+    tx: &mut D::Tx,
+    id: &str,
+    chunk: u32,
+    rows: i64,
+) -> Result<u64> {
+    let op = "record the chunk's progress";
+    lock_job::<D>(tx, id, op).await?;
+    let upsert = Query::new(
+        "INSERT INTO job_chunk_rows (job_id, chunk, rows) VALUES ($1, $2, $3) \
+         ON CONFLICT (job_id, chunk) DO UPDATE SET rows = excluded.rows \
+         WHERE excluded.rows > job_chunk_rows.rows",
+    )
+    .bind(id)
+    .bind(i64::from(chunk))
+    .bind(rows);
+    On::<D>::Tx(tx).execute(upsert, op).await?;
+    raise_progress::<D>(tx, id).await
 }
 
 /// The body of `record_chunk`, inside a write transaction.
@@ -143,14 +240,7 @@ async fn record_chunk_in<D: Dialect>(
 ) -> Result<ChunkProgress> {
     // The job's row lock serialises the records of its chunks: each recount below sees
     // every chunk committed before it, and the job row ends at the last one.
-    let lock = format!("SELECT id FROM jobs WHERE id = $1{}", D::LOCK_ROW);
-    if On::<D>::Tx(tx)
-        .optional(Query::new(lock).bind(id), "record the chunk")
-        .await?
-        .is_none()
-    {
-        return Err(unknown_job(id));
-    }
+    lock_job::<D>(tx, id, "record the chunk").await?;
     let mut insert = Query::new(
         "INSERT INTO job_chunks (job_id, chunk, rows, fallbacks, refundable, search_calls, \
              llm_calls, cache_hits, retries, prompt_tokens, completion_tokens, millis, \
@@ -171,16 +261,9 @@ async fn record_chunk_in<D: Dialect>(
             "record the chunk",
         ))?
         == 1;
-    let (progress, pct) = progress_in(On::<D>::Tx(tx), id).await?;
+    let (progress, _) = progress_in(On::<D>::Tx(tx), id).await?;
     if inserted {
-        let update =
-            Query::new("UPDATE jobs SET rows_processed = $2, progress_percent = $3 WHERE id = $1")
-                .bind(id)
-                .bind(to_i64(progress.rows_processed, "rows processed")?)
-                .bind(pct);
-        On::<D>::Tx(tx)
-            .execute(update, "update the job's progress")
-            .await?;
+        raise_progress::<D>(tx, id).await?;
     }
     Ok(progress)
 }
@@ -347,6 +430,14 @@ impl<D: Dialect> JobStore for SqlStore<D> {
         let op = "record the chunk";
         let mut tx = self.begin(D::BEGIN_WRITE, op).await?;
         let result = record_chunk_in::<D>(&mut tx, id, chunk, &values).await;
+        finish_tx::<D, _>(tx, result, op).await
+    }
+
+    async fn record_chunk_rows(&self, id: &str, chunk: u32, rows: u64) -> Result<u64> {
+        let rows = to_i64(rows, "rows done")?;
+        let op = "record the chunk's progress";
+        let mut tx = self.begin(D::BEGIN_WRITE, op).await?;
+        let result = record_chunk_rows_in::<D>(&mut tx, id, chunk, rows).await;
         finish_tx::<D, _>(tx, result, op).await
     }
 

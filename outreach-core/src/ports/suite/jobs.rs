@@ -15,6 +15,7 @@ pub async fn run_all(jobs: Arc<dyn JobStore>) {
     create_get_list_scoped(&*jobs).await;
     claim_is_exactly_once(jobs.clone()).await;
     record_chunk_is_idempotent_and_progress_derived(jobs.clone()).await;
+    chunk_rows_advance_progress_once(&*jobs).await;
     finish_exactly_once(jobs.clone()).await;
     retry_only_from_failed(jobs.clone()).await;
     logs_in_order(&*jobs).await;
@@ -32,6 +33,7 @@ pub fn new_job(user: &str, rows: u64) -> NewJob {
         meta: JobMeta {
             file_path: format!("inputs/{user}/{id}/prospects.csv"),
             email_col: "email".into(),
+            columns: Default::default(),
             service: ServiceContext::default(),
             credit_cost: rows as i64,
             output_columns: Some(vec!["name".into(), "email".into()]),
@@ -317,6 +319,54 @@ pub async fn record_chunk_is_idempotent_and_progress_derived(jobs: Arc<dyn JobSt
         "25 of 100 rows is 25 %, got {}",
         stored.progress_percent
     );
+}
+
+/// Progress by row: reports of running chunks move `rows_processed` forward, a
+/// redelivered chunk's reports (starting again from 0) never count a row twice, nothing
+/// lowers it, and it is exact once every chunk is recorded.
+pub async fn chunk_rows_advance_progress_once(jobs: &dyn JobStore) {
+    let job = create_started(jobs, 100).await;
+    jobs.set_chunks_total(&job.id, 2).await.unwrap();
+    assert_eq!(jobs.record_chunk_rows(&job.id, 0, 10).await.unwrap(), 10);
+    assert_eq!(jobs.record_chunk_rows(&job.id, 1, 5).await.unwrap(), 15);
+    assert_eq!(jobs.record_chunk_rows(&job.id, 0, 30).await.unwrap(), 35);
+    let stored = jobs.get_job(None, &job.id).await.unwrap();
+    assert_eq!(stored.rows_processed, 35);
+    assert!(
+        (stored.progress_percent - 35.0).abs() < 1e-9,
+        "35 of 100 rows is 35 %, got {}",
+        stored.progress_percent
+    );
+    // Chunk 0 redelivered: its new run reports from the start again.
+    for rows in [4, 20, 30] {
+        assert_eq!(
+            jobs.record_chunk_rows(&job.id, 0, rows).await.unwrap(),
+            35,
+            "a redelivery's report of {rows} rows counted again"
+        );
+    }
+    assert_eq!(jobs.record_chunk_rows(&job.id, 0, 45).await.unwrap(), 50);
+    // Recording chunk 0 (50 rows) replaces its report; chunk 1's report still counts.
+    let p = jobs.record_chunk(&job.id, 0, stats(50, 1)).await.unwrap();
+    assert_eq!(
+        p.rows_processed, 50,
+        "chunk progress counts recorded chunks"
+    );
+    assert_eq!(
+        jobs.get_job(None, &job.id).await.unwrap().rows_processed,
+        55
+    );
+    // A late report for a recorded chunk changes nothing.
+    assert_eq!(jobs.record_chunk_rows(&job.id, 0, 10).await.unwrap(), 55);
+    assert_eq!(jobs.record_chunk_rows(&job.id, 1, 49).await.unwrap(), 99);
+    jobs.record_chunk(&job.id, 1, stats(50, 2)).await.unwrap();
+    let stored = jobs.get_job(None, &job.id).await.unwrap();
+    assert_eq!(stored.rows_processed, 100, "exact at the end");
+    assert_eq!(stored.progress_percent, 100.0);
+    assert!(matches!(
+        jobs.record_chunk_rows(&fresh_id("job"), 0, 1).await,
+        Err(Error::NotFound(_))
+    ));
 }
 
 /// 20 concurrent finishes: exactly one wins and its fields are the ones stored; only

@@ -337,3 +337,119 @@ pub async fn queue_concurrent_consumers_each_task_once(queue: Arc<dyn JobQueue>)
         );
     }
 }
+
+/// Renews `delivery` every lease/3 for `hold`, asserting each renewal succeeds.
+async fn hold_with_heartbeat(queue: &dyn JobQueue, delivery: &Delivery, hold: Duration) {
+    let every = queue.lease() / 3;
+    let until = Instant::now() + hold;
+    while Instant::now() < until {
+        tokio::time::sleep(every.min(until.saturating_duration_since(Instant::now()))).await;
+        assert!(
+            queue.renew(delivery).await.unwrap(),
+            "renewing a live lease failed"
+        );
+    }
+}
+
+/// A task whose worker renews its lease (every lease/3) while it runs for 3× the lease
+/// is never handed to anyone else, and is delivered once in all: the slow-chunk case.
+/// Another consumer polls the whole time.
+pub async fn queue_lease_renewed_while_work_is_slow(queue: Arc<dyn JobQueue>) {
+    let lease = queue.lease();
+    let job = fresh_job();
+    queue.enqueue(chunk(&job, 0)).await.unwrap();
+    let delivery = expect_ours(queue.as_ref(), &job, PROMPT, "first delivery").await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let thief = {
+        let (queue, job, stop) = (Arc::clone(&queue), job.clone(), Arc::clone(&stop));
+        tokio::spawn(async move {
+            let mut stolen = Vec::new();
+            while !stop.load(Ordering::Acquire) {
+                if let Some(d) = receive_ours(queue.as_ref(), &job, lease / 4).await {
+                    stolen.push(d);
+                }
+            }
+            stolen
+        })
+    };
+    hold_with_heartbeat(queue.as_ref(), &delivery, lease * 3).await;
+    queue.ack(&delivery).await.unwrap();
+    stop.store(true, Ordering::Release);
+    let stolen = thief.await.unwrap();
+    assert!(
+        stolen.is_empty(),
+        "a task whose lease was renewed every {:?} was handed out again: {stolen:?}",
+        lease / 3
+    );
+    assert!(
+        receive_ours(queue.as_ref(), &job, lease * 2)
+            .await
+            .is_none(),
+        "the acked task came back"
+    );
+}
+
+/// A worker that dies (SIGKILL: no ack, no release, no more heartbeats) after renewing
+/// a few times loses its lease about one lease after its last renewal: another consumer
+/// gets the task then, not before, as attempt 2; the dead worker's renewal after that
+/// fails and changes nothing.
+pub async fn queue_lease_lapses_without_heartbeat(queue: Arc<dyn JobQueue>) {
+    let queue = queue.as_ref();
+    let lease = queue.lease();
+    let job = fresh_job();
+    queue.enqueue(chunk(&job, 0)).await.unwrap();
+    let first = expect_ours(queue, &job, PROMPT, "first delivery").await;
+    hold_with_heartbeat(queue, &first, lease).await;
+    let last_beat = Instant::now();
+    // The worker is killed here.
+    let again = expect_ours(
+        queue,
+        &job,
+        lease * 3 + PROMPT,
+        "redelivery after the lease",
+    )
+    .await;
+    let waited = last_beat.elapsed();
+    assert!(
+        waited >= at_least(lease),
+        "redelivered {waited:?} after the last renewal, before the lease {lease:?} lapsed"
+    );
+    // "About one lease period": the lease plus the receiver's polling and scheduling.
+    assert!(
+        waited <= lease * 2 + Duration::from_secs(2),
+        "redelivered only {waited:?} after the last renewal (lease {lease:?})"
+    );
+    assert_eq!((&again.task, again.attempt), (&first.task, 2));
+    assert!(
+        !queue.renew(&first).await.unwrap(),
+        "the dead worker's lease must not come back"
+    );
+    assert!(queue.renew(&again).await.unwrap());
+    queue.ack(&again).await.unwrap();
+}
+
+/// A worker shutting down (SIGTERM) releases what it holds: the task is ready for
+/// another consumer at once, long before the lease would have lapsed.
+pub async fn queue_release_hands_back_promptly(queue: Arc<dyn JobQueue>) {
+    let queue = queue.as_ref();
+    let lease = queue.lease();
+    let job = fresh_job();
+    queue.enqueue(chunk(&job, 0)).await.unwrap();
+    let held = expect_ours(queue, &job, PROMPT, "first delivery").await;
+    let released_at = Instant::now();
+    queue.release(&held).await.unwrap();
+    let next = expect_ours(queue, &job, PROMPT, "delivery after a release").await;
+    let waited = released_at.elapsed();
+    assert!(
+        waited < (lease / 2).max(Duration::from_millis(500)),
+        "a released task took {waited:?} to reach another consumer (lease {lease:?})"
+    );
+    assert_eq!(next.task, held.task);
+    assert!(next.attempt >= 2, "a hand-back counts as a delivery");
+    assert!(
+        !queue.renew(&held).await.unwrap(),
+        "a released delivery cannot renew"
+    );
+    queue.ack(&next).await.unwrap();
+}

@@ -204,7 +204,7 @@ impl<P> Limit<P> {
     }
 
     /// The longest pause of the provider a call waits out; a longer one fails the call
-    /// with [`Error::ProviderWaitTooLong`] (default: [`super::DEFAULT_MAX_WAIT`]).
+    /// with [`Error::QuotaExhausted`] (default: [`super::DEFAULT_MAX_WAIT`]).
     pub fn with_max_wait(mut self, max_wait: Duration) -> Self {
         self.max_wait = max_wait;
         self
@@ -247,10 +247,10 @@ impl<P> Limit<P> {
             .rate
             .acquire(estimated_tokens, self.max_wait)
             .await
-            .map_err(|wait| Error::ProviderWaitTooLong {
+            .map_err(|wait| Error::QuotaExhausted {
                 provider,
-                wait,
-                max: self.max_wait,
+                retry_after: wait,
+                message: "its rate-limit headers pause every request that long".into(),
             })?;
         let seen = Arc::new(LastHeaders::default());
         let result = rate_headers::observe(seen.clone(), call()).await;

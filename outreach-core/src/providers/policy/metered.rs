@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::error::Result;
+use crate::error::{ProviderKind, Result};
 use crate::metrics::{Counter, Metrics};
 use crate::providers::{
     ChatRequest, ChatResponse, Llm, SearchProvider, SearchQuery, SearchResults,
 };
+use crate::telemetry;
 
 /// Counts every call that reaches the inner provider, failed ones included
 /// ([`Metrics::search_calls`] / [`Metrics::llm_calls`]), and the tokens of successful
@@ -37,7 +38,9 @@ impl<P> Metered<P> {
 impl<P: SearchProvider> SearchProvider for Metered<P> {
     async fn search(&self, query: &SearchQuery) -> Result<SearchResults> {
         self.metrics.count(Counter::SearchCalls, 1);
-        self.inner.search(query).await
+        let result = self.inner.search(query).await;
+        telemetry::provider_call(ProviderKind::Search, &result);
+        result
     }
 }
 
@@ -45,7 +48,9 @@ impl<P: SearchProvider> SearchProvider for Metered<P> {
 impl<P: Llm> Llm for Metered<P> {
     async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse> {
         self.metrics.count(Counter::LlmCalls, 1);
-        let response = self.inner.complete(request).await?;
+        let result = self.inner.complete(request).await;
+        telemetry::provider_call(ProviderKind::Llm, &result);
+        let response = result?;
         self.metrics
             .count(Counter::PromptTokens, response.usage.prompt_tokens);
         self.metrics

@@ -55,8 +55,8 @@ pub const DEFAULT_SEARCH_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longer than search: a reasoning model writing JSON can take tens of seconds.
 pub const DEFAULT_LLM_TIMEOUT: Duration = Duration::from_secs(60);
 /// The longest provider wait (`Retry-After`, an exhausted bucket) a run sits out
-/// (`OUTREACH_MAX_WAIT_SECS`); a longer one stops the run.
-pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(120);
+/// (`OUTREACH_MAX_WAIT_SECS`); a longer one stops the run. The adapters' own.
+pub const DEFAULT_MAX_WAIT: Duration = super::http::DEFAULT_MAX_WAIT;
 
 /// How one provider is called: retries, limits and timeouts.
 ///
@@ -74,7 +74,7 @@ pub struct ProviderPolicy {
     /// The longest wait the provider may ask for (`Retry-After`, or a pause until an
     /// exhausted bucket refills): `OUTREACH_MAX_WAIT_SECS`. A provider asking for more
     /// is not coming back within the run: the call fails with
-    /// [`crate::Error::ProviderWaitTooLong`], which stops the run.
+    /// [`crate::Error::QuotaExhausted`], which stops the run.
     pub max_retry_after: Duration,
     /// Requests in flight at once (at least 1). Until the provider pushes back, this
     /// is the only bound.

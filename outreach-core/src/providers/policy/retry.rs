@@ -70,6 +70,9 @@ impl<P> Retry<P> {
             .notify(|error, delay| {
                 retries += 1;
                 self.metrics.count(Counter::Retries, 1);
+                if let Some(kind) = crate::telemetry::error_provider(error) {
+                    crate::telemetry::provider_retry(kind);
+                }
                 tracing::debug!(%error, ?delay, retry = retries, "retrying provider call");
             })
             .await;
@@ -79,10 +82,10 @@ impl<P> Retry<P> {
             Err(Error::RateLimited {
                 provider,
                 retry_after: Some(wait),
-            }) if wait > self.max_retry_after => Err(Error::ProviderWaitTooLong {
+            }) if wait > self.max_retry_after => Err(Error::QuotaExhausted {
                 provider,
-                wait,
-                max: self.max_retry_after,
+                retry_after: wait,
+                message: "Retry-After".into(),
             }),
             Err(error) => {
                 if should_retry(&error) {

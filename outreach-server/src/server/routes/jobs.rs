@@ -36,6 +36,9 @@ struct CreateJobRequest {
     file_path: String,
     #[serde(default)]
     email_col: Option<String>,
+    /// Headers of the name / company / title / LinkedIn / website columns.
+    #[serde(default)]
+    columns: outreach_core::input::ColumnOverrides,
     #[serde(default)]
     service: ServiceContext,
     #[serde(default)]
@@ -95,6 +98,7 @@ async fn create(
                 file_path: req.file_path,
                 filename,
                 email_col: req.email_col.filter(|c| !c.trim().is_empty()),
+                columns: req.columns,
                 service: req.service,
                 output_columns: req.output_columns,
                 format: req.format.unwrap_or_default(),

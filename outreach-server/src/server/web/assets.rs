@@ -25,9 +25,82 @@ use crate::server::error::AppError;
 use crate::server::extract::AppPath;
 use crate::server::state::AppState;
 
-/// Page URLs served by their own routes. `/jobs` and `/jobs/{id}` are API routes too;
-/// browsers get the shell there through `pages_for_browsers`.
-pub const PAGES: &[&str] = &["/", "/upload", "/billing", "/login"];
+/// A page of the web app. The one list of pages ([`PAGES`]): the server routes the
+/// shell from it, `/ui/config.json` hands it to `app.js` (which routes the URLs to the
+/// page modules), and the tests walk it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Page {
+    /// The URL; `{id}` matches one non-empty path segment. A trailing `/` is accepted.
+    pub path: &'static str,
+    /// The module under `web/assets/pages/` that renders it.
+    pub module: &'static str,
+    pub title: &'static str,
+    /// Shown without a session (otherwise signed-out visitors go to `/login`).
+    pub public: bool,
+    /// The same URL is an API route: browsers get the shell there through
+    /// `pages_for_browsers`, everyone else the API.
+    pub api: bool,
+}
+
+const fn page(path: &'static str, module: &'static str, title: &'static str) -> Page {
+    Page {
+        path,
+        module,
+        title,
+        public: false,
+        api: false,
+    }
+}
+
+/// Every page of the web app.
+pub const PAGES: &[Page] = &[
+    page("/", "dashboard", "Dashboard"),
+    page("/upload", "upload", "Upload"),
+    Page {
+        api: true,
+        ..page("/jobs", "jobs", "Jobs")
+    },
+    Page {
+        api: true,
+        ..page("/jobs/{id}", "job", "Job")
+    },
+    page("/billing", "billing", "Billing"),
+    Page {
+        public: true,
+        ..page("/login", "login", "Sign in")
+    },
+];
+
+impl Page {
+    /// True when `path` is this page's URL.
+    pub fn matches(&self, path: &str) -> bool {
+        let trimmed = |p: &'static str| p.strip_suffix('/').unwrap_or(p);
+        let path = if path == "/" {
+            path
+        } else {
+            path.strip_suffix('/').unwrap_or(path)
+        };
+        let template = if self.path == "/" {
+            "/"
+        } else {
+            trimmed(self.path)
+        };
+        let (mut want, mut got) = (template.split('/'), path.split('/'));
+        loop {
+            match (want.next(), got.next()) {
+                (None, None) => return true,
+                (Some("{id}"), Some(segment)) if !segment.is_empty() => {}
+                (Some(w), Some(g)) if w == g => {}
+                _ => return false,
+            }
+        }
+    }
+
+    /// The URL with `id` in place of `{id}`.
+    pub fn url(&self, id: &str) -> String {
+        self.path.replace("{id}", id)
+    }
+}
 
 /// An embedded file: its path under `web/assets/`, content type and bytes.
 #[derive(Debug, Clone, Copy)]
@@ -128,7 +201,7 @@ pub fn shell_response(state: &AppState) -> Response {
     response
 }
 
-/// `GET /`, `/upload`, `/billing`, `/login`: the shell.
+/// The shell, at every page URL that is not also an API route.
 pub async fn shell(State(state): State<AppState>) -> Response {
     shell_response(&state)
 }

@@ -168,8 +168,8 @@ pub fn router(config: &ServerConfig) -> Router<AppState> {
         .route("/auth/signup", timed(post(local_auth::signup), config))
         .route("/auth/login", timed(post(local_auth::login), config))
         .route("/assets/{version}/{*path}", get(assets::asset));
-    for page in assets::PAGES {
-        router = router.route(page, get(assets::shell));
+    for page in assets::PAGES.iter().filter(|p| !p.api) {
+        router = router.route(page.path, get(assets::shell));
     }
     router
 }
@@ -197,6 +197,7 @@ async fn ui_config(State(state): State<AppState>) -> Json<Value> {
             "addons": offers(&billing.catalog.addons),
         },
         "free_credits": state.config.free_credits,
+        "pages": assets::PAGES,
         "max_upload_bytes": state.config.max_upload_bytes,
         "service_defaults": ServiceContext::default(),
         "version": env!("CARGO_PKG_VERSION"),
@@ -205,14 +206,7 @@ async fn ui_config(State(state): State<AppState>) -> Json<Value> {
 
 /// True for the API paths that double as pages: `/jobs` and `/jobs/{id}`.
 fn is_shared_page_path(path: &str) -> bool {
-    let path = path.strip_suffix('/').unwrap_or(path);
-    match path.strip_prefix("/jobs") {
-        Some("") => true,
-        Some(rest) => rest
-            .strip_prefix('/')
-            .is_some_and(|id| !id.is_empty() && !id.contains('/')),
-        None => false,
-    }
+    assets::PAGES.iter().any(|p| p.api && p.matches(path))
 }
 
 /// A browser navigation: GET, HTML accepted, no bearer token.

@@ -5,13 +5,20 @@
 //! [`check`] makes the calls and diagnoses them (`outreach check` prints the result,
 //! `GET /healthz?deep=1` returns it). [`Providers::preflight`] runs the same check once
 //! per process (per [`Providers`]) and returns an error when a provider would fail every
-//! row; `enrich`, Python's `Pipeline.enrich` and job start call it before their first
-//! row. Only a passed preflight is remembered: after a failure the next run checks
-//! again (the operator may have fixed the cause).
+//! row; every run's providers wait for it right before their first real call
+//! ([`lazy`]), so `enrich`, Python's `Pipeline.enrich` and hosted jobs pay for it once,
+//! and a run that never calls a provider (suppressed rows, an empty file) not at all.
+//! A passed preflight is remembered for good; a failed one for
+//! [`FAILED_PREFLIGHT_MEMORY`], after which the next run checks again (the operator may
+//! have fixed the cause).
 //!
 //! The calls go through the same policy stack as the run (retries, limiter, breaker),
 //! so a 429 is retried as usual, and the rate-limit headers they bring back both teach
 //! the limiter and appear in the report.
+
+mod lazy;
+
+pub(crate) use lazy::Gate;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -261,6 +268,10 @@ type Dated = (Instant, Arc<PreflightReport>);
 pub struct PreflightOnce {
     skip: bool,
     passed: Arc<OnceCell<Arc<PreflightReport>>>,
+    /// One check at a time: runs starting together wait for the first one's answer.
+    running: Arc<tokio::sync::Mutex<()>>,
+    /// The last failure, answered again for [`FAILED_PREFLIGHT_MEMORY`].
+    failed: Arc<Mutex<Option<(Instant, Error)>>>,
     /// The last deep health check, reused for [`DEEP_HEALTH_MAX_AGE`].
     recent: Arc<Mutex<Option<Dated>>>,
 }
@@ -275,6 +286,11 @@ impl PreflightOnce {
         }
     }
 }
+
+/// How long a failed preflight is answered from memory: the runs (chunks, jobs) that
+/// start meanwhile fail at once instead of each asking the providers again. After it,
+/// the next run checks again (the operator may have fixed the cause).
+pub const FAILED_PREFLIGHT_MEMORY: Duration = Duration::from_secs(60);
 
 /// How long a deep health report is reused: `/healthz?deep=1` is unauthenticated, and
 /// every fresh check costs a search and a completion.
@@ -297,12 +313,32 @@ impl Providers {
         if let Some(report) = self.preflight.passed.get() {
             return Ok(Some(report.clone()));
         }
+        let _one_at_a_time = self.preflight.running.lock().await;
+        if let Some(report) = self.preflight.passed.get() {
+            return Ok(Some(report.clone()));
+        }
+        if let Some((at, error)) = &*self
+            .preflight
+            .failed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+        {
+            if at.elapsed() < FAILED_PREFLIGHT_MEMORY {
+                return Err(lazy::replay(error));
+            }
+        }
         // Counted in the process's provider metrics, not in the run's summary: the
         // preflight is the process's cost, paid once, not a cost of these rows.
         let (report, stopping) =
             crate::metrics::scoped(Arc::new(Metrics::default()), check_detailed(self, None)).await;
         if let Some(error) = stopping {
             tracing::error!(%error, "preflight failed: the run does not start");
+            *self
+                .preflight
+                .failed
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) =
+                Some((Instant::now(), lazy::replay(&error)));
             return Err(error);
         }
         for check in [&report.search, &report.llm] {
@@ -311,7 +347,6 @@ impl Providers {
             }
         }
         let report = Arc::new(report);
-        // Two concurrent first runs may both check; the first to finish is kept.
         let _ = self.preflight.passed.set(report.clone());
         Ok(Some(report))
     }
