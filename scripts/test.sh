@@ -36,6 +36,9 @@ step "Scale-out fault tests: outreach worker processes on PostgreSQL + Redis + S
 step "/metrics: counters move as a job runs; the exposition passes promtool check metrics"
 ./scripts/test-metrics.sh
 
+step "Container image (Dockerfile) run against the real servers; compose.yaml, Prometheus and Grafana files checked"
+./scripts/test-docker.sh --locked
+
 # Cold: installs llama-cpp-python (compiles llama.cpp, ~10 min on 2 quiet cores; over an
 # hour when the machine is saturated) into ~/.cache/outreach; warm: seconds to start, then
 # the model's calls (seconds each on a quiet machine).

@@ -58,6 +58,8 @@ pub enum InputError {
 pub enum ProviderKind {
     Search,
     Llm,
+    /// A sequencer or CRM leads are pushed to (`campaign::push`).
+    Destination,
 }
 
 impl std::fmt::Display for ProviderKind {
@@ -65,6 +67,7 @@ impl std::fmt::Display for ProviderKind {
         f.write_str(match self {
             ProviderKind::Search => "search provider",
             ProviderKind::Llm => "LLM provider",
+            ProviderKind::Destination => "destination",
         })
     }
 }

@@ -46,6 +46,7 @@ pub fn provider_label(kind: ProviderKind) -> &'static str {
     match kind {
         ProviderKind::Search => "search",
         ProviderKind::Llm => "llm",
+        ProviderKind::Destination => "destination",
     }
 }
 

@@ -143,6 +143,7 @@ fn provider_name(p: ProviderKind) -> &'static str {
     match p {
         ProviderKind::Search => "search",
         ProviderKind::Llm => "llm",
+        ProviderKind::Destination => "destination",
     }
 }
 

@@ -1,6 +1,10 @@
 //! Stripe: the Checkout request as Stripe expects it (form fields, bearer key), and
 //! signed webhooks: bad signatures refused, each event's effect on the account, and
-//! replays granting nothing twice.
+//! replays granting nothing twice; purchases grant what was paid (not what metadata
+//! claims), refunds and disputes take it back without the balance going below zero.
+//!
+//! Stripe objects are built from its own fixtures (`tests/fixtures/stripe/README.md`
+//! names the sources): only ids, amounts and metadata are changed.
 // Test helpers fail loudly: that is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -35,6 +39,63 @@ async fn stripe_mock() -> MockServer {
 
 fn form(body: &[u8]) -> HashMap<String, String> {
     form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/stripe/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// A Checkout Session line item (stripe-mock's `item`) for `price` at `unit` cents.
+fn line_item(price: &str, unit: i64, quantity: i64) -> Value {
+    let mut item = fixture("line_item");
+    item["price"]["id"] = json!(price);
+    item["price"]["unit_amount"] = json!(unit);
+    item["price"]["unit_amount_decimal"] = json!(unit.to_string());
+    item["quantity"] = json!(quantity);
+    item["amount_subtotal"] = json!(unit * quantity);
+    item["amount_total"] = json!(unit * quantity);
+    item
+}
+
+/// A Checkout Session (stripe-mock's `checkout.session`) as a webhook carries it.
+fn session(id: &str, user: &str, mode: &str, paid: &str, total: i64, metadata: Value) -> Value {
+    let mut s = fixture("checkout_session");
+    s["id"] = json!(id);
+    s["client_reference_id"] = json!(user);
+    s["customer"] = json!("cus_123");
+    s["mode"] = json!(mode);
+    s["payment_status"] = json!(paid);
+    s["amount_total"] = json!(total);
+    s["amount_subtotal"] = json!(total);
+    s["currency"] = json!("usd");
+    s["metadata"] = metadata;
+    if mode == "subscription" {
+        s["subscription"] = json!("sub_123");
+    }
+    s
+}
+
+/// Serves `GET /v1/checkout/sessions/{id}/line_items` (a list, as Stripe answers it)
+/// for each session.
+async fn serve_line_items(stripe: &MockServer, sessions: &[(&str, Value)]) {
+    for (id, item) in sessions {
+        Mock::given(method("GET"))
+            .and(path(format!("/v1/checkout/sessions/{id}/line_items")))
+            .and(header(
+                "authorization",
+                format!("Bearer {STRIPE_KEY}").as_str(),
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "object": "list", "data": [item], "has_more": false,
+                "url": format!("/v1/checkout/sessions/{id}/line_items")
+            })))
+            .mount(stripe)
+            .await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -103,6 +164,9 @@ async fn checkout_sessions_are_created_with_the_fields_stripe_expects() {
         !addon.keys().any(|k| k.starts_with("subscription_data")),
         "{addon:?}"
     );
+    // A refund of the add-on's charge finds the user and the credits through these.
+    assert_eq!(addon["payment_intent_data[metadata][user_id]"], "buyer");
+    assert_eq!(addon["payment_intent_data[metadata][credits]"], "500");
 
     for (body, status, code) in [
         (
@@ -190,12 +254,14 @@ fn checkout_completed(id: &str, user: &str, plan: &str) -> Value {
     event(
         id,
         "checkout.session.completed",
-        json!({
-            "id": "cs_test_1", "object": "checkout.session", "mode": "subscription",
-            "client_reference_id": user, "customer": "cus_123", "subscription": "sub_123",
-            "payment_status": "paid", "amount_total": 9900,
-            "metadata": { "user_id": user, "plan": plan, "credits": "5000" }
-        }),
+        session(
+            "cs_test_1",
+            user,
+            "subscription",
+            "paid",
+            9900,
+            json!({ "user_id": user, "plan": plan, "credits": "5000" }),
+        ),
     )
 }
 
@@ -276,8 +342,18 @@ async fn webhooks_need_a_valid_recent_signature() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn events_change_the_account_once() {
+    let stripe = MockServer::start().await;
+    serve_line_items(
+        &stripe,
+        &[
+            ("cs_test_1", line_item("price_growth", 9900, 1)),
+            ("cs_addon_1", line_item("price_small", 1900, 1)),
+        ],
+    )
+    .await;
     let h = Harness::with(Options {
         worker: false,
+        stripe_api_base: Some(stripe.uri()),
         ..Options::default()
     })
     .await;
@@ -308,9 +384,14 @@ async fn events_change_the_account_once() {
     let addon = event(
         "evt_addon_1",
         "checkout.session.completed",
-        json!({
-        "mode": "payment", "client_reference_id": "sub1", "customer": "cus_123", "payment_status": "paid",
-        "metadata": { "user_id": "sub1", "addon": "small" } }),
+        session(
+            "cs_addon_1",
+            "sub1",
+            "payment",
+            "paid",
+            1900,
+            json!({ "user_id": "sub1", "addon": "small" }),
+        ),
     );
     deliver(&h, &addon).await;
     deliver(&h, &addon).await;
@@ -322,13 +403,22 @@ async fn events_change_the_account_once() {
         ("evt_addon_nostatus", None),
         ("evt_addon_unpaid", Some("unpaid")),
     ] {
-        let mut session = json!({
-            "mode": "payment", "client_reference_id": "sub1", "customer": "cus_123",
-            "metadata": { "user_id": "sub1", "addon": "small" } });
-        if let Some(status) = status {
-            session["payment_status"] = json!(status);
+        let mut s = session(
+            "cs_addon_1",
+            "sub1",
+            "payment",
+            "unpaid",
+            1900,
+            json!({ "user_id": "sub1", "addon": "small" }),
+        );
+        s["id"] = json!(format!("cs_{id}"));
+        match status {
+            Some(status) => s["payment_status"] = json!(status),
+            None => {
+                s.as_object_mut().unwrap().remove("payment_status");
+            }
         }
-        deliver(&h, &event(id, "checkout.session.completed", session)).await;
+        deliver(&h, &event(id, "checkout.session.completed", s)).await;
         assert_eq!(h.me(&t).await["credits_remaining"], 5600, "{id}");
     }
 
@@ -410,7 +500,7 @@ async fn events_change_the_account_once() {
     assert_eq!(me["credits_remaining"], 25600);
 
     // Events we do not handle, or for unknown users, are acknowledged and change nothing.
-    let r = deliver(&h, &event("evt_other", "charge.refunded", json!({}))).await;
+    let r = deliver(&h, &event("evt_other", "customer.created", json!({}))).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["applied"], false);
     let r = deliver(&h, &checkout_completed("evt_ghost", "ghost", "growth")).await;
@@ -420,5 +510,197 @@ async fn events_change_the_account_once() {
     assert_eq!(
         ledger["total"], 4,
         "signup, checkout, add-on, renewal: {ledger}"
+    );
+}
+
+/// A charge (stripe-mock's `charge`) of `amount` cents, refunded `refunded` so far.
+fn charge(id: &str, amount: i64, refunded: i64, customer: Option<&str>, metadata: Value) -> Value {
+    let mut c = fixture("charge");
+    c["id"] = json!(id);
+    c["amount"] = json!(amount);
+    c["amount_captured"] = json!(amount);
+    c["amount_refunded"] = json!(refunded);
+    c["refunded"] = json!(refunded == amount);
+    c["customer"] = json!(customer);
+    c["metadata"] = metadata;
+    c
+}
+
+/// A `charge.refunded` delivery: the envelope of a real one, its charge, and the
+/// amount refunded before this refund.
+fn refunded_event(id: &str, charge: Value, before: i64) -> Value {
+    let mut e = fixture("event_charge_refunded");
+    e["id"] = json!(id);
+    e["data"]["object"] = charge;
+    e["data"]["previous_attributes"]["amount_refunded"] = json!(before);
+    e
+}
+
+async fn account(h: &Harness, t: &str) -> (i64, i64) {
+    let me = h.me(t).await;
+    (
+        me["credits_remaining"].as_i64().unwrap(),
+        me["credit_debt"].as_i64().unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn purchases_grant_what_was_paid_and_refunds_take_it_back_below_nothing() {
+    let stripe = MockServer::start().await;
+    serve_line_items(
+        &stripe,
+        &[
+            // Metadata claims `pro`; the price paid is starter's.
+            ("cs_forged", line_item("price_starter", 2900, 1)),
+            // The pro price id, charged at a dollar.
+            ("cs_cheap", line_item("price_pro", 100, 1)),
+            ("cs_unknown", line_item("price_someone_elses", 29900, 1)),
+            ("cs_async", line_item("price_small", 1900, 1)),
+            ("cs_large", line_item("price_large", 7900, 1)),
+        ],
+    )
+    .await;
+    // The disputed subscription charge names a customer, no metadata.
+    Mock::given(method("GET"))
+        .and(path("/v1/charges/ch_sub"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(charge(
+            "ch_sub",
+            2900,
+            0,
+            Some("cus_123"),
+            json!({}),
+        )))
+        .mount(&stripe)
+        .await;
+    let h = Harness::with(Options {
+        worker: false,
+        stripe_api_base: Some(stripe.uri()),
+        ..Options::default()
+    })
+    .await;
+    let t = token("buyer2");
+    assert_eq!(account(&h, &t).await, (100, 0));
+    let paid = |id: &str, mode: &str, total: i64, metadata: Value| {
+        session(id, "buyer2", mode, "paid", total, metadata)
+    };
+
+    // Forged metadata: the session says pro, Stripe charged starter. Starter is granted.
+    let forged = paid(
+        "cs_forged",
+        "subscription",
+        2900,
+        json!({ "user_id": "buyer2", "plan": "pro", "credits": "20000" }),
+    );
+    let r = deliver(
+        &h,
+        &event("evt_forged", "checkout.session.completed", forged),
+    )
+    .await;
+    assert_eq!(r.json()["applied"], true, "{}", r.text());
+    assert_eq!(account(&h, &t).await, (1100, 0));
+    assert_eq!(h.me(&t).await["plan_type"], "starter");
+
+    // The right price id at the wrong amount, or a price not in the catalog: nothing.
+    for (id, total) in [("cs_cheap", 100), ("cs_unknown", 29900)] {
+        let s = paid(id, "subscription", total, json!({ "plan": "pro" }));
+        let r = deliver(
+            &h,
+            &event(&format!("evt_{id}"), "checkout.session.completed", s),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.json()["applied"], false, "{id}: {}", r.text());
+    }
+    assert_eq!(account(&h, &t).await, (1100, 0));
+
+    // A delayed payment: completed unpaid grants nothing; the success event grants once.
+    let mut unpaid = paid("cs_async", "payment", 1900, json!({ "addon": "small" }));
+    unpaid["payment_status"] = json!("unpaid");
+    deliver(
+        &h,
+        &event("evt_async_1", "checkout.session.completed", unpaid),
+    )
+    .await;
+    assert_eq!(account(&h, &t).await, (1100, 0));
+    let succeeded = paid("cs_async", "payment", 1900, json!({ "addon": "small" }));
+    for id in ["evt_async_2", "evt_async_2", "evt_async_3"] {
+        let e = event(
+            id,
+            "checkout.session.async_payment_succeeded",
+            succeeded.clone(),
+        );
+        assert_eq!(deliver(&h, &e).await.status, StatusCode::OK);
+    }
+    assert_eq!(
+        account(&h, &t).await,
+        (1600, 0),
+        "one grant per session, whatever the events"
+    );
+
+    // 1,500 credits are spent on a job.
+    h.state
+        .jobs
+        .ledger()
+        .apply(outreach_core::ports::NewEntry {
+            user_id: "buyer2".into(),
+            change: -1500,
+            amount_usd: None,
+            reason: "job deduction: j1".into(),
+            idempotency_key: "reserve:j1#1".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(account(&h, &t).await, (100, 0));
+
+    // The add-on is refunded in two halves: 250 credits each, the balance stops at zero
+    // and the rest is owed. A redelivery takes nothing more.
+    let meta = json!({ "user_id": "buyer2", "credits": "500" });
+    let half = refunded_event(
+        "evt_ref_1",
+        charge("ch_small", 1900, 950, None, meta.clone()),
+        0,
+    );
+    for _ in 0..2 {
+        assert_eq!(deliver(&h, &half).await.json()["applied"], true);
+    }
+    assert_eq!(account(&h, &t).await, (0, 150));
+    let rest = refunded_event("evt_ref_2", charge("ch_small", 1900, 1900, None, meta), 950);
+    deliver(&h, &rest).await;
+    assert_eq!(account(&h, &t).await, (0, 400));
+
+    // A dispute of the subscription charge: the charge is fetched, its customer is the
+    // account, whose plan (starter) says 1,000 credits.
+    let mut dispute = fixture("dispute");
+    dispute["id"] = json!("dp_sub");
+    dispute["charge"] = json!("ch_sub");
+    dispute["amount"] = json!(2900);
+    for _ in 0..2 {
+        let r = deliver(
+            &h,
+            &event("evt_dp", "charge.dispute.created", dispute.clone()),
+        )
+        .await;
+        assert_eq!(r.json()["applied"], true, "{}", r.text());
+    }
+    assert_eq!(account(&h, &t).await, (0, 1400));
+
+    // The next purchases pay the debt first.
+    let large = paid("cs_large", "payment", 7900, json!({ "addon": "large" }));
+    deliver(&h, &event("evt_large", "checkout.session.completed", large)).await;
+    assert_eq!(account(&h, &t).await, (1100, 0));
+
+    // Through it all the balance is the ledger's sum, and never went negative.
+    let ledger = h.call(get("/ledger?limit=100", Some(&t))).await.json();
+    let entries = ledger["entries"].as_array().unwrap();
+    let sum: i64 = entries.iter().map(|e| e["change"].as_i64().unwrap()).sum();
+    assert_eq!(sum, 1100, "{ledger}");
+    assert!(entries
+        .iter()
+        .all(|e| e["balance_after"].as_i64().unwrap() >= 0));
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["reason"].as_str().unwrap().contains("credits owed")),
+        "{ledger}"
     );
 }

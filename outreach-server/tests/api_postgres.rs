@@ -78,8 +78,14 @@ async fn the_job_flow_and_billing_work_on_postgres() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let second_id = r.json()["job_id"].as_str().unwrap().to_string();
     let second = refunded(&h.wait_job(&t, &second_id).await);
+    // The session carries its line items (as when Stripe sends it expanded), so no
+    // Stripe API is needed; tests/api_billing.rs fetches them from a fake.
+    let item = json!({ "object": "item", "quantity": 1, "currency": "usd", "amount_total": 1900,
+        "amount_tax": 0, "price": { "object": "price", "id": "price_small", "unit_amount": 1900 } });
     let body = json!({ "id": format!("evt_{user}"), "type": "checkout.session.completed", "data": { "object": {
+        "id": "cs_pg", "object": "checkout.session",
         "client_reference_id": user, "payment_status": "paid", "customer": "cus_pg",
+        "line_items": { "object": "list", "data": [item], "has_more": false },
         "metadata": { "user_id": user, "addon": "small" } } } })
     .to_string();
     for _ in 0..2 {

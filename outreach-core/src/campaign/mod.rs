@@ -11,6 +11,7 @@
 //! A run carries one [`Campaign`] (in `EnricherConfig`); the chunk processor calls
 //! [`Campaign::suppressed`] before each row and [`Campaign::draft_rows`] after a chunk.
 
+pub mod push;
 pub mod suppress;
 pub mod template;
 pub mod variant;

@@ -22,6 +22,10 @@ pub struct Account {
     pub stripe_customer_id: Option<String>,
     pub stripe_subscription_id: Option<String>,
     pub stripe_price_id: Option<String>,
+    /// Credits taken back (a refund, a dispute) that the balance could not cover; the
+    /// next credits the account receives pay this first.
+    #[serde(default)]
+    pub credit_debt: i64,
     pub created_at: DateTime<Utc>,
 }
 
@@ -88,6 +92,12 @@ impl Applied {
 ///   [`crate::Error::NotFound`].
 /// - Entry ids increase in the order entries take effect: listed oldest first, each
 ///   entry's `balance_after` is the previous one's plus its `change`.
+/// - `claw_back` takes credits back without ever going below zero: it writes one entry
+///   taking `min(balance, -change)` (possibly 0) and adds the rest to the account's
+///   `credit_debt`. Idempotent by key like `apply`.
+/// - While `credit_debt > 0`, an `apply` with a positive change pays the debt first, in
+///   the same transaction: after its own entry, a second one with the key
+///   `debt:<key>` takes `min(debt, balance)` and the debt shrinks by as much.
 #[async_trait]
 pub trait CreditLedger: Send + Sync + Debug + 'static {
     async fn ensure_account(
@@ -98,6 +108,9 @@ pub trait CreditLedger: Send + Sync + Debug + 'static {
     ) -> Result<Account>;
     async fn account(&self, user_id: &str) -> Result<Account>;
     async fn apply(&self, entry: NewEntry) -> Result<Applied>;
+    /// Takes `-entry.change` credits back (a refund or dispute of a purchase): what the
+    /// balance cannot cover becomes debt. `entry.change` must be negative.
+    async fn claw_back(&self, entry: NewEntry) -> Result<Applied>;
     /// Newest first, with the total count.
     async fn entries(
         &self,
@@ -108,6 +121,8 @@ pub trait CreditLedger: Send + Sync + Debug + 'static {
     /// Plan and subscription fields (Stripe webhooks). `None` leaves a field unchanged.
     async fn update_plan(&self, user_id: &str, update: PlanUpdate) -> Result<Account>;
     async fn find_by_email(&self, email: &str) -> Result<Option<Account>>;
+    /// The account whose Stripe customer this is (refunds and disputes name customers).
+    async fn find_by_stripe_customer(&self, customer_id: &str) -> Result<Option<Account>>;
 }
 
 /// Changes to an account's plan and subscription.

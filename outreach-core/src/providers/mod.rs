@@ -11,7 +11,7 @@
 //! | `rate_headers.rs` | the `x-ratelimit-*` / `Retry-After` headers of every response, handed to the limiter |
 //! | `policy/` | [`Retry`], [`Limit`], [`Metered`], [`ProviderPolicy`], [`wrap_search`], [`wrap_llm`] |
 
-mod http;
+pub(crate) mod http;
 pub mod llm;
 pub mod openai;
 pub mod policy;

@@ -7,6 +7,7 @@ mod headers;
 mod local_runs;
 mod migrate;
 mod progress_bar;
+mod push;
 mod serve;
 mod system;
 mod token;
@@ -54,6 +55,10 @@ pub enum Command {
     /// Manage credits.
     #[command(subcommand)]
     Credits(CreditsCommand),
+    /// Send a result file's rows to a sequencer or CRM (Instantly, Smartlead, lemlist,
+    /// HubSpot); the key comes from INSTANTLY_API_KEY, SMARTLEAD_API_KEY,
+    /// LEMLIST_API_KEY or HUBSPOT_ACCESS_TOKEN.
+    Push(push::PushArgs),
 }
 
 #[derive(Debug, Args)]
@@ -239,6 +244,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate => migrate::run().await,
         Command::Token(args) => token::run(args).await,
         Command::Credits(command) => credits::run(command).await,
+        Command::Push(args) => push::run(args).await,
     }
 }
 

@@ -235,7 +235,7 @@ fn operation_details(method: &str, path: &str) -> (Option<Value>, &'static str, 
             ok(
                 "Account",
                 json!({ "type": "object", "required": ["user_id", "email", "plan_type", "credits_remaining", "max_credits", "subscription_status"],
-                    "properties": { "user_id": string, "email": string, "plan_type": string, "credits_remaining": count, "max_credits": int, "subscription_status": string, "renewal_date": nullable_timestamp } }),
+                    "properties": { "user_id": string, "email": string, "plan_type": string, "credits_remaining": count, "credit_debt": count, "max_credits": int, "subscription_status": string, "renewal_date": nullable_timestamp } }),
             ),
         ),
         ("get", "/ledger") => (

@@ -18,6 +18,13 @@ pub struct Offer {
     /// The price as shown to people, e.g. `$29/month`.
     #[serde(default)]
     pub price: String,
+    /// What Stripe must charge per unit, in the currency's smallest unit (cents), and
+    /// in which currency: a paid session whose line item says otherwise grants
+    /// nothing. `None` skips the check (the price id still must match).
+    #[serde(default)]
+    pub amount: Option<i64>,
+    #[serde(default)]
+    pub currency: Option<String>,
 }
 
 /// Subscriptions or one-off purchases.
@@ -44,12 +51,14 @@ pub struct Catalog {
     pub addons: Vec<Offer>,
 }
 
-fn offer(name: &str, credits: i64, price: &str) -> Offer {
+fn offer(name: &str, credits: i64, price: &str, cents: i64) -> Offer {
     Offer {
         name: name.into(),
         price_id: None,
         credits,
         price: price.into(),
+        amount: Some(cents),
+        currency: Some("usd".into()),
     }
 }
 
@@ -58,11 +67,14 @@ impl Default for Catalog {
     fn default() -> Self {
         Self {
             plans: vec![
-                offer("starter", 1_000, "$29/month"),
-                offer("growth", 5_000, "$99/month"),
-                offer("pro", 20_000, "$299/month"),
+                offer("starter", 1_000, "$29/month", 2_900),
+                offer("growth", 5_000, "$99/month", 9_900),
+                offer("pro", 20_000, "$299/month", 29_900),
             ],
-            addons: vec![offer("small", 500, "$19"), offer("large", 2_500, "$79")],
+            addons: vec![
+                offer("small", 500, "$19", 1_900),
+                offer("large", 2_500, "$79", 7_900),
+            ],
         }
     }
 }
@@ -77,7 +89,7 @@ impl Catalog {
         let mut catalog = match var("OUTREACH_PLANS") {
             Some(json) => serde_json::from_str::<Catalog>(&json).map_err(|e| {
                 CoreError::Config(format!(
-                    "OUTREACH_PLANS is not valid: {e} (expected {{\"plans\": [{{\"name\", \"price_id\", \"credits\", \"price\"}}], \"addons\": [...]}})"
+                    "OUTREACH_PLANS is not valid: {e} (expected {{\"plans\": [{{\"name\", \"price_id\", \"credits\", \"price\", \"amount\", \"currency\"}}], \"addons\": [...]}})"
                 ))
             })?,
             None => Catalog::default(),
@@ -111,6 +123,18 @@ impl Catalog {
             OfferKind::Plan => &self.plans,
             OfferKind::Addon => &self.addons,
         }
+    }
+
+    /// The plan or add-on sold at this Stripe price.
+    pub fn by_price(&self, price_id: &str) -> Option<(OfferKind, &Offer)> {
+        self.plan_by_price(price_id)
+            .map(|o| (OfferKind::Plan, o))
+            .or_else(|| {
+                self.addons
+                    .iter()
+                    .find(|o| o.price_id.as_deref() == Some(price_id))
+                    .map(|o| (OfferKind::Addon, o))
+            })
     }
 
     /// The plan sold at this Stripe price (subscription events name prices, not plans).

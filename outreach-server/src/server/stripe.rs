@@ -148,6 +148,40 @@ impl Stripe {
             .ok_or_else(|| AppError::Upstream("Stripe checkout answer has no url".into()))
     }
 
+    /// `GET {path}` on Stripe's API (a session's line items, a disputed charge): what a
+    /// webhook needs that its event does not carry. Failures are 502s, so Stripe
+    /// delivers the event again later.
+    pub async fn get_json(&self, path: &str) -> Result<serde_json::Value, AppError> {
+        let key = self
+            .config
+            .secret_key
+            .as_deref()
+            .ok_or(AppError::Unavailable {
+                code: "billing_not_configured",
+                message: "billing is not configured on this server".into(),
+            })?;
+        let url = format!("{}{path}", self.config.api_base);
+        let response = self
+            .http
+            .get(&url)
+            .bearer_auth(key)
+            .send()
+            .await
+            .map_err(|e| AppError::Upstream(format!("Stripe request failed: {e}")))?;
+        let status = response.status();
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|e| AppError::Upstream(format!("Stripe answer unreadable ({status}): {e}")))?;
+        if !status.is_success() {
+            let message = body["error"]["message"].as_str().unwrap_or("no message");
+            return Err(AppError::Upstream(format!(
+                "Stripe returned {status} for {path}: {message}"
+            )));
+        }
+        Ok(body)
+    }
+
     /// Verifies a webhook's `Stripe-Signature` header against its raw body.
     pub fn verify_webhook(
         &self,

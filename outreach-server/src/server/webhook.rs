@@ -1,6 +1,14 @@
 //! What each Stripe event does to accounts. Credits only move through the ledger, with
-//! the key `grant:<event id>`, so a redelivered event grants nothing twice; the other
-//! effects set fields to values taken from the event and are idempotent by nature.
+//! keys a redelivered event reuses (`grant:<session id>`, `grant:<invoice event id>`,
+//! `clawback:<charge id>:<amount refunded>`, `clawback:<dispute id>`), so nothing is
+//! granted or taken twice; the other effects set fields to values taken from the event
+//! and are idempotent by nature.
+//!
+//! What a purchase grants comes from what Stripe charged, never from metadata: a paid
+//! session's line items (fetched from Stripe: events do not carry them) must each name a
+//! catalog price, at the catalog's amount and currency. Refunds and disputes take the
+//! credits back in proportion to the money returned, through `CreditLedger::claw_back`:
+//! the balance stops at zero and the rest becomes a debt the next credits pay first.
 //!
 //! Events are read as loose JSON: field locations moved between Stripe API versions
 //! (e.g. an invoice's subscription metadata, a subscription's `current_period_end`),
@@ -15,7 +23,7 @@ use outreach_core::ports::{NewEntry, PlanUpdate};
 use outreach_core::Error as CoreError;
 use serde_json::Value;
 
-use super::error::AppResult;
+use super::error::{AppError, AppResult};
 use super::plans::{Offer, OfferKind};
 use super::state::AppState;
 
@@ -31,20 +39,24 @@ pub async fn handle(state: &AppState, event: &Value) -> AppResult<Outcome> {
     let id = event["id"].as_str().unwrap_or_default();
     let object = &event["data"]["object"];
     let result = match event["type"].as_str().unwrap_or_default() {
-        "checkout.session.completed" => checkout_completed(state, id, object).await,
-        "customer.subscription.updated" => subscription_updated(state, object).await,
-        "customer.subscription.deleted" => subscription_deleted(state, object).await,
-        "invoice.paid" => invoice_paid(state, id, object).await,
+        // A delayed method (a bank debit) completes the session unpaid, then succeeds.
+        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+            checkout_paid(state, object).await
+        }
+        "customer.subscription.updated" => Ok(subscription_updated(state, object).await?),
+        "customer.subscription.deleted" => Ok(subscription_deleted(state, object).await?),
+        "invoice.paid" => Ok(invoice_paid(state, id, object).await?),
+        "charge.refunded" => charge_refunded(state, event, object).await,
+        "charge.dispute.created" => dispute_created(state, object).await,
         _ => return Ok(Outcome::Ignored("event type not handled")),
     };
     match result {
         // An account we do not know cannot be fixed by Stripe retrying: acknowledge.
-        Err(CoreError::NotFound(what)) => {
-            tracing::warn!(event = id, %what, "webhook for an unknown account ignored");
+        Err(AppError::NotFound) => {
+            tracing::warn!(event = id, "webhook for an unknown account ignored");
             Ok(Outcome::Ignored("unknown account"))
         }
-        Err(e) => Err(e.into()),
-        Ok(outcome) => Ok(outcome),
+        other => other,
     }
 }
 
@@ -63,7 +75,7 @@ fn usd(cents: &Value) -> Option<f64> {
 async fn grant(
     state: &AppState,
     user_id: &str,
-    event_id: &str,
+    key_id: &str,
     credits: i64,
     amount_usd: Option<f64>,
     reason: String,
@@ -76,12 +88,12 @@ async fn grant(
             change: credits,
             amount_usd,
             reason,
-            idempotency_key: format!("grant:{event_id}"),
+            idempotency_key: format!("grant:{key_id}"),
         })
         .await?;
     tracing::info!(
         user = user_id,
-        event = event_id,
+        key = key_id,
         credits,
         ?applied,
         "credits granted"
@@ -89,51 +101,249 @@ async fn grant(
     Ok(())
 }
 
-async fn checkout_completed(
-    state: &AppState,
-    event_id: &str,
-    s: &Value,
-) -> Result<Outcome, CoreError> {
+/// A Stripe object id, safe to put in an API path.
+fn object_id(v: &Value) -> Option<String> {
+    text(v)
+        .filter(|id| id.len() <= 255 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+}
+
+/// What one line item bought, checked against the catalog.
+struct Bought<'a> {
+    kind: OfferKind,
+    offer: &'a Offer,
+    quantity: i64,
+}
+
+/// Each line item's price must be a catalog price, charged at the catalog's amount and
+/// currency (before tax, after any discount). `Err` says why not.
+fn check_line_items<'a>(
+    state: &'a AppState,
+    items: &[Value],
+) -> Result<Vec<Bought<'a>>, &'static str> {
+    let catalog = &state.stripe.config().catalog;
+    if items.is_empty() {
+        return Err("the session has no line items");
+    }
+    items
+        .iter()
+        .map(|line| {
+            let price_id = text(&line["price"]["id"]).ok_or("a line item has no price")?;
+            let (kind, offer) = catalog
+                .by_price(&price_id)
+                .ok_or("a line item's price is not in the catalog")?;
+            let quantity = line["quantity"].as_i64().unwrap_or(1);
+            if !(1..=1_000).contains(&quantity) {
+                return Err("a line item's quantity is out of range");
+            }
+            if let Some(currency) = &offer.currency {
+                let charged = line["currency"].as_str().unwrap_or_default();
+                if !charged.eq_ignore_ascii_case(currency) {
+                    return Err("a line item was charged in another currency");
+                }
+            }
+            if let Some(amount) = offer.amount {
+                let unit = line["price"]["unit_amount"].as_i64();
+                let paid = line["amount_total"]
+                    .as_i64()
+                    .zip(Some(line["amount_tax"].as_i64().unwrap_or(0)))
+                    .map(|(total, tax)| total - tax);
+                if unit != Some(amount) || paid.is_none_or(|p| p < amount * quantity) {
+                    return Err("a line item was charged less than the catalog price");
+                }
+            }
+            Ok(Bought {
+                kind,
+                offer,
+                quantity,
+            })
+        })
+        .collect()
+}
+
+async fn checkout_paid(state: &AppState, s: &Value) -> AppResult<Outcome> {
     let Some(user_id) = text(&s["client_reference_id"]).or_else(|| text(&s["metadata"]["user_id"]))
     else {
         return Ok(Outcome::Ignored("no user on the session"));
     };
     // Only a session Stripe reports as paid grants credits: a missing status is not
-    // "paid" (issue 12, item 9), and delayed methods arrive paid later.
+    // "paid", and delayed methods arrive paid later (`async_payment_succeeded`).
     if s["payment_status"].as_str() != Some("paid") {
         return Ok(Outcome::Ignored("not paid yet"));
     }
-    let catalog = &state.stripe.config().catalog;
-    let (kind, name) = match (text(&s["metadata"]["plan"]), text(&s["metadata"]["addon"])) {
-        (Some(plan), _) => (OfferKind::Plan, plan),
-        (None, Some(addon)) => (OfferKind::Addon, addon),
-        (None, None) => return Ok(Outcome::Ignored("no plan or add-on on the session")),
+    let Some(session_id) = object_id(&s["id"]) else {
+        return Ok(Outcome::Ignored("the session has no id"));
     };
-    let Some(offer) = catalog.get(kind, &name) else {
-        tracing::warn!(event = event_id, %name, "checkout for an offer not in the catalog");
-        return Ok(Outcome::Ignored("unknown plan or add-on"));
+    // Make sure the account exists before asking Stripe anything.
+    state.jobs.ledger().account(&user_id).await?;
+    let listed;
+    let items = match s["line_items"]["data"].as_array() {
+        Some(items) if s["line_items"]["has_more"] != Value::Bool(true) => items,
+        _ => {
+            listed = state
+                .stripe
+                .get_json(&format!(
+                    "/v1/checkout/sessions/{session_id}/line_items?limit=100"
+                ))
+                .await?;
+            listed["data"].as_array().map_or(&[][..], Vec::as_slice)
+        }
     };
+    let bought = match check_line_items(state, items) {
+        Ok(bought) => bought,
+        Err(why) => {
+            tracing::warn!(session = %session_id, user = %user_id, why, "paid session grants nothing");
+            return Ok(Outcome::Ignored(why));
+        }
+    };
+    let credits = bought
+        .iter()
+        .try_fold(0i64, |sum, b| {
+            sum.checked_add(b.offer.credits.checked_mul(b.quantity)?)
+        })
+        .ok_or(AppError::bad_request(
+            "invalid_event",
+            "credits out of range",
+        ))?;
+    let names: Vec<&str> = bought.iter().map(|b| b.offer.name.as_str()).collect();
+    let claimed = [text(&s["metadata"]["plan"]), text(&s["metadata"]["addon"])];
+    if claimed
+        .iter()
+        .flatten()
+        .any(|n| !names.contains(&n.as_str()))
+    {
+        tracing::warn!(session = %session_id, ?claimed, ?names, "session metadata names another offer than its prices; granting what was paid");
+    }
     grant(
         state,
         &user_id,
-        event_id,
-        offer.credits,
+        &session_id,
+        credits,
         usd(&s["amount_total"]),
-        format!("purchase: {}", offer.name),
+        format!("purchase: {}", names.join(", ")),
     )
     .await?;
     let mut update = PlanUpdate {
         stripe_customer_id: text(&s["customer"]),
         ..PlanUpdate::default()
     };
-    if kind == OfferKind::Plan {
-        update.plan_type = Some(offer.name.clone());
-        update.max_credits = Some(offer.credits);
+    if let Some(plan) = bought.iter().find(|b| b.kind == OfferKind::Plan) {
+        update.plan_type = Some(plan.offer.name.clone());
+        update.max_credits = Some(plan.offer.credits);
         update.subscription_status = Some("active".into());
         update.stripe_subscription_id = text(&s["subscription"]);
-        update.stripe_price_id = offer.price_id.clone();
+        update.stripe_price_id = plan.offer.price_id.clone();
     }
     state.jobs.ledger().update_plan(&user_id, update).await?;
+    Ok(Outcome::Applied)
+}
+
+/// `charge.refunded` comes once per refund with the charge's running total; the part
+/// refunded by this one is the total minus the previous total in `previous_attributes`.
+async fn charge_refunded(state: &AppState, event: &Value, charge: &Value) -> AppResult<Outcome> {
+    let refunded = charge["amount_refunded"].as_i64().unwrap_or(0);
+    let before = event["data"]["previous_attributes"]["amount_refunded"]
+        .as_i64()
+        .unwrap_or(0);
+    let Some(charge_id) = object_id(&charge["id"]) else {
+        return Ok(Outcome::Ignored("the charge has no id"));
+    };
+    if refunded <= before {
+        return Ok(Outcome::Ignored("nothing newly refunded"));
+    }
+    take_back(
+        state,
+        charge,
+        refunded - before,
+        format!("clawback:{charge_id}:{refunded}"),
+        format!("refund of {charge_id}"),
+    )
+    .await
+}
+
+/// A dispute holds the money from the moment it opens: take the credits back then.
+/// The dispute names its charge; the charge (fetched) names the user.
+async fn dispute_created(state: &AppState, dispute: &Value) -> AppResult<Outcome> {
+    let Some(dispute_id) = object_id(&dispute["id"]) else {
+        return Ok(Outcome::Ignored("the dispute has no id"));
+    };
+    let fetched;
+    let charge = if dispute["charge"].is_object() {
+        &dispute["charge"]
+    } else {
+        let Some(charge_id) = object_id(&dispute["charge"]) else {
+            return Ok(Outcome::Ignored("the dispute names no charge"));
+        };
+        fetched = state
+            .stripe
+            .get_json(&format!("/v1/charges/{charge_id}"))
+            .await?;
+        &fetched
+    };
+    let amount = dispute["amount"].as_i64().unwrap_or(0);
+    if amount <= 0 {
+        return Ok(Outcome::Ignored("nothing disputed"));
+    }
+    take_back(
+        state,
+        charge,
+        amount,
+        format!("clawback:{dispute_id}"),
+        format!("dispute {dispute_id}"),
+    )
+    .await
+}
+
+/// Takes back the credits `cents` of `charge` bought: the charge's own metadata names
+/// the user and credits (add-ons); a subscription charge names a customer, whose plan
+/// says the credits.
+async fn take_back(
+    state: &AppState,
+    charge: &Value,
+    cents: i64,
+    key: String,
+    reason: String,
+) -> AppResult<Outcome> {
+    let ledger = state.jobs.ledger();
+    let account = match text(&charge["metadata"]["user_id"]) {
+        Some(user) => Some(ledger.account(&user).await?),
+        None => match text(&charge["customer"]) {
+            Some(customer) => ledger.find_by_stripe_customer(&customer).await?,
+            None => None,
+        },
+    };
+    let Some(account) = account else {
+        return Ok(Outcome::Ignored("unknown account"));
+    };
+    let catalog = &state.stripe.config().catalog;
+    let credits = charge["metadata"]["credits"]
+        .as_str()
+        .and_then(|c| c.parse::<i64>().ok())
+        .or_else(|| {
+            account
+                .stripe_price_id
+                .as_deref()
+                .and_then(|p| catalog.plan_by_price(p))
+                .map(|p| p.credits)
+        });
+    let amount = charge["amount"].as_i64().unwrap_or(0);
+    let Some(credits) = credits.filter(|c| *c > 0 && amount > 0) else {
+        tracing::warn!(%key, user = %account.user_id, "refunded charge: cannot tell what it bought");
+        return Ok(Outcome::Ignored("cannot tell what the charge bought"));
+    };
+    // In proportion to the money returned, rounded up, never more than was bought.
+    let take = (i128::from(credits) * i128::from(cents.min(amount)) + i128::from(amount) - 1)
+        / i128::from(amount);
+    let take = i64::try_from(take).unwrap_or(credits).min(credits);
+    let applied = ledger
+        .claw_back(NewEntry {
+            user_id: account.user_id.clone(),
+            change: -take,
+            amount_usd: Some(-(cents as f64) / 100.0),
+            reason,
+            idempotency_key: key.clone(),
+        })
+        .await?;
+    tracing::info!(user = %account.user_id, %key, credits = take, ?applied, "credits taken back");
     Ok(Outcome::Applied)
 }
 

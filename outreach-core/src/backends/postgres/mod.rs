@@ -54,6 +54,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "chunk rows",
         include_str!("../../../migrations/postgres/20261215000000_chunk_rows.sql"),
     ),
+    (
+        20261220000000,
+        "credit debt",
+        include_str!("../../../migrations/postgres/20261220000000_credit_debt.sql"),
+    ),
 ];
 
 /// The PostgreSQL [`Dialect`].

@@ -11,7 +11,7 @@ use crate::ports::{Account, Applied, CreditLedger, LedgerEntry, NewEntry, PlanUp
 
 const ACCOUNT_COLUMNS: &str = "id, email, credits_remaining, max_credits, plan_type, \
      subscription_status, renewal_date, stripe_customer_id, stripe_subscription_id, \
-     stripe_price_id, created_at";
+     stripe_price_id, credit_debt, created_at";
 
 const ENTRY_COLUMNS: &str =
     "id, user_id, change, amount_usd, reason, idempotency_key, balance_after, ts";
@@ -31,6 +31,7 @@ fn account_from_row(row: &impl SqlRow) -> Result<Account> {
         stripe_customer_id: row.opt_text("stripe_customer_id")?,
         stripe_subscription_id: row.opt_text("stripe_subscription_id")?,
         stripe_price_id: row.opt_text("stripe_price_id")?,
+        credit_debt: row.int("credit_debt")?,
         created_at: row.ts("created_at")?,
     })
 }
@@ -64,24 +65,77 @@ async fn fetch_account<D: Dialect>(on: On<'_, D>, user_id: &str) -> Result<Optio
         .transpose()
 }
 
+/// The balance and debt of an account, locked until the transaction ends: the profile's
+/// row lock serialises every apply of this user from here to commit, so what we read
+/// stays true until we change it.
+async fn lock_account<D: Dialect>(tx: &mut D::Tx, user_id: &str) -> Result<(i64, i64)> {
+    let lock = Query::new(format!(
+        "SELECT credits_remaining, credit_debt FROM profiles WHERE id = $1{}",
+        D::LOCK_ROW
+    ))
+    .bind(user_id);
+    let row = On::<D>::Tx(tx)
+        .optional(lock, "read the balance")
+        .await?
+        .ok_or_else(|| unknown_account(user_id))?;
+    Ok((row.int("credits_remaining")?, row.int("credit_debt")?))
+}
+
+/// Writes one ledger line; `false` when its key was already used by this user.
+async fn insert_entry<D: Dialect>(
+    tx: &mut D::Tx,
+    entry: &NewEntry,
+    balance_after: i64,
+    ts: &DateTime<Utc>,
+) -> Result<bool> {
+    let insert = Query::new(
+        "INSERT INTO ledger (user_id, change, amount_usd, reason, idempotency_key, \
+             balance_after, ts) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (user_id, idempotency_key) DO NOTHING \
+         RETURNING id",
+    )
+    .bind(&entry.user_id)
+    .bind(entry.change)
+    .bind(entry.amount_usd)
+    .bind(&entry.reason)
+    .bind(&entry.idempotency_key)
+    .bind(balance_after)
+    .bind(*ts);
+    let inserted = D::fetch_optional(On::Tx(tx), insert)
+        .await
+        .map_err(on_constraint(
+            Constraint::ForeignKey,
+            || unknown_account(&entry.user_id),
+            "write the ledger entry",
+        ))?;
+    Ok(inserted.is_some())
+}
+
+async fn set_balance<D: Dialect>(
+    tx: &mut D::Tx,
+    user_id: &str,
+    balance: i64,
+    debt: i64,
+) -> Result<()> {
+    let update =
+        Query::new("UPDATE profiles SET credits_remaining = $2, credit_debt = $3 WHERE id = $1")
+            .bind(user_id)
+            .bind(balance)
+            .bind(debt);
+    On::<D>::Tx(tx)
+        .execute(update, "update the balance")
+        .await?;
+    Ok(())
+}
+
 /// The body of `apply`, inside a write transaction. On `Err` the caller must roll back.
 async fn apply_in<D: Dialect>(
     tx: &mut D::Tx,
     entry: &NewEntry,
     ts: &DateTime<Utc>,
 ) -> Result<Applied> {
-    // The profile's row lock serialises every apply of this user from here to commit:
-    // the balance read below stays true until we change it.
-    let lock = Query::new(format!(
-        "SELECT credits_remaining FROM profiles WHERE id = $1{}",
-        D::LOCK_ROW
-    ))
-    .bind(&entry.user_id);
-    let balance = On::<D>::Tx(tx)
-        .optional(lock, "read the balance")
-        .await?
-        .ok_or_else(|| unknown_account(&entry.user_id))?
-        .int("credits_remaining")?;
+    let (balance, debt) = lock_account::<D>(tx, &entry.user_id).await?;
 
     let after = balance.checked_add(entry.change);
     let balance_after = match after {
@@ -113,40 +167,69 @@ async fn apply_in<D: Dialect>(
         }
     };
 
-    let insert = Query::new(
-        "INSERT INTO ledger (user_id, change, amount_usd, reason, idempotency_key, \
-             balance_after, ts) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         ON CONFLICT (user_id, idempotency_key) DO NOTHING \
-         RETURNING id",
-    )
-    .bind(&entry.user_id)
-    .bind(entry.change)
-    .bind(entry.amount_usd)
-    .bind(&entry.reason)
-    .bind(&entry.idempotency_key)
-    .bind(balance_after)
-    .bind(*ts);
-    let inserted = D::fetch_optional(On::Tx(tx), insert)
-        .await
-        .map_err(on_constraint(
-            Constraint::ForeignKey,
-            || unknown_account(&entry.user_id),
-            "write the ledger entry",
-        ))?;
-    if inserted.is_none() {
+    if !insert_entry::<D>(tx, entry, balance_after, ts).await? {
         return Ok(Applied::AlreadyApplied { balance });
     }
 
-    let update = Query::new("UPDATE profiles SET credits_remaining = $2 WHERE id = $1")
-        .bind(&entry.user_id)
-        .bind(balance_after);
-    On::<D>::Tx(tx)
-        .execute(update, "update the balance")
-        .await?;
+    // Credits received while in debt pay the debt first, as an entry of their own.
+    let (mut balance_after, mut debt_after) = (balance_after, debt);
+    let repay = debt.min(balance_after);
+    if entry.change > 0 && repay > 0 {
+        let repayment = NewEntry {
+            user_id: entry.user_id.clone(),
+            change: -repay,
+            amount_usd: None,
+            reason: format!("debt repaid from: {}", entry.reason),
+            idempotency_key: format!("debt:{}", entry.idempotency_key),
+        };
+        if insert_entry::<D>(tx, &repayment, balance_after - repay, ts).await? {
+            balance_after -= repay;
+            debt_after -= repay;
+        }
+    }
 
+    set_balance::<D>(tx, &entry.user_id, balance_after, debt_after).await?;
     Ok(Applied::Applied {
         balance: balance_after,
+    })
+}
+
+/// The body of `claw_back`, inside a write transaction.
+async fn claw_back_in<D: Dialect>(
+    tx: &mut D::Tx,
+    entry: &NewEntry,
+    ts: &DateTime<Utc>,
+) -> Result<Applied> {
+    let Some(wanted) = entry.change.checked_neg().filter(|w| *w > 0) else {
+        return Err(Error::InvalidInput(InputError::Other(format!(
+            "credits taken back must be a negative change, not {}",
+            entry.change
+        ))));
+    };
+    let (balance, debt) = lock_account::<D>(tx, &entry.user_id).await?;
+    let taken = wanted.min(balance);
+    let owed = wanted - taken;
+    let written = NewEntry {
+        change: -taken,
+        reason: if owed > 0 {
+            format!("{} ({owed} credits owed)", entry.reason)
+        } else {
+            entry.reason.clone()
+        },
+        ..entry.clone()
+    };
+    if !insert_entry::<D>(tx, &written, balance - taken, ts).await? {
+        return Ok(Applied::AlreadyApplied { balance });
+    }
+    set_balance::<D>(
+        tx,
+        &entry.user_id,
+        balance - taken,
+        debt.saturating_add(owed),
+    )
+    .await?;
+    Ok(Applied::Applied {
+        balance: balance - taken,
     })
 }
 
@@ -212,6 +295,13 @@ impl<D: Dialect> CreditLedger for SqlStore<D> {
         let op = "apply the ledger entry";
         let mut tx = self.begin(D::BEGIN_WRITE, op).await?;
         let result = apply_in::<D>(&mut tx, &entry, &now()).await;
+        finish_tx::<D, _>(tx, result, op).await
+    }
+
+    async fn claw_back(&self, entry: NewEntry) -> Result<Applied> {
+        let op = "take credits back";
+        let mut tx = self.begin(D::BEGIN_WRITE, op).await?;
+        let result = claw_back_in::<D>(&mut tx, &entry, &now()).await;
         finish_tx::<D, _>(tx, result, op).await
     }
 
@@ -301,6 +391,23 @@ impl<D: Dialect> CreditLedger for SqlStore<D> {
              ORDER BY created_at, id LIMIT 1"
         ))
         .bind(email);
+        self.on()
+            .optional(query, "find the account")
+            .await?
+            .as_ref()
+            .map(account_from_row)
+            .transpose()
+    }
+
+    async fn find_by_stripe_customer(&self, customer_id: &str) -> Result<Option<Account>> {
+        if customer_id.is_empty() {
+            return Ok(None);
+        }
+        let query = Query::new(format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM profiles WHERE stripe_customer_id = $1 \
+             ORDER BY created_at, id LIMIT 1"
+        ))
+        .bind(customer_id);
         self.on()
             .optional(query, "find the account")
             .await?

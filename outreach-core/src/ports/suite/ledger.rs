@@ -22,6 +22,8 @@ pub async fn run_all(ledger: Arc<dyn CreditLedger>) {
     entries_newest_first_with_total(&*ledger).await;
     unknown_user_is_not_found(&*ledger).await;
     plan_update_roundtrip(&*ledger).await;
+    claw_back_never_below_zero_and_debt_paid_first(&*ledger).await;
+    find_by_stripe_customer(&*ledger).await;
 }
 
 /// Every entry of `user`, oldest first.
@@ -544,4 +546,126 @@ fn partial_fields(a: &crate::ports::Account) -> PlanUpdate {
         stripe_subscription_id: a.stripe_subscription_id.clone(),
         stripe_price_id: a.stripe_price_id.clone(),
     }
+}
+
+/// Credits taken back after they were spent: the balance stops at zero, the rest is
+/// debt, and the next credits pay the debt before the user sees them. Idempotent.
+pub async fn claw_back_never_below_zero_and_debt_paid_first(ledger: &dyn CreditLedger) {
+    let (user, email) = fresh_user();
+    ledger.ensure_account(&user, &email, 0).await.unwrap();
+    ledger
+        .apply(entry(&user, 500, "grant:evt_buy"))
+        .await
+        .unwrap();
+    // 400 of the 500 are spent on a job.
+    ledger
+        .apply(entry(&user, -400, "reserve:j#1"))
+        .await
+        .unwrap();
+
+    // The purchase is refunded: 500 back, only 100 there.
+    assert_eq!(
+        ledger
+            .claw_back(entry(&user, -500, "clawback:ch_1"))
+            .await
+            .unwrap(),
+        Applied::Applied { balance: 0 }
+    );
+    let account = ledger.account(&user).await.unwrap();
+    assert_eq!((account.credits_remaining, account.credit_debt), (0, 400));
+    // Delivered again: nothing more taken, no more debt.
+    assert_eq!(
+        ledger
+            .claw_back(entry(&user, -500, "clawback:ch_1"))
+            .await
+            .unwrap(),
+        Applied::AlreadyApplied { balance: 0 }
+    );
+    assert_eq!(ledger.account(&user).await.unwrap().credit_debt, 400);
+    // A second claw-back with nothing left: a zero entry, all of it debt.
+    ledger
+        .claw_back(entry(&user, -50, "clawback:dp_1"))
+        .await
+        .unwrap();
+    assert_eq!(ledger.account(&user).await.unwrap().credit_debt, 450);
+
+    // A grant smaller than the debt goes entirely to it.
+    assert_eq!(
+        ledger
+            .apply(entry(&user, 300, "grant:evt_2"))
+            .await
+            .unwrap(),
+        Applied::Applied { balance: 0 }
+    );
+    let account = ledger.account(&user).await.unwrap();
+    assert_eq!((account.credits_remaining, account.credit_debt), (0, 150));
+    // A larger one pays the rest; the user keeps the difference; replay changes nothing.
+    for _ in 0..2 {
+        assert_eq!(
+            ledger
+                .apply(entry(&user, 1000, "grant:evt_3"))
+                .await
+                .unwrap()
+                .balance(),
+            850
+        );
+    }
+    let account = ledger.account(&user).await.unwrap();
+    assert_eq!((account.credits_remaining, account.credit_debt), (850, 0));
+    let keys: Vec<_> = all_entries(ledger, &user)
+        .await
+        .into_iter()
+        .map(|e| (e.idempotency_key, e.change))
+        .collect();
+    assert_eq!(
+        keys.iter()
+            .filter(|(k, _)| k.starts_with("debt:"))
+            .cloned()
+            .collect::<Vec<_>>(),
+        vec![
+            ("debt:grant:evt_2".to_string(), -300),
+            ("debt:grant:evt_3".to_string(), -150)
+        ]
+    );
+    // Without debt a grant is whole again.
+    ledger.apply(entry(&user, 10, "grant:evt_4")).await.unwrap();
+    assert_eq!(ledger.account(&user).await.unwrap().credits_remaining, 860);
+    assert_ledger_consistent(ledger, &user).await;
+
+    // A non-negative claw-back is refused; an unknown user is NotFound.
+    assert!(matches!(
+        ledger.claw_back(entry(&user, 5, "clawback:x")).await,
+        Err(Error::InvalidInput(_))
+    ));
+    assert!(matches!(
+        ledger
+            .claw_back(entry(&fresh_id("ghost"), -5, "clawback:y"))
+            .await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+/// Refunds name Stripe customers: the account is found by its customer id.
+pub async fn find_by_stripe_customer(ledger: &dyn CreditLedger) {
+    let (user, email) = fresh_user();
+    ledger.ensure_account(&user, &email, 0).await.unwrap();
+    let customer = fresh_id("cus");
+    assert!(ledger
+        .find_by_stripe_customer(&customer)
+        .await
+        .unwrap()
+        .is_none());
+    ledger
+        .update_plan(
+            &user,
+            PlanUpdate {
+                stripe_customer_id: Some(customer.clone()),
+                ..PlanUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    let found = ledger.find_by_stripe_customer(&customer).await.unwrap();
+    assert_eq!(found.map(|a| a.user_id), Some(user));
+    assert!(ledger.find_by_stripe_customer("").await.unwrap().is_none());
 }

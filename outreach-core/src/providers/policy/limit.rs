@@ -229,7 +229,7 @@ impl<P> Limit<P> {
         &self.rate
     }
 
-    async fn run<T, F, Fut>(
+    pub(crate) async fn run<T, F, Fut>(
         &self,
         provider: ProviderKind,
         estimated_tokens: f64,

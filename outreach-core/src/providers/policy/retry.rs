@@ -52,7 +52,7 @@ impl<P> Retry<P> {
     }
 
     /// Runs `attempt` until it succeeds, fails for good, or the retries run out.
-    async fn run<T, F, Fut>(&self, attempt: F) -> Result<T>
+    pub(crate) async fn run<T, F, Fut>(&self, attempt: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T>>,

@@ -24,6 +24,7 @@ async fn me(State(state): State<AppState>, user: AuthUser) -> AppResult<Json<Val
         "email": a.email,
         "plan_type": a.plan_type,
         "credits_remaining": a.credits_remaining,
+        "credit_debt": a.credit_debt,
         "max_credits": a.max_credits,
         "subscription_status": a.subscription_status,
         "renewal_date": a.renewal_date,

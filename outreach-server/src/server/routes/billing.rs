@@ -104,6 +104,18 @@ async fn checkout(
         None if !user.email.is_empty() => form.push(("customer_email".into(), user.email.clone())),
         None => {}
     }
+    if kind == OfferKind::Addon {
+        // Copied onto the charge: a refund or dispute of it finds the user and the
+        // credits it bought.
+        form.push((
+            "payment_intent_data[metadata][user_id]".into(),
+            user.user_id.clone(),
+        ));
+        form.push((
+            "payment_intent_data[metadata][credits]".into(),
+            offer.credits.to_string(),
+        ));
+    }
     if kind == OfferKind::Plan {
         // Subscription events carry the subscription's metadata: this is how renewals
         // and plan changes find the user.
