@@ -1,6 +1,11 @@
 //! Pipeline benchmarks with simulated providers. Run with
 //! `cargo bench -p outreach-benches` (add `-- quick` for a smaller run).
 //!
+//! Every run takes the path `outreach enrich` takes (ARCHITECTURE.md, "Entry points"):
+//! a local job on the embedded backends (SQLite, local files, in-process queue) in a
+//! fresh data directory — input stored, job created, split, chunks enriched and
+//! stored, finalized, result copied out — timed from the input copy to the output file.
+//!
 //! 1. Latency-bound: fake Serper/LLM HTTP servers answering in 100 ms / 300 ms; the
 //!    pipeline on default settings against a baseline measured in the same run that
 //!    processes rows one at a time, as the seed did per worker.
@@ -15,14 +20,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use outreach_core::config::PipelineConfig;
+use outreach_core::jobs::{keys, CreateJob, JobSettings, JobSystem};
+use outreach_core::output::OutputFormat;
+use outreach_core::ports::JobStatus;
 use outreach_core::providers::openai::LlmConfig;
 use outreach_core::providers::serper::SerperConfig;
 use outreach_core::providers::{
     ChatRequest, ChatResponse, Llm, SearchHit, SearchProvider, SearchQuery, SearchResults,
 };
-use outreach_core::{
-    enrich_file, EnrichOptions, Enricher, EnricherConfig, Metrics, Mode, NoProgress, RunSummary,
-};
+use outreach_core::setup::{BackendConfig, Backends};
+use outreach_core::{Metrics, Mode, Providers, ServiceContext};
 use outreach_fake_providers::{FakeOptions, FakeProviders};
 
 fn main() {
@@ -49,24 +56,21 @@ fn main() {
     write_prospects(&input, rows, 5);
     let out = dir.path().join("big.xlsx");
     let started = Instant::now();
-    let summary = rt.block_on(async {
-        let e = Enricher::new(
-            Some(Arc::new(InstantSearch)),
-            Some(Arc::new(InstantLlm)),
-            EnricherConfig::default(),
-            Arc::new(Metrics::default()),
-        );
-        let options = EnrichOptions {
-            concurrency: 256,
-            chunk_size: 500,
-            ..Default::default()
-        };
-        enrich_file(&e, &input, &out, &options, &NoProgress)
-            .await
-            .unwrap()
-    });
+    let providers = Providers {
+        search: Some(Arc::new(InstantSearch)),
+        llm: Some(Arc::new(InstantLlm)),
+        metrics: Arc::new(Metrics::default()),
+        // In-process fakes: nothing to check before the first row.
+        preflight: outreach_core::preflight::PreflightOnce::skip(),
+    };
+    let options = Options {
+        concurrency: 256,
+        chunk_size: 500,
+        ..Options::default()
+    };
+    let summary = run(&rt, providers, &input, &out, &options);
     let secs = started.elapsed().as_secs_f64();
-    println!("## instant providers, {rows} rows → XLSX");
+    println!("## instant providers, {rows} rows → XLSX (the CLI's local job)");
     println!(
         "wall {secs:.2} s, {:.0} rows/s, peak RSS {} MB, output {} MB",
         rows as f64 / secs,
@@ -117,24 +121,24 @@ fn main() {
     let small = dir.path().join("latency.csv");
     // Unique companies: no cache help, the hardest case for throughput.
     write_prospects(&small, pipeline_rows, 1);
-    let sequential = EnrichOptions {
+    let sequential = Options {
         concurrency: 1,
         limit: Some(baseline_rows as u64),
-        ..Default::default()
+        ..Options::default()
     };
     let base = run(
         &rt,
-        &config,
+        config.providers().unwrap(),
         &small,
         &dir.path().join("seq.xlsx"),
         &sequential,
     );
     let fast = run(
         &rt,
-        &config,
+        config.providers().unwrap(),
         &small,
         &dir.path().join("par.xlsx"),
-        &EnrichOptions::default(),
+        &Options::default(),
     );
     println!("\n## 100 ms search / 300 ms LLM over HTTP, default settings");
     println!(
@@ -158,39 +162,148 @@ fn main() {
     println!("| mode | search calls/row | LLM calls/row | total calls/row | prompt tokens/row | completion tokens/row |");
     println!("|---|---|---|---|---|---|");
     for mode in [Mode::TwoCall, Mode::Combined] {
-        let mut c = config.clone();
-        c.enricher.mode = mode;
         let s = run(
             &rt,
-            &c,
+            config.providers().unwrap(),
             &list,
             &dir.path().join("cost.xlsx"),
-            &EnrichOptions::default(),
+            &Options {
+                mode,
+                ..Options::default()
+            },
         );
         let per = |n: u64| n as f64 / s.rows as f64;
         println!(
             "| {mode:?} | {:.2} | {:.2} | {:.2} | {:.0} | {:.0} |",
-            per(s.metrics.search_calls),
-            per(s.metrics.llm_calls),
-            per(s.metrics.provider_calls()),
-            per(s.metrics.prompt_tokens),
-            per(s.metrics.completion_tokens)
+            per(s.search_calls),
+            per(s.llm_calls),
+            per(s.search_calls + s.llm_calls),
+            per(s.prompt_tokens),
+            per(s.completion_tokens)
         );
     }
 }
 
+/// The knobs of a run (the CLI's `--concurrency`, `--chunk-size`, `--limit`,
+/// `--combined`); defaults as the CLI's.
+struct Options {
+    concurrency: usize,
+    chunk_size: u32,
+    limit: Option<u64>,
+    mode: Mode,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        let d = JobSettings::default();
+        Self {
+            concurrency: d.concurrency,
+            chunk_size: d.chunk_size,
+            limit: None,
+            mode: Mode::TwoCall,
+        }
+    }
+}
+
+/// What a run did, from the finished job's timing document.
+struct Summary {
+    rows: u64,
+    seconds: f64,
+    search_calls: u64,
+    llm_calls: u64,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+}
+
+impl Summary {
+    fn rows_per_second(&self) -> f64 {
+        self.rows as f64 / self.seconds
+    }
+}
+
+/// `input` → `out` the way `outreach enrich` runs it: a local job in a fresh data dir.
 fn run(
     rt: &tokio::runtime::Runtime,
-    config: &PipelineConfig,
+    providers: Providers,
     input: &Path,
     out: &Path,
-    options: &EnrichOptions,
-) -> RunSummary {
+    options: &Options,
+) -> Summary {
     rt.block_on(async {
-        let e = config.build().unwrap();
-        enrich_file(&e, input, out, options, &NoProgress)
+        let data = tempfile::tempdir_in(out.parent().unwrap()).unwrap();
+        let backends = Backends::open(&BackendConfig::local(data.path()))
             .await
-            .unwrap()
+            .unwrap();
+        let settings = JobSettings {
+            chunk_size: options.chunk_size,
+            concurrency: options.concurrency,
+            temp_dir: data.path().join("tmp"),
+            ..JobSettings::default()
+        };
+        let system = JobSystem::new(
+            backends.store,
+            backends.ledger,
+            backends.storage,
+            backends.queue,
+            providers,
+            settings,
+        );
+        system
+            .ledger()
+            .ensure_account("local", "local@localhost", 0)
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let job_id = uuid::Uuid::new_v4().to_string();
+        let key = keys::input("local", &job_id, "input.csv");
+        system.storage().put_file(&key, input).await.unwrap();
+        let job = system
+            .create_job(CreateJob {
+                user_id: "local".into(),
+                file_path: key,
+                filename: "input.csv".into(),
+                email_col: None,
+                columns: Default::default(),
+                service: ServiceContext::default(),
+                output_columns: None,
+                format: OutputFormat::from_path(out).unwrap_or_default(),
+                limit: options.limit,
+                combined: options.mode == Mode::Combined,
+                charge: false,
+                job_id: Some(job_id),
+                campaign: Default::default(),
+            })
+            .await
+            .unwrap();
+        let local = system.run_locally(&job.id);
+        // The CLI's poll interval.
+        let done = local
+            .wait(Duration::from_millis(200), |_| {})
+            .await
+            .unwrap();
+        local.finish().await;
+        assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
+        system
+            .storage()
+            .get_to_file(done.result_path.as_deref().unwrap(), out)
+            .await
+            .unwrap();
+        let seconds = started.elapsed().as_secs_f64();
+        let timing = done.timing.unwrap_or_default();
+        let n = |path: &[&str]| {
+            path.iter()
+                .try_fold(&timing, |v, k| v.get(k))
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0)
+        };
+        Summary {
+            rows: done.rows_processed,
+            seconds,
+            search_calls: n(&["provider_calls", "search"]),
+            llm_calls: n(&["provider_calls", "llm"]),
+            prompt_tokens: n(&["tokens", "prompt"]),
+            completion_tokens: n(&["tokens", "completion"]),
+        }
     })
 }
 

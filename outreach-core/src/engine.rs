@@ -1,31 +1,30 @@
-//! The file-to-file run: stream rows out of the input, enrich them chunk by chunk with
-//! many rows in flight, write them out in input order.
+//! The engine: a run outside the job system (the Python binding, the examples,
+//! embedding the library). A thin driver of [`crate::pipeline`]: a file source or rows
+//! in memory, the chunk processor, a writer or a collector.
 //!
-//! Three stages connected by bounded channels, so memory is bounded by
-//! `chunk_size × chunks in flight`, never by the file:
-//! reader (blocking thread) → enrichment (async, `buffered` keeps chunk order) →
-//! writer (blocking thread). The output is written to a temporary file beside the
-//! target and renamed at the end, so a failed run never leaves a file that looks done.
+//! Memory is bounded by `chunk_size × chunks in flight`, never by the file: the reader
+//! and the writer run on their own threads behind bounded channels, and the output file
+//! appears only when complete.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{mpsc, Semaphore};
 
-use crate::chunk::{process_chunk, RowObserver};
+use crate::chunk::RowObserver;
 use crate::enricher::{Enricher, RowOutcome, RowStatus};
-use crate::error::{Error, Result};
-use crate::input::{self, Cancel, ColumnOverrides, ProspectColumns, RowReader};
+use crate::error::Result;
+use crate::input::{ColumnOverrides, ProspectColumns};
 use crate::metrics::{Metrics, MetricsSnapshot};
-use crate::output::{self, OutputFormat, OutputLayout, WriteReport};
+use crate::output::{OutputFormat, OutputLayout};
+use crate::pipeline::{
+    run_chunks, ChunkSource, Collector, FileChunks, MemoryChunks, Plan, PlanRequest, Processor,
+    WriterSink, WriterThread,
+};
 use crate::progress::{Progress, ProgressSink};
 
-/// Rows read to guess the email column.
-const EMAIL_SAMPLE_ROWS: usize = 50;
+pub use crate::pipeline::{blocking, blocking_cancellable};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -91,33 +90,6 @@ impl RunSummary {
     }
 }
 
-/// Tallies of row statuses.
-#[derive(Debug, Default, Clone, Copy)]
-struct Tally {
-    rows: u64,
-    enriched: u64,
-    invalid: u64,
-    suppressed: u64,
-    refundable: u64,
-}
-
-impl Tally {
-    fn add(&mut self, outcomes: &[RowOutcome]) {
-        for o in outcomes {
-            self.rows += 1;
-            match o.status {
-                RowStatus::Enriched => self.enriched += 1,
-                RowStatus::InvalidEmail => self.invalid += 1,
-                RowStatus::Suppressed => self.suppressed += 1,
-                _ => {}
-            }
-            if o.is_refundable() {
-                self.refundable += 1;
-            }
-        }
-    }
-}
-
 /// Progress by row: every finished row (in any order) moves the count by one.
 struct RowProgress<'a> {
     sink: &'a dyn ProgressSink,
@@ -128,7 +100,8 @@ struct RowProgress<'a> {
 }
 
 impl<'a> RowProgress<'a> {
-    fn new(sink: &'a dyn ProgressSink, total: u64, metrics: &'a Metrics) -> Self {
+    fn start(sink: &'a dyn ProgressSink, total: u64, metrics: &'a Metrics) -> Self {
+        sink.on_start(Some(total));
         Self {
             sink,
             total,
@@ -136,6 +109,15 @@ impl<'a> RowProgress<'a> {
             done: AtomicU64::new(0),
             fallbacks: AtomicU64::new(0),
         }
+    }
+
+    fn finish(&self, rows_done: u64, fallbacks: u64) {
+        self.sink.on_finish(&Progress {
+            rows_done,
+            rows_total: Some(self.total),
+            fallbacks,
+            metrics: self.metrics.snapshot(),
+        });
     }
 }
 
@@ -156,7 +138,24 @@ impl RowObserver for RowProgress<'_> {
     }
 }
 
-/// Enrich `input` into `output`.
+/// Checks before any provider call: the service context; warnings for missing keys.
+/// Returns what the plan needs from the options and the run's templates.
+fn prepare(enricher: &Enricher, options: &EnrichOptions) -> Result<PlanRequest> {
+    enricher.config().service.validate()?;
+    for warning in enricher.missing_key_warnings() {
+        tracing::warn!("{warning}");
+    }
+    Ok(PlanRequest {
+        email_column: options.email_column.clone(),
+        columns: options.columns.clone(),
+        output_columns: options.output_columns.clone(),
+        limit: options.limit,
+        drafts: enricher.config().campaign.drafts.clone(),
+        count_suppressed: None,
+    })
+}
+
+/// Enrich `input` into `output`, streaming (memory bounded by the chunks in flight).
 pub async fn enrich_file(
     enricher: &Enricher,
     input: &Path,
@@ -165,125 +164,43 @@ pub async fn enrich_file(
     progress: &dyn ProgressSink,
 ) -> Result<RunSummary> {
     let started = Instant::now();
-    for warning in enricher.missing_key_warnings() {
-        tracing::warn!("{warning}");
-    }
+    let request = prepare(enricher, options)?;
     let format = options
         .format
         .or_else(|| OutputFormat::from_path(output))
         .unwrap_or_default();
-    let chunk_size = options.chunk_size.max(1);
-    let concurrency = options.concurrency.max(1);
-
-    let opened = open_input(input.to_path_buf(), options.email_column.clone()).await?;
-    let email_index = opened.email_index;
-    let email_column = opened.reader.headers()[email_index].clone();
-    let columns = ProspectColumns::resolve(opened.reader.headers(), email_index, &options.columns)?;
-    enricher.config().service.validate()?;
-    let campaign = &enricher.config().campaign;
-    let headers = opened.reader.headers().to_vec();
-    // Template errors surface here, before any provider call.
-    if let Some(drafts) = &campaign.drafts {
-        drafts.check(&headers)?;
-    }
-    let layout = OutputLayout::with_drafts(
-        &headers,
-        options.output_columns.as_deref(),
-        campaign.draft_columns(),
-    )?;
-
-    let total = count_rows(input.to_path_buf()).await?;
-    let total = options.limit.map_or(total, |l| total.min(l));
-    progress.on_start(Some(total));
-
-    let (chunk_tx, chunk_rx) = mpsc::channel::<Result<Vec<Vec<String>>>>(2);
-    let reader = spawn_reader(opened, chunk_size, options.limit, chunk_tx);
-    let partial = partial_path(output);
-    let mut guard = PartialGuard::new(partial.clone());
-    let (write_tx, write_rx) = mpsc::channel::<Vec<Vec<String>>>(4);
-    let writer = spawn_writer(
-        partial.clone(),
-        format,
-        layout.headers().to_vec(),
-        write_rx,
-        guard.abandoned.clone(),
+    let (plan, opened) = Plan::open(input.to_path_buf(), request).await?;
+    let writer =
+        WriterThread::create(output.to_path_buf(), format, plan.layout.headers().to_vec()).await?;
+    let rows_progress = RowProgress::start(progress, plan.rows, enricher.metrics());
+    let processor = Processor::new(
+        enricher,
+        &plan.headers,
+        &plan.columns,
+        options.concurrency,
+        options.chunk_size,
+        &rows_progress,
     );
-
-    let in_flight = Arc::new(Semaphore::new(concurrency));
-    let chunks_in_flight = concurrency.div_ceil(chunk_size) + 1;
-    let rows_progress = RowProgress::new(progress, total, enricher.metrics());
-    let chunks = futures::stream::unfold(chunk_rx, |mut rx| async move {
-        rx.recv().await.map(|c| (c, rx))
-    });
-    let results = chunks
-        .map(|chunk| {
-            let in_flight = &in_flight;
-            let columns = &columns;
-            let headers = &headers;
-            let rows_progress = &rows_progress;
-            async move {
-                let rows = chunk?;
-                let mut outcomes =
-                    process_chunk(enricher, &rows, columns, in_flight, rows_progress).await?;
-                campaign.draft_rows(headers, &rows, email_index, &mut outcomes);
-                Ok::<_, Error>((rows, outcomes))
-            }
-        })
-        .buffered(chunks_in_flight);
-    // Boxed (not stack-pinned) so it can be dropped before joining the reader: the
-    // reader may be blocked sending into the channel this stream owns.
-    let mut results = Box::pin(results);
-
-    let mut tally = Tally::default();
-    let run: Result<()> = async {
-        while let Some(next) = results.next().await {
-            let (rows, outcomes) = next?;
-            tally.add(&outcomes);
-            let projected = rows
-                .iter()
-                .zip(&outcomes)
-                .map(|(row, o)| layout.project(row, o))
-                .collect();
-            write_tx
-                .send(projected)
-                .await
-                .map_err(|_| Error::Output("the writer stopped early".into()))?;
+    let mut source = FileChunks::spawn(opened, options.chunk_size, options.limit);
+    let mut sink = WriterSink::new(&plan.layout, writer);
+    let run = run_chunks(&mut source, &processor, &mut sink).await;
+    let read = source.finish().await;
+    let (tally, ragged_rows) = match run.and_then(|tally| read.map(|ragged| (tally, ragged))) {
+        Ok(done) => done,
+        Err(e) => {
+            sink.abandon().await;
+            return Err(e);
         }
-        Ok(())
-    }
-    .await;
-    drop(results);
-    drop(write_tx);
-
-    let written = join_blocking(writer).await;
-    let read = join_blocking(reader).await;
-    let finished = run
-        .and(written)
-        .and_then(|report| read.map(|ragged| (report, ragged)));
-    // On error the guard removes the partial file as it drops.
-    let (report, ragged_rows) = finished?;
-    std::fs::rename(&partial, output)?;
-    guard.disarm();
-
-    let summary = RunSummary {
-        rows: tally.rows,
-        enriched: tally.enriched,
-        fallbacks: tally.rows - tally.enriched,
-        invalid_emails: tally.invalid,
-        suppressed: tally.suppressed,
-        refundable: tally.refundable,
-        email_column,
-        truncated_cells: report.truncated_cells,
-        ragged_rows,
-        metrics: enricher.metrics().snapshot(),
-        seconds: started.elapsed().as_secs_f64(),
     };
-    progress.on_finish(&Progress {
-        rows_done: summary.rows,
-        rows_total: Some(total),
-        fallbacks: summary.fallbacks,
-        metrics: summary.metrics,
-    });
+    let report = sink.finish().await?;
+    let summary = tally.summary(
+        plan.email_column(),
+        report.truncated_cells,
+        ragged_rows,
+        enricher.metrics().snapshot(),
+        started.elapsed().as_secs_f64(),
+    );
+    rows_progress.finish(summary.rows, summary.fallbacks);
     Ok(summary)
 }
 
@@ -298,238 +215,137 @@ pub async fn enrich_rows(
     options: &EnrichOptions,
     progress: &dyn ProgressSink,
 ) -> Result<Vec<RowOutcome>> {
-    let campaign = &enricher.config().campaign;
-    if let Some(drafts) = &campaign.drafts {
+    let request = prepare(enricher, options)?;
+    if let Some(drafts) = &request.drafts {
         drafts.check(headers)?;
     }
-    for warning in enricher.missing_key_warnings() {
-        tracing::warn!("{warning}");
+    let mut rows = rows;
+    if let Some(limit) = options.limit {
+        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     }
-    enricher.config().service.validate()?;
-    let limit = options
-        .limit
-        .map_or(rows.len(), |l| rows.len().min(l as usize));
-    let rows = &rows[..limit];
     let total = rows.len() as u64;
-    progress.on_start(Some(total));
-    let in_flight = Arc::new(Semaphore::new(options.concurrency.max(1)));
-    let chunk_size = options.chunk_size.max(1);
-    let chunks_in_flight = options.concurrency.max(1).div_ceil(chunk_size) + 1;
-    let rows_progress = RowProgress::new(progress, total, enricher.metrics());
-    let mut results = Box::pin(
-        futures::stream::iter(rows.chunks(chunk_size))
-            .map(|chunk| async {
-                let mut outcomes =
-                    process_chunk(enricher, chunk, columns, &in_flight, &rows_progress).await?;
-                campaign.draft_rows(headers, chunk, columns.email, &mut outcomes);
-                Ok::<_, Error>(outcomes)
-            })
-            .buffered(chunks_in_flight),
+    let rows_progress = RowProgress::start(progress, total, enricher.metrics());
+    let processor = Processor::new(
+        enricher,
+        headers,
+        columns,
+        options.concurrency,
+        options.chunk_size,
+        &rows_progress,
     );
-    let mut out = Vec::with_capacity(rows.len());
-    let mut tally = Tally::default();
-    while let Some(outcomes) = results.next().await {
-        let outcomes = outcomes?;
-        tally.add(&outcomes);
-        out.extend(outcomes);
-    }
-    progress.on_finish(&Progress {
-        rows_done: tally.rows,
-        rows_total: Some(total),
-        fallbacks: tally.rows - tally.enriched,
-        metrics: enricher.metrics().snapshot(),
-    });
-    Ok(out)
+    // Only outcomes are kept: the layout projects nothing here.
+    let layout = OutputLayout::new(&[], None)?;
+    let mut sink = Collector::new(&layout, false, None);
+    let mut source = MemoryChunks::new(rows, options.chunk_size);
+    let tally = run_chunks(&mut source, &processor, &mut sink).await?;
+    rows_progress.finish(tally.rows, tally.fallbacks());
+    Ok(sink.outcomes)
 }
 
-/// The reader, positioned after the sample rows it already read for the email guess.
-pub struct OpenedInput {
-    pub reader: RowReader,
-    pub sample: Vec<Vec<String>>,
-    pub email_index: usize,
+/// A run over a table: the output headers, the outcomes or projected rows, the summary.
+#[derive(Debug, Clone)]
+pub struct TableRun {
+    /// The output columns.
+    pub headers: Vec<String>,
+    /// One per processed row, in input order.
+    pub outcomes: Vec<RowOutcome>,
+    /// The output rows, when asked for.
+    pub rows: Option<Vec<Vec<String>>>,
+    pub summary: RunSummary,
 }
 
-/// Open the file, read a sample, resolve the email column.
-pub async fn open_input(path: PathBuf, email_column: Option<String>) -> Result<OpenedInput> {
-    blocking(move || {
-        let mut reader = RowReader::open(&path)?;
-        let mut sample = Vec::with_capacity(EMAIL_SAMPLE_ROWS);
-        for row in reader.by_ref().take(EMAIL_SAMPLE_ROWS) {
-            sample.push(row?);
-        }
-        if sample.is_empty() {
-            return Err(crate::InputError::HeaderOnly.into());
-        }
-        let email_index =
-            input::resolve_email_column(reader.headers(), email_column.as_deref(), &sample)?;
-        Ok(OpenedInput {
-            reader,
-            sample,
-            email_index,
-        })
-    })
-    .await
+/// Where a table run goes besides memory.
+#[derive(Debug, Clone)]
+pub struct TableOutput {
+    /// Also write the output rows to this file.
+    pub path: Option<PathBuf>,
+    pub format: OutputFormat,
+    /// Return the projected output rows (else only outcomes).
+    pub keep_rows: bool,
 }
 
-async fn count_rows(path: PathBuf) -> Result<u64> {
-    blocking(move || Ok(input::read_summary(&path)?.rows)).await
-}
-
-/// Reads chunks on a blocking thread; returns the count of ragged rows.
-fn spawn_reader(
-    opened: OpenedInput,
-    chunk_size: usize,
-    limit: Option<u64>,
-    tx: mpsc::Sender<Result<Vec<Vec<String>>>>,
-) -> tokio::task::JoinHandle<Result<u64>> {
-    tokio::task::spawn_blocking(move || {
-        let OpenedInput {
-            mut reader, sample, ..
-        } = opened;
-        let limit = limit.unwrap_or(u64::MAX);
-        let mut sent = 0u64;
-        let mut chunk = Vec::with_capacity(chunk_size);
-        let mut rows = sample.into_iter().map(Ok).chain(reader.by_ref());
-        loop {
-            if sent >= limit {
-                break;
-            }
-            match rows.next() {
-                Some(Ok(row)) => {
-                    chunk.push(row);
-                    sent += 1;
-                    if chunk.len() == chunk_size
-                        && tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err()
-                    {
-                        return Ok(0); // the run stopped; its error is reported there
-                    }
-                }
-                Some(Err(e)) => {
-                    let _ = tx.blocking_send(Err(e));
-                    return Ok(0);
-                }
-                None => break,
-            }
-        }
-        if !chunk.is_empty() {
-            let _ = tx.blocking_send(Ok(chunk));
-        }
-        drop(rows);
-        Ok(reader.ragged_rows())
-    })
-}
-
-fn spawn_writer(
-    path: PathBuf,
-    format: OutputFormat,
+/// Enrich rows held in memory under `headers`, optionally writing the output file too
+/// (opened before any provider call, so a bad path fails at once).
+pub async fn enrich_table(
+    enricher: &Enricher,
     headers: Vec<String>,
-    mut rx: mpsc::Receiver<Vec<Vec<String>>>,
-    abandoned: Arc<AtomicBool>,
-) -> tokio::task::JoinHandle<Result<WriteReport>> {
-    tokio::task::spawn_blocking(move || {
-        let mut writer = output::create_writer(&path, format, &headers)?;
-        while let Some(rows) = rx.blocking_recv() {
-            for row in &rows {
-                writer.write_row(row)?;
-            }
+    rows: Vec<Vec<String>>,
+    options: &EnrichOptions,
+    output: TableOutput,
+    progress: &dyn ProgressSink,
+) -> Result<TableRun> {
+    let request = prepare(enricher, options)?;
+    let plan = Plan::for_rows(&headers, &rows, &request)?;
+    let mut rows = rows;
+    rows.truncate(usize::try_from(plan.rows).unwrap_or(usize::MAX));
+    let mut source = MemoryChunks::new(rows, options.chunk_size);
+    run_table_from(enricher, &plan, &mut source, options, output, progress).await
+}
+
+/// Enrich a file into memory (and optionally a file): the rows are read in chunks as
+/// the run goes, the outcomes kept.
+pub async fn enrich_file_to_memory(
+    enricher: &Enricher,
+    input: &Path,
+    options: &EnrichOptions,
+    output: TableOutput,
+    progress: &dyn ProgressSink,
+) -> Result<TableRun> {
+    let request = prepare(enricher, options)?;
+    let (plan, opened) = Plan::open(input.to_path_buf(), request).await?;
+    let mut source = FileChunks::spawn(opened, options.chunk_size, options.limit);
+    let run = run_table_from(enricher, &plan, &mut source, options, output, progress).await;
+    let ragged = source.finish().await;
+    let mut run = run?;
+    run.summary.ragged_rows = ragged?;
+    Ok(run)
+}
+
+async fn run_table_from(
+    enricher: &Enricher,
+    plan: &Plan,
+    source: &mut dyn ChunkSource,
+    options: &EnrichOptions,
+    output: TableOutput,
+    progress: &dyn ProgressSink,
+) -> Result<TableRun> {
+    let started = Instant::now();
+    let writer = match output.path {
+        Some(path) => {
+            Some(WriterThread::create(path, output.format, plan.layout.headers().to_vec()).await?)
         }
-        let report = writer.finish();
-        // The run was dropped (cancelled) while this thread finished: leave nothing.
-        if abandoned.load(Ordering::SeqCst) {
-            let _ = std::fs::remove_file(&path);
+        None => None,
+    };
+    let rows_progress = RowProgress::start(progress, plan.rows, enricher.metrics());
+    let processor = Processor::new(
+        enricher,
+        &plan.headers,
+        &plan.columns,
+        options.concurrency,
+        options.chunk_size,
+        &rows_progress,
+    );
+    let mut sink = Collector::new(&plan.layout, output.keep_rows, writer);
+    let tally = match run_chunks(source, &processor, &mut sink).await {
+        Ok(tally) => tally,
+        Err(e) => {
+            sink.abandon_output().await;
+            return Err(e);
         }
-        report
+    };
+    let truncated = sink.finish_output().await?;
+    let summary = tally.summary(
+        plan.email_column(),
+        truncated,
+        0,
+        enricher.metrics().snapshot(),
+        started.elapsed().as_secs_f64(),
+    );
+    rows_progress.finish(summary.rows, summary.fallbacks);
+    Ok(TableRun {
+        headers: plan.layout.headers().to_vec(),
+        outcomes: sink.outcomes,
+        rows: sink.rows,
+        summary,
     })
-}
-
-/// Removes the partial output file unless the run completed. It also flags the writer
-/// thread, which may still be finishing after a cancelled run was dropped, so whichever
-/// of the two ends last removes the file.
-struct PartialGuard {
-    path: PathBuf,
-    abandoned: Arc<AtomicBool>,
-    armed: bool,
-}
-
-impl PartialGuard {
-    fn new(path: PathBuf) -> Self {
-        Self {
-            path,
-            abandoned: Arc::new(AtomicBool::new(false)),
-            armed: true,
-        }
-    }
-
-    fn disarm(&mut self) {
-        self.armed = false;
-    }
-}
-
-impl Drop for PartialGuard {
-    fn drop(&mut self) {
-        if self.armed {
-            self.abandoned.store(true, Ordering::SeqCst);
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
-
-fn partial_path(output: &Path) -> PathBuf {
-    let name = output
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "output".into());
-    output.with_file_name(format!(".{name}.partial"))
-}
-
-/// Run blocking file work off the async threads.
-pub async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    join_blocking(tokio::task::spawn_blocking(f)).await
-}
-
-/// Run blocking file work that checks a [`Cancel`] flag: if the returned future is
-/// dropped (a timed-out request, a closed connection, a shutdown), the flag is set and
-/// the work stops at its next check instead of holding a thread to the end.
-pub async fn blocking_cancellable<T: Send + 'static>(
-    f: impl FnOnce(Cancel) -> Result<T> + Send + 'static,
-) -> Result<T> {
-    let cancel = Cancel::new();
-    let _stop_when_dropped = cancel.on_drop();
-    join_blocking(tokio::task::spawn_blocking(move || f(cancel))).await
-}
-
-async fn join_blocking<T>(handle: tokio::task::JoinHandle<Result<T>>) -> Result<T> {
-    handle
-        .await
-        .map_err(|e| Error::Io(std::io::Error::other(format!("worker thread failed: {e}"))))?
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-
-    #[tokio::test]
-    async fn dropping_a_cancellable_blocking_call_stops_its_work() {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let work = blocking_cancellable(move |cancel| {
-            let started = Instant::now();
-            while !cancel.is_cancelled() && started.elapsed() < Duration::from_secs(10) {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            let _ = tx.send(started.elapsed());
-            cancel.check()
-        });
-        // A deadline drops the future, as a request timeout does.
-        let timed_out = tokio::time::timeout(Duration::from_millis(50), work).await;
-        assert!(timed_out.is_err());
-        let ran = rx.recv_timeout(Duration::from_secs(5));
-        assert!(
-            matches!(ran, Ok(d) if d < Duration::from_secs(2)),
-            "the blocking loop ran {ran:?}"
-        );
-    }
 }

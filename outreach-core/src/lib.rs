@@ -28,6 +28,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod output;
 pub mod personalize;
+pub mod pipeline;
 pub mod ports;
 pub mod preflight;
 pub mod progress;

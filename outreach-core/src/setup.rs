@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::backends::memory_queue::MemoryQueue;
 use crate::backends::object_storage::ObjectStorage;
 use crate::backends::sqlite::SqliteStore;
+use crate::campaign::settings::CampaignSettings;
 use crate::error::{Error, Result};
 use crate::ports::{CreditLedger, JobQueue, JobStore, LocalAccounts, Storage};
 
@@ -71,6 +72,8 @@ pub struct Backends {
     pub ledger: Arc<dyn CreditLedger>,
     /// Password sign-ins (servers without Supabase Auth), in the same database.
     pub accounts: Arc<dyn LocalAccounts>,
+    /// Per-account destinations, do-not-contact list and webhook, in the same database.
+    pub campaigns: Arc<dyn CampaignSettings>,
     pub storage: Arc<dyn Storage>,
     pub queue: Arc<dyn JobQueue>,
     /// False for the in-process queue: its tasks die with the process, so a restart
@@ -98,20 +101,21 @@ impl Backends {
             Arc<dyn JobStore>,
             Arc<dyn CreditLedger>,
             Arc<dyn LocalAccounts>,
+            Arc<dyn CampaignSettings>,
         );
-        let (store, ledger, accounts): Stores = match config.database_url.as_deref() {
+        let (store, ledger, accounts, campaigns): Stores = match config.database_url.as_deref() {
             None => {
                 let db = Arc::new(SqliteStore::open(&config.data_dir.join("outreach.db")).await?);
-                (db.clone(), db.clone(), db)
+                (db.clone(), db.clone(), db.clone(), db)
             }
             Some(url) if url.starts_with("sqlite:") => {
                 let db = Arc::new(SqliteStore::connect(url).await?);
-                (db.clone(), db.clone(), db)
+                (db.clone(), db.clone(), db.clone(), db)
             }
             #[cfg(feature = "postgres")]
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 let db = Arc::new(crate::backends::PgStore::connect(url).await?);
-                (db.clone(), db.clone(), db)
+                (db.clone(), db.clone(), db.clone(), db)
             }
             Some(url) => {
                 return Err(Error::Config(format!(
@@ -151,6 +155,7 @@ impl Backends {
             store,
             ledger,
             accounts,
+            campaigns,
             storage,
             queue,
             durable_queue,

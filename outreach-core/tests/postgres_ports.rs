@@ -82,6 +82,7 @@ on_postgres! {
     local_accounts_create_and_find: |s| accounts::create_and_find_by_any_spelling(&*s).await;
     local_accounts_duplicate_email: |s| accounts::duplicate_email_is_already_exists(&*s).await;
     local_accounts_concurrent_signups: |s| accounts::concurrent_signups_create_one_user(s).await;
+    campaign_settings_roundtrip: |s| suite::campaign::settings_roundtrip_scoped(&*s).await;
 }
 
 /// Every suite twice at once on one database, through two stores (two pools, as two

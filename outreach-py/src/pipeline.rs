@@ -3,25 +3,23 @@
 //! Each method converts its arguments, checks what can be checked without I/O (so a
 //! bad email column or output format raises at once, before any provider call), and
 //! spawns the core's work as a task behind a [`RunHandle`]. No pipeline logic lives
-//! here: rows go through `enrich_rows` / `enrich_file`, files through the core's
-//! readers and writers, columns through `OutputLayout`.
+//! here: rows go through the core's `enrich_table`, files through `enrich_file` or
+//! `enrich_file_to_memory`; this module only converts their results.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 use outreach_core::campaign::{
     Campaign, DraftSpec, Drafts, EmailDraft, SuppressionList, BODY_COLUMN, SUBJECT_COLUMN,
     VARIANT_COLUMN,
 };
-use outreach_core::engine::{self, blocking};
-use outreach_core::input::{
-    resolve_email_column, ColumnOverrides, ColumnRole, ProspectColumns, EMAIL_SAMPLE_ROWS,
-};
-use outreach_core::output::{create_writer, OutputFormat, OutputLayout, RowWriter};
+use outreach_core::engine::{self, TableOutput};
+use outreach_core::input::{ColumnOverrides, ColumnRole};
+use outreach_core::output::OutputFormat;
+use outreach_core::pipeline::{Plan, PlanRequest};
 use outreach_core::{
-    EnrichOptions, Enricher, EnricherConfig, Error, Mode, PipelineConfig, Providers, RowOutcome,
+    EnrichOptions, Enricher, EnricherConfig, Mode, PipelineConfig, Providers, RowOutcome,
     RowStatus, RunSummary, ServiceContext,
 };
 use pyo3::prelude::*;
@@ -196,7 +194,8 @@ impl Pipeline {
     /// Enrich rows held in memory. `rows` are the cells as text, under `headers`.
     ///
     /// The result dict: `headers` (the output columns), `research`, `personalized` and
-    /// `status` (one per processed row, in input order) and `summary`.
+    /// `status` (one per processed row, in input order), `drafts` (the draft columns by
+    /// name, when the run has templates) and `summary`.
     #[pyo3(signature = (headers, rows, *, email_column = None, service = None, output_columns = None, out = None, format = None, limit = None, columns = None, suppress = None, drafts = None))]
     #[allow(clippy::too_many_arguments)]
     fn enrich_rows(
@@ -216,70 +215,51 @@ impl Pipeline {
         let campaign = campaign_from(suppress, drafts)?;
         let service = service_from(service)?;
         let format = parse_format(format.as_deref(), out.as_ref())?;
-        let sample_len = rows.len().min(EMAIL_SAMPLE_ROWS);
-        let email_index =
-            match resolve_email_column(&headers, email_column.as_deref(), &rows[..sample_len]) {
-                Ok(i) => i,
-                // No rows: nothing to guess from and nothing to enrich; an empty result
-                // (with the output columns) is more useful than an error.
-                Err(_) if rows.is_empty() && email_column.is_none() => 0,
-                Err(e) => return Err(to_py_err(e.into())),
-            };
-        if let Some(d) = &campaign.drafts {
-            d.check(&headers).map_err(to_py_err)?;
-        }
-        let layout = OutputLayout::with_drafts(
+        let columns = column_overrides(columns)?;
+        // Checked here, before the run starts, so a bad column or template raises at
+        // once.
+        Plan::for_rows(
             &headers,
-            output_columns.as_deref(),
-            campaign.draft_columns(),
+            &rows,
+            &PlanRequest {
+                email_column: email_column.clone(),
+                columns: columns.clone(),
+                output_columns: output_columns.clone(),
+                limit,
+                drafts: campaign.drafts.clone(),
+                count_suppressed: None,
+            },
         )
         .map_err(to_py_err)?;
-        let columns = ProspectColumns::resolve(&headers, email_index, &column_overrides(columns)?)
-            .map_err(to_py_err)?;
-        let email_column = headers.get(email_index).cloned().unwrap_or_default();
         let enricher = self.enricher(service, campaign);
-        let options = self.options(limit);
+        let options = EnrichOptions {
+            email_column,
+            columns,
+            output_columns,
+            format: Some(format),
+            ..self.options(limit)
+        };
+        let output = TableOutput {
+            path: out,
+            format,
+            keep_rows: false,
+        };
         spawn(move |ctx| async move {
-            let started = Instant::now();
-            let writer = match out {
-                Some(path) => Some(open_writer(path, format, layout.headers().to_vec()).await?),
-                None => None,
-            };
-            let outcomes = engine::enrich_rows(
-                &enricher,
-                &headers,
-                rows.clone(),
-                &columns,
-                &options,
-                &ctx.progress,
-            )
-            .await?;
-            let truncated = match writer {
-                Some(writer) => {
-                    let projected = project(&layout, &rows, &outcomes);
-                    write_all(writer, projected).await?.0
-                }
-                None => 0,
-            };
-            let summary = summarize(
-                &outcomes,
-                email_column,
-                truncated,
-                0,
-                ctx.metrics.snapshot(),
-                started,
-            );
-            let headers = layout.headers().to_vec();
+            let mut run =
+                engine::enrich_table(&enricher, headers, rows, &options, output, &ctx.progress)
+                    .await?;
+            run.summary.metrics = ctx.metrics.snapshot();
             let convert: Converter = Box::new(move |py| {
                 let d = PyDict::new(py);
-                let drafts = draft_columns(&outcomes, &headers);
-                d.set_item("headers", headers)?;
+                d.set_item("drafts", draft_columns(&run.outcomes, &run.headers))?;
+                d.set_item("headers", run.headers)?;
+                let n = run.outcomes.len();
                 let (mut research, mut personalized, mut status) = (
-                    Vec::with_capacity(outcomes.len()),
-                    Vec::with_capacity(outcomes.len()),
-                    Vec::with_capacity(outcomes.len()),
+                    Vec::with_capacity(n),
+                    Vec::with_capacity(n),
+                    Vec::with_capacity(n),
                 );
-                for o in outcomes {
+                for o in run.outcomes {
                     research.push(o.research);
                     personalized.push(o.personalized);
                     status.push(status_name(o.status));
@@ -287,8 +267,7 @@ impl Pipeline {
                 d.set_item("research", research)?;
                 d.set_item("personalized", personalized)?;
                 d.set_item("status", status)?;
-                d.set_item("drafts", drafts)?;
-                d.set_item("summary", summary_dict(py, &summary)?)?;
+                d.set_item("summary", summary_dict(py, &run.summary)?)?;
                 Ok(d.into_any().unbind())
             });
             Ok(convert)
@@ -320,7 +299,6 @@ impl Pipeline {
         let service = service_from(service)?;
         let format = parse_format(format.as_deref(), out.as_ref())?;
         let campaign = campaign_from(suppress, drafts)?;
-        let draft_columns = campaign.draft_columns();
         let enricher = self.enricher(service, campaign);
         let options = EnrichOptions {
             email_column,
@@ -349,80 +327,21 @@ impl Pipeline {
                 Ok(convert)
             });
         }
+        let output = TableOutput {
+            path: out,
+            format,
+            keep_rows: true,
+        };
         spawn(move |ctx| async move {
-            let started = Instant::now();
-            let opened = engine::open_input(path, options.email_column.clone()).await?;
-            let email_index = opened.email_index;
-            let email_column = opened
-                .reader
-                .headers()
-                .get(email_index)
-                .cloned()
-                .unwrap_or_default();
-            let headers = opened.reader.headers().to_vec();
-            if let Some(d) = &enricher.config().campaign.drafts {
-                d.check(&headers)?;
-            }
-            let layout = OutputLayout::with_drafts(
-                &headers,
-                options.output_columns.as_deref(),
-                draft_columns,
-            )?;
-            let columns = ProspectColumns::resolve(&headers, email_index, &options.columns)?;
-            let writer = match out {
-                Some(path) => Some(open_writer(path, format, layout.headers().to_vec()).await?),
-                None => None,
-            };
-            let limit = options.limit;
-            let (rows, ragged) = blocking(move || {
-                let engine::OpenedInput {
-                    mut reader, sample, ..
-                } = opened;
-                let limit = limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
-                let mut rows = sample;
-                rows.truncate(limit);
-                for row in reader.by_ref() {
-                    if rows.len() >= limit {
-                        break;
-                    }
-                    rows.push(row?);
-                }
-                Ok((rows, reader.ragged_rows()))
-            })
-            .await?;
-            let options = EnrichOptions {
-                limit: None,
-                ..options
-            };
-            let outcomes = engine::enrich_rows(
-                &enricher,
-                &headers,
-                rows.clone(),
-                &columns,
-                &options,
-                &ctx.progress,
-            )
-            .await?;
-            let projected = project(&layout, &rows, &outcomes);
-            drop(rows);
-            let (truncated, projected) = match writer {
-                Some(writer) => write_all(writer, projected).await?,
-                None => (0, projected),
-            };
-            let summary = summarize(
-                &outcomes,
-                email_column,
-                truncated,
-                ragged,
-                ctx.metrics.snapshot(),
-                started,
-            );
-            let headers = layout.headers().to_vec();
+            let mut run =
+                engine::enrich_file_to_memory(&enricher, &path, &options, output, &ctx.progress)
+                    .await?;
+            run.summary.metrics = ctx.metrics.snapshot();
             let convert: Converter = Box::new(move |py| {
                 let d = PyDict::new(py);
-                d.set_item("headers", headers)?;
-                d.set_item("rows", projected)?;
-                d.set_item("summary", summary_dict(py, &summary)?)?;
+                d.set_item("headers", run.headers)?;
+                d.set_item("rows", run.rows)?;
+                d.set_item("summary", summary_dict(py, &run.summary)?)?;
                 Ok(d.into_any().unbind())
             });
             Ok(convert)
@@ -462,29 +381,6 @@ impl Pipeline {
             Ok(convert)
         })
     }
-}
-
-/// Open the output writer before any provider call, so a bad `out` fails at once.
-async fn open_writer(
-    path: PathBuf,
-    format: OutputFormat,
-    headers: Vec<String>,
-) -> Result<Box<dyn RowWriter>, Error> {
-    blocking(move || create_writer(&path, format, &headers)).await
-}
-
-/// Write every row and finish; returns the truncated-cell count and the rows.
-async fn write_all(
-    mut writer: Box<dyn RowWriter>,
-    rows: Vec<Vec<String>>,
-) -> Result<(u64, Vec<Vec<String>>), Error> {
-    blocking(move || {
-        for row in &rows {
-            writer.write_row(row)?;
-        }
-        Ok((writer.finish()?.truncated_cells, rows))
-    })
-    .await
 }
 
 /// Role-column overrides from a `{role: header}` mapping (`first_name`, `last_name`,
@@ -547,46 +443,8 @@ fn draft_columns(outcomes: &[RowOutcome], headers: &[String]) -> HashMap<String,
     out
 }
 
-fn project(
-    layout: &OutputLayout,
-    rows: &[Vec<String>],
-    outcomes: &[RowOutcome],
-) -> Vec<Vec<String>> {
-    rows.iter()
-        .zip(outcomes)
-        .map(|(row, o)| layout.project(row, o))
-        .collect()
-}
-
 fn status_name(status: RowStatus) -> &'static str {
     status.as_str()
-}
-
-/// A `RunSummary` for rows enriched in memory (the file path gets one from the core).
-fn summarize(
-    outcomes: &[RowOutcome],
-    email_column: String,
-    truncated_cells: u64,
-    ragged_rows: u64,
-    metrics: outreach_core::MetricsSnapshot,
-    started: Instant,
-) -> RunSummary {
-    let count = |f: &dyn Fn(&RowOutcome) -> bool| outcomes.iter().filter(|o| f(o)).count() as u64;
-    let rows = outcomes.len() as u64;
-    let enriched = count(&|o| o.status == RowStatus::Enriched);
-    RunSummary {
-        rows,
-        enriched,
-        fallbacks: rows - enriched,
-        invalid_emails: count(&|o| o.status == RowStatus::InvalidEmail),
-        suppressed: count(&|o| o.status == RowStatus::Suppressed),
-        refundable: count(&|o| o.is_refundable()),
-        email_column,
-        truncated_cells,
-        ragged_rows,
-        metrics,
-        seconds: started.elapsed().as_secs_f64(),
-    }
 }
 
 fn summary_dict<'py>(py: Python<'py>, s: &RunSummary) -> PyResult<Bound<'py, PyDict>> {
@@ -609,45 +467,6 @@ fn summary_dict<'py>(py: Python<'py>, s: &RunSummary) -> PyResult<Bound<'py, PyD
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-
-    fn outcome(status: RowStatus) -> RowOutcome {
-        RowOutcome {
-            research: "r".into(),
-            personalized: "p".into(),
-            status,
-            draft: None,
-        }
-    }
-
-    #[test]
-    fn summary_counts_statuses_like_the_engine() {
-        let outcomes = [
-            outcome(RowStatus::Enriched),
-            outcome(RowStatus::InvalidEmail),
-            outcome(RowStatus::MissingKey),
-            outcome(RowStatus::ProviderFailed),
-            outcome(RowStatus::Enriched),
-        ];
-        let s = summarize(
-            &outcomes,
-            "email".into(),
-            1,
-            2,
-            Default::default(),
-            Instant::now(),
-        );
-        assert_eq!(
-            (
-                s.rows,
-                s.enriched,
-                s.fallbacks,
-                s.invalid_emails,
-                s.refundable
-            ),
-            (5, 2, 3, 1, 3)
-        );
-        assert_eq!((s.truncated_cells, s.ragged_rows), (1, 2));
-    }
 
     #[test]
     fn column_roles_by_name_and_unknown_roles_refused() {

@@ -212,6 +212,9 @@ class FakeProviders:
     search_requests: int = 0
     llm_requests: int = 0
     llm_bodies: List[Dict[str, Any]] = field(default_factory=list)
+    # When the first and the latest request arrived (time.monotonic()).
+    first_request_at: Optional[float] = None
+    last_request_at: Optional[float] = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -228,6 +231,14 @@ class FakeProviders:
             self.search_status = self.llm_status = 200
             self.search_requests = self.llm_requests = 0
             self.llm_bodies.clear()
+            self.first_request_at = self.last_request_at = None
+
+    def _arrived(self) -> None:
+        """Called under `lock` for every request."""
+        now = time.monotonic()
+        if self.first_request_at is None:
+            self.first_request_at = now
+        self.last_request_at = now
 
     def requests(self) -> int:
         with self.lock:
@@ -266,6 +277,7 @@ def _make_handler(fake: FakeProviders) -> type:
             body = json.loads(self.rfile.read(length) or b"null")
             if self.path == "/search":
                 with fake.lock:
+                    fake._arrived()
                     fake.search_requests += 1
                     status, latency = fake.search_status, fake.search_latency
                 self._delay(latency)
@@ -275,6 +287,7 @@ def _make_handler(fake: FakeProviders) -> type:
                 self._send(200, serper_answer(str((body or {}).get("q", ""))))
             elif self.path == "/v1/chat/completions":
                 with fake.lock:
+                    fake._arrived()
                     fake.llm_requests += 1
                     fake.llm_bodies.append(body)
                     status, latency = fake.llm_status, fake.llm_latency

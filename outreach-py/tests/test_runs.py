@@ -11,7 +11,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
-from typing import List
+from typing import List, Tuple
 
 import pytest
 from conftest import FakeProviders, prospects
@@ -106,12 +106,21 @@ def test_the_gil_is_released_while_a_run_goes_on(fake: FakeProviders) -> None:
         pipeline.enrich(prospects(8), progress=False)
         done.set()
 
+    samples: List[Tuple[float, int]] = []  # (time, spins so far), every 1000 spins
     worker = threading.Thread(target=run)
     worker.start()
     while not done.is_set():
         spins += 1  # pure-Python work on this thread while the run is in flight
+        if spins % 1000 == 0:
+            samples.append((time.monotonic(), spins))
     worker.join()
-    assert spins > 10_000
+    # Only spins while Rust was talking to the fake count: not those before the run
+    # entered Rust or after it returned.
+    first, last = fake.first_request_at, fake.last_request_at
+    assert first is not None and last is not None and last > first
+    inside = [n for t, n in samples if first <= t <= last]
+    assert len(inside) >= 2, "this thread never ran while the providers were called"
+    assert inside[-1] - inside[0] > 10_000
 
 
 CTRL_C_CHILD = textwrap.dedent(

@@ -12,6 +12,7 @@
 //! [`Campaign::suppressed`] before each row and [`Campaign::draft_rows`] after a chunk.
 
 pub mod push;
+pub mod settings;
 pub mod suppress;
 pub mod template;
 pub mod variant;

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::{keys, JobSystem};
-use crate::campaign::{DraftColumns, DraftSpec, Drafts, SuppressionList};
-use crate::engine::{blocking, blocking_cancellable};
+use crate::campaign::{DraftSpec, Drafts, SuppressionList};
 use crate::error::{Error, Result};
-use crate::input::{self, ColumnOverrides, InputSummary, RowReader, EMAIL_SAMPLE_ROWS};
-use crate::output::{OutputFormat, OutputLayout};
+use crate::input::{self, ColumnOverrides, InputSummary};
+use crate::output::OutputFormat;
+use crate::pipeline::{blocking, blocking_cancellable, Plan, PlanRequest};
 use crate::ports::{Applied, Job, JobCampaign, JobMeta, JobStatus, NewEntry, NewJob, Task};
 use crate::ServiceContext;
 
@@ -198,8 +198,10 @@ impl JobSystem {
     }
 
     /// Run a failed job again: only its missing chunks are redone. The attempt is
-    /// charged what the failure refunded (the rows not delivered; the finished chunks'
-    /// charged rows stayed charged), so the finished job costs its charged rows.
+    /// charged back up to the job's full reservation (what the failure refunded: the
+    /// rows not delivered), from the job's own totals (`credits_charged -
+    /// credits_refunded` is what it holds), so a chunk recorded after the failure's
+    /// refund cannot skew it; the finalize then refunds the rows not chargeable.
     pub async fn retry_job(&self, user_id: &str, job_id: &str) -> Result<Job> {
         let job = self.store().get_job(Some(user_id), job_id).await?;
         if job.status != JobStatus::Failed {
@@ -209,7 +211,8 @@ impl JobSystem {
             )));
         }
         let attempt = job.attempt + 1;
-        let cost = self.undelivered_credits(&job).await?;
+        let held = job.credits_charged - job.credits_refunded;
+        let cost = (job.meta.credit_cost - held).max(0);
         let mut applied = None;
         if cost > 0 {
             applied = Some(
@@ -223,6 +226,9 @@ impl JobSystem {
                     })
                     .await?,
             );
+            if let Some(Applied::Applied { .. }) = applied {
+                self.store().add_credits_charged(job_id, cost).await?;
+            }
         }
         match self.store().retry(job_id).await? {
             Some(_) => {}
@@ -316,59 +322,6 @@ impl JobSystem {
             .await?;
         self.store().get_job(None, job_id).await
     }
-
-    /// Apply a refund entry; record it on the job only when it was newly applied.
-    pub(crate) async fn refund(
-        &self,
-        user_id: &str,
-        job_id: &str,
-        credits: i64,
-        key: String,
-        why: &str,
-    ) -> Result<()> {
-        if credits <= 0 {
-            return Ok(());
-        }
-        let applied = self
-            .ledger()
-            .apply(NewEntry {
-                user_id: user_id.to_string(),
-                change: credits,
-                amount_usd: None,
-                reason: format!("{why}: {job_id}"),
-                idempotency_key: key,
-            })
-            .await?;
-        if let Applied::Applied { .. } = applied {
-            match self.store().add_credits_refunded(job_id, credits).await {
-                // A refund for a job whose row was never written (creation failed).
-                Ok(()) | Err(Error::NotFound(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
-    /// Copy a stored object into a fresh temporary directory (deleted when dropped),
-    /// keeping its file name: the reader picks the format from the extension.
-    pub(crate) async fn download(&self, key: &str) -> Result<LocalCopy> {
-        let name = key.rsplit('/').next().unwrap_or("input").to_string();
-        let dir = self.temp_dir().await?;
-        let path = dir.path().join(name);
-        self.storage().get_to_file(key, &path).await?;
-        Ok(LocalCopy { _dir: dir, path })
-    }
-
-    pub(crate) async fn temp_dir(&self) -> Result<tempfile::TempDir> {
-        let base = self.settings().temp_dir.clone();
-        blocking(move || {
-            std::fs::create_dir_all(&base)?;
-            Ok(tempfile::Builder::new()
-                .prefix("outreach-")
-                .tempdir_in(&base)?)
-        })
-        .await
-    }
 }
 
 impl JobSystem {
@@ -392,69 +345,31 @@ impl JobSystem {
     }
 }
 
-/// A local copy of a stored object; the directory goes away when this is dropped.
-pub(crate) struct LocalCopy {
-    _dir: tempfile::TempDir,
-    pub path: PathBuf,
-}
-
-/// Headers, email column, output columns and row count, checked before any charge.
+/// Headers, columns, templates, output columns and row count (and the rows on the
+/// do-not-contact list), checked before any charge.
 async fn inspect(path: PathBuf, req: &CreateJob) -> Result<Inspected> {
-    let email_col = req.email_col.clone();
-    let columns = req.columns.clone();
-    let output_columns = req.output_columns.clone();
-    let limit = req.limit;
-    let suppression = req.campaign.suppression.clone();
     let drafts = match &req.campaign.drafts {
         Some(spec) => Some(Drafts::compile(spec)?),
         None => None,
     };
-    blocking_cancellable(move |cancel| {
-        let mut reader = RowReader::open_cancellable(&path, cancel.clone())?;
-        let mut sample = Vec::with_capacity(EMAIL_SAMPLE_ROWS);
-        for row in reader.by_ref().take(EMAIL_SAMPLE_ROWS) {
-            sample.push(row?);
-        }
-        let headers = reader.headers().to_vec();
-        let index = input::resolve_email_column(&headers, email_col.as_deref(), &sample)?;
-        input::ProspectColumns::resolve(&headers, index, &columns)?;
-        if let Some(drafts) = &drafts {
-            drafts.check(&headers)?;
-        }
-        OutputLayout::with_drafts(
-            &headers,
-            output_columns.as_deref(),
-            DraftColumns::for_spec(drafts.as_ref().map(|d| d.spec())),
-        )?;
-        let suppressed = match suppression.filter(|l| !l.is_empty()) {
-            Some(list) => {
-                let within = limit.unwrap_or(u64::MAX) as usize;
-                let mut n = 0u64;
-                for row in sample
-                    .iter()
-                    .map(|r| Ok(r.clone()))
-                    .chain(reader.by_ref())
-                    .take(within)
-                {
-                    if list.matches(row?.get(index).map(String::as_str).unwrap_or("")) {
-                        n += 1;
-                    }
-                }
-                n
-            }
-            None => 0,
-        };
-        drop(reader);
-        let rows = input::read_summary_cancellable(&path, &cancel)?.rows;
-        let rows = limit.map_or(rows, |l| rows.min(l));
-        if rows == 0 {
-            return Err(crate::InputError::HeaderOnly.into());
-        }
-        Ok(Inspected {
-            rows,
-            email_col: headers[index].clone(),
-            suppressed,
-        })
+    let plan = Plan::inspect(
+        path,
+        PlanRequest {
+            email_column: req.email_col.clone(),
+            columns: req.columns.clone(),
+            output_columns: req.output_columns.clone(),
+            limit: req.limit,
+            drafts,
+            count_suppressed: req.campaign.suppression.clone(),
+        },
+    )
+    .await?;
+    if plan.rows == 0 {
+        return Err(crate::InputError::HeaderOnly.into());
+    }
+    Ok(Inspected {
+        rows: plan.rows,
+        email_col: plan.email_column().to_string(),
+        suppressed: plan.suppressed,
     })
-    .await
 }

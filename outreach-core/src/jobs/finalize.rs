@@ -2,18 +2,16 @@
 //! succeeded (a compare-and-set: exactly one finisher wins), then refund the rows that
 //! fell back for provider reasons. A redelivered finalize redoes nothing that is done.
 
-use crate::campaign::DraftColumns;
 use std::time::Instant;
 
-use tokio::sync::mpsc;
-
-use super::split::{json_error, HeadersDoc, RawChunk};
-use super::work_chunk::ChunkOutput;
 use super::{keys, JobSystem};
-use crate::engine::blocking;
+use crate::campaign::DraftColumns;
 use crate::error::{Error, Result};
-use crate::output::{self, OutputLayout};
-use crate::ports::{ChunkProgress, Job, JobFinish, JobStatus};
+use crate::output::OutputLayout;
+use crate::pipeline::{blocking, ChunkSink, WriterSink, WriterThread};
+use crate::ports::{
+    ChunkProgress, Job, JobFinish, JobStatus, ProviderCalls, Timing, TimingSeconds, TokenCounts,
+};
 
 impl JobSystem {
     pub(crate) async fn handle_finalize(&self, job_id: &str) -> Result<()> {
@@ -97,19 +95,14 @@ impl JobSystem {
     }
 
     async fn split_seconds(&self, job: &Job) -> f64 {
-        match self
-            .storage()
-            .get(&keys::headers(&job.user_id, &job.id))
+        self.headers_doc(job)
             .await
-        {
-            Ok(b) => serde_json::from_slice::<HeadersDoc>(&b)
-                .map(|d| d.split_seconds)
-                .unwrap_or(0.0),
-            Err(_) => 0.0,
-        }
+            .map(|d| d.split_seconds)
+            .unwrap_or(0.0)
     }
 
-    /// Stream chunk by chunk into a local file, then upload it.
+    /// The stored chunks (raw rows with their outputs), in order, drained into a writer
+    /// on a local file, which is then uploaded.
     async fn write_result(&self, job: &Job, result_key: &str) -> Result<(u64, u64)> {
         let headers = self.headers(job).await?;
         let drafts = job.meta.campaign.as_ref().and_then(|c| c.drafts.as_ref());
@@ -122,57 +115,25 @@ impl JobSystem {
         let path = dir
             .path()
             .join(format!("result.{}", job.meta.format.extension()));
-        let (tx, mut rx) = mpsc::channel::<Vec<Vec<String>>>(2);
-        let format = job.meta.format;
-        let out_headers = layout.headers().to_vec();
-        let out_path = path.clone();
-        let writer = tokio::task::spawn_blocking(move || {
-            let mut w = output::create_writer(&out_path, format, &out_headers)?;
-            while let Some(rows) = rx.blocking_recv() {
-                for row in &rows {
-                    w.write_row(row)?;
-                }
+        let writer =
+            WriterThread::create(path.clone(), job.meta.format, layout.headers().to_vec()).await?;
+        let mut sink = WriterSink::new(&layout, writer);
+        for n in 0..job.chunks_total {
+            let raw = self.raw_chunk(job, n).await?;
+            let out = self
+                .chunk_output(job, n)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("the output of chunk {n}")))?;
+            if raw.rows.len() != out.outcomes.len() {
+                return Err(Error::Output(format!(
+                    "chunk {n} has {} rows but {} results",
+                    raw.rows.len(),
+                    out.outcomes.len()
+                )));
             }
-            w.finish()
-        });
-        let feed: Result<()> = async {
-            for n in 0..job.chunks_total {
-                let raw = self
-                    .storage()
-                    .get(&keys::raw_chunk(&job.user_id, &job.id, n))
-                    .await?;
-                let raw: RawChunk = serde_json::from_slice(&raw).map_err(json_error)?;
-                let out = self
-                    .storage()
-                    .get(&keys::chunk_output(&job.user_id, &job.id, n))
-                    .await?;
-                let out: ChunkOutput = serde_json::from_slice(&out).map_err(json_error)?;
-                if raw.rows.len() != out.outcomes.len() {
-                    return Err(Error::Output(format!(
-                        "chunk {n} has {} rows but {} results",
-                        raw.rows.len(),
-                        out.outcomes.len()
-                    )));
-                }
-                let rows = raw
-                    .rows
-                    .iter()
-                    .zip(&out.outcomes)
-                    .map(|(row, o)| layout.project(row, o))
-                    .collect();
-                if tx.send(rows).await.is_err() {
-                    break; // the writer failed; its error is reported below
-                }
-            }
-            Ok(())
+            sink.put(raw.rows, out.outcomes).await?;
         }
-        .await;
-        drop(tx);
-        let report = writer
-            .await
-            .map_err(|e| Error::Io(std::io::Error::other(format!("writer thread failed: {e}"))))?;
-        feed?;
-        let report = report?;
+        let report = sink.finish().await?;
         let bytes = self.storage().put_file(result_key, &path).await?;
         // Removing the temp dir is file I/O: off the async threads.
         let _ = blocking(move || {
@@ -196,23 +157,36 @@ fn timing_json(
         .map(|s| (chrono::Utc::now() - s).num_milliseconds() as f64 / 1000.0)
         .unwrap_or(0.0);
     let t = &p.totals;
-    serde_json::json!({
-        "seconds": {
-            "split": round(split),
-            "chunks_total": round(t.millis as f64 / 1000.0),
-            "finalize": round(finalize),
-            "wall": round(wall),
+    let timing = Timing {
+        seconds: TimingSeconds {
+            split: round(split),
+            chunks_total: round(t.millis as f64 / 1000.0),
+            finalize: round(finalize),
+            wall: round(wall),
         },
-        "rows": p.rows_processed,
-        "rows_per_second": if wall > 0.0 { round(p.rows_processed as f64 / wall) } else { 0.0 },
-        "provider_calls": { "search": t.search_calls, "llm": t.llm_calls, "total": t.search_calls + t.llm_calls },
-        "cache_hits": t.cache_hits,
-        "retries": t.retries,
-        "fallbacks": t.fallbacks,
-        "refundable_rows": t.refundable,
-        "tokens": { "prompt": t.prompt_tokens, "completion": t.completion_tokens },
-        "truncated_cells": truncated,
-    })
+        rows: p.rows_processed,
+        rows_per_second: if wall > 0.0 {
+            round(p.rows_processed as f64 / wall)
+        } else {
+            0.0
+        },
+        provider_calls: ProviderCalls {
+            search: t.search_calls,
+            llm: t.llm_calls,
+            total: t.search_calls + t.llm_calls,
+        },
+        cache_hits: t.cache_hits,
+        retries: t.retries,
+        fallbacks: t.fallbacks,
+        refundable_rows: t.refundable,
+        tokens: TokenCounts {
+            prompt: t.prompt_tokens,
+            completion: t.completion_tokens,
+        },
+        truncated_cells: truncated,
+    };
+    // Plain numbers and nested structs: serialising cannot fail.
+    serde_json::to_value(timing).unwrap_or_default()
 }
 
 fn round(x: f64) -> f64 {

@@ -18,8 +18,12 @@
 //! entries, so no retry or race can charge or refund twice.
 
 mod create;
+mod credits;
+mod documents;
+mod files;
 mod finalize;
 pub mod keys;
+mod local;
 mod split;
 mod work_chunk;
 mod worker;
@@ -37,6 +41,7 @@ use crate::input::ParseGate;
 use crate::ports::{CreditLedger, Job, JobQueue, JobStore, Storage};
 
 pub use create::{CampaignRequest, CreateJob};
+pub use local::LocalRun;
 pub use worker::{StallTracker, WorkerHandle, DEFAULT_SHUTDOWN_GRACE};
 
 /// Tuning of the job system.
@@ -57,14 +62,14 @@ pub struct JobSettings {
     /// (see `JobSystem::sweep_stalled`). Keep it well above the queue's visibility
     /// timeout.
     pub stall_after: std::time::Duration,
+    /// How often a running chunk reports its rows done and checks for a cancel
+    /// (progress by row; the cancel stops the chunk at its next row).
+    pub progress_every: std::time::Duration,
     /// Input files read at once in this process (headers, job creation), overall
     /// (`OUTREACH_MAX_PARSES`, default: the number of CPUs) and per user
     /// (`OUTREACH_MAX_PARSES_PER_USER`, default 2). See [`crate::input::ParseGate`].
     pub max_parses: usize,
     pub max_parses_per_user: usize,
-    /// How often a running chunk reports its rows done and checks for a cancel
-    /// (progress by row; the cancel stops the chunk at its next row).
-    pub progress_every: std::time::Duration,
 }
 
 impl Default for JobSettings {
@@ -76,9 +81,9 @@ impl Default for JobSettings {
             temp_dir: std::env::temp_dir(),
             max_rows: 0,
             stall_after: std::time::Duration::from_secs(1800),
+            progress_every: std::time::Duration::from_secs(1),
             max_parses: std::thread::available_parallelism().map_or(2, |n| n.get()),
             max_parses_per_user: 2,
-            progress_every: std::time::Duration::from_secs(1),
         }
     }
 }

@@ -4,24 +4,12 @@
 
 use std::time::Instant;
 
-use bytes::Bytes;
-use serde::{Deserialize, Serialize};
-
-use super::{keys, JobSystem};
-use crate::error::{Error, Result};
+use super::documents::HeadersDoc;
+use super::JobSystem;
+use crate::error::Result;
 use crate::input::RowReader;
+use crate::pipeline::{blocking, ChunkSource, FileChunks, OpenedInput};
 use crate::ports::{Job, JobStatus, Task};
-
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct RawChunk {
-    pub rows: Vec<Vec<String>>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct HeadersDoc {
-    pub headers: Vec<String>,
-    pub split_seconds: f64,
-}
 
 impl JobSystem {
     pub(crate) async fn handle_start(&self, job_id: &str) -> Result<()> {
@@ -90,61 +78,40 @@ impl JobSystem {
         Ok(())
     }
 
-    /// Stream the input once into raw chunk objects. Re-running it writes the same
-    /// objects again, so a crash in the middle is harmless.
+    /// Stream the input once into raw chunk objects (a file source drained into the
+    /// job's stored raw chunks). Re-running it writes the same objects again, so a crash
+    /// in the middle is harmless.
     async fn split(&self, job: &Job) -> Result<u32> {
         let started = Instant::now();
         let local = self.download(&job.meta.file_path).await?;
-        let chunk_size = job.meta.chunk_size.max(1) as usize;
         let limit = job.meta.limit.unwrap_or(u64::MAX).min(job.rows);
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<Vec<String>>>>(2);
         let path = local.path.clone();
-        let reader = tokio::task::spawn_blocking(move || -> Result<Vec<String>> {
-            let mut reader = RowReader::open(&path)?;
-            let headers = reader.headers().to_vec();
-            let mut chunk = Vec::with_capacity(chunk_size);
-            for row in reader
-                .by_ref()
-                .take(usize::try_from(limit).unwrap_or(usize::MAX))
-            {
-                chunk.push(row?);
-                if chunk.len() == chunk_size
-                    && tx.blocking_send(Ok(std::mem::take(&mut chunk))).is_err()
-                {
-                    return Ok(headers);
-                }
-            }
-            if !chunk.is_empty() {
-                let _ = tx.blocking_send(Ok(chunk));
-            }
-            Ok(headers)
-        });
+        let reader = blocking(move || RowReader::open(&path)).await?;
+        let headers = reader.headers().to_vec();
+        let opened = OpenedInput {
+            reader,
+            sample: Vec::new(),
+        };
+        let mut source = FileChunks::spawn(opened, job.meta.chunk_size as usize, Some(limit));
         let mut n = 0u32;
-        while let Some(rows) = rx.recv().await {
-            let doc = serde_json::to_vec(&RawChunk { rows: rows? }).map_err(json_error)?;
-            self.storage()
-                .put(&keys::raw_chunk(&job.user_id, &job.id, n), Bytes::from(doc))
-                .await?;
-            n += 1;
+        let stored: Result<()> = async {
+            while let Some(rows) = source.next_chunk().await {
+                self.put_raw_chunk(job, n, rows?).await?;
+                n += 1;
+            }
+            Ok(())
         }
-        let headers = reader.await.map_err(|e| {
-            Error::Io(std::io::Error::other(format!("reader thread failed: {e}")))
-        })??;
+        .await;
+        source.finish().await?;
+        stored?;
         let doc = HeadersDoc {
             headers,
             split_seconds: started.elapsed().as_secs_f64(),
         };
-        let bytes = serde_json::to_vec(&doc).map_err(json_error)?;
-        self.storage()
-            .put(&keys::headers(&job.user_id, &job.id), Bytes::from(bytes))
-            .await?;
+        self.put_headers(job, &doc).await?;
         if n == 0 {
             return Err(crate::InputError::HeaderOnly.into());
         }
         Ok(n)
     }
-}
-
-pub(crate) fn json_error(e: serde_json::Error) -> Error {
-    Error::Output(format!("could not encode or decode a chunk: {e}"))
 }

@@ -6,22 +6,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
-use serde::{Deserialize, Serialize};
-
-use super::split::{json_error, RawChunk};
-use super::{keys, JobSystem};
-use crate::chunk::{process_chunk, RowObserver};
+use super::documents::ChunkOutput;
+use super::JobSystem;
+use crate::chunk::RowObserver;
 use crate::enricher::RowOutcome;
 use crate::error::{Error, Result};
 use crate::metrics::{scoped, Metrics};
+use crate::pipeline::Processor;
 use crate::ports::{ChunkStats, Job, JobStatus, Task};
-
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct ChunkOutput {
-    pub outcomes: Vec<RowOutcome>,
-    pub stats: ChunkStats,
-}
 
 impl JobSystem {
     pub(crate) async fn handle_chunk(&self, job_id: &str, chunk: u32) -> Result<()> {
@@ -29,29 +21,21 @@ impl JobSystem {
         if job.status != JobStatus::InProgress {
             return Ok(()); // cancelled, failed or already finished: start nothing new
         }
-        let out_key = keys::chunk_output(&job.user_id, job_id, chunk);
-        let stats = match self.storage().get(&out_key).await {
-            Ok(bytes) => {
-                serde_json::from_slice::<ChunkOutput>(&bytes)
-                    .map_err(json_error)?
-                    .stats
-            }
-            Err(crate::Error::NotFound(_)) => {
-                match self.enrich_chunk(&job, chunk, &out_key).await {
-                    // The job failed (or was cancelled) while this chunk ran: its output
-                    // is stored, but it is not recorded, so the failure's refund (rows
-                    // not delivered) and a retry's charge count the same chunks. A
-                    // retry records it from the stored output, with no provider call.
-                    Ok(_) if !self.still_running(job_id).await? => return Ok(()),
-                    Ok(stats) => stats,
-                    Err(Error::Cancelled) => {
-                        tracing::info!(job = job_id, chunk, "job cancelled; chunk stopped");
-                        return Ok(());
-                    }
-                    Err(e) => return Err(e),
+        let stats = match self.chunk_output(&job, chunk).await? {
+            Some(done) => done.stats,
+            None => match self.enrich_chunk(&job, chunk).await {
+                // The job failed (or was cancelled) while this chunk ran: its output is
+                // stored, but it is not recorded, so the failure's refund (rows not
+                // delivered) and a retry's charge count the same chunks. A retry
+                // records it from the stored output, with no provider call.
+                Ok(_) if !self.still_running(job_id).await? => return Ok(()),
+                Ok(stats) => stats,
+                Err(Error::Cancelled) => {
+                    tracing::info!(job = job_id, chunk, "job cancelled; chunk stopped");
+                    return Ok(());
                 }
-            }
-            Err(e) => return Err(e),
+                Err(e) => return Err(e),
+            },
         };
         let progress = self.store().record_chunk(job_id, chunk, stats).await?;
         self.store()
@@ -82,18 +66,11 @@ impl JobSystem {
         Ok(self.store().get_job(None, job_id).await?.status == JobStatus::InProgress)
     }
 
-    async fn enrich_chunk(
-        &self,
-        job: &crate::ports::Job,
-        chunk: u32,
-        out_key: &str,
-    ) -> Result<ChunkStats> {
+    /// The chunk processor on the stored raw chunk, drained into the chunk's stored
+    /// output.
+    async fn enrich_chunk(&self, job: &Job, chunk: u32) -> Result<ChunkStats> {
         let started = Instant::now();
-        let raw = self
-            .storage()
-            .get(&keys::raw_chunk(&job.user_id, &job.id, chunk))
-            .await?;
-        let raw: RawChunk = serde_json::from_slice(&raw).map_err(json_error)?;
+        let raw = self.raw_chunk(job, chunk).await?;
         let headers = self.headers(job).await?;
         let email_index = headers
             .iter()
@@ -104,21 +81,16 @@ impl JobSystem {
         let enricher = self.enricher_for(job).await?;
         let metrics = Arc::new(Metrics::default());
         let watch = ChunkWatch::default();
-        let work = scoped(
-            metrics.clone(),
-            process_chunk(
-                &enricher,
-                &raw.rows,
-                &columns,
-                &self.inner.in_flight,
-                &watch,
-            ),
-        );
-        let mut outcomes = self.watch_chunk(job, chunk, &watch, work).await?;
-        enricher
-            .config()
-            .campaign
-            .draft_rows(&headers, &raw.rows, email_index, &mut outcomes);
+        let processor = Processor {
+            enricher: &enricher,
+            headers: &headers,
+            columns: &columns,
+            in_flight: self.inner.in_flight.clone(),
+            chunks_in_flight: 1,
+            observer: &watch,
+        };
+        let work = scoped(metrics.clone(), processor.process(&raw.rows));
+        let outcomes = self.watch_chunk(job, chunk, &watch, work).await?;
         crate::telemetry::rows_enriched(&outcomes);
         let m = metrics.snapshot();
         let stats = ChunkStats {
@@ -133,8 +105,8 @@ impl JobSystem {
             completion_tokens: m.completion_tokens,
             millis: started.elapsed().as_millis() as u64,
         };
-        let doc = serde_json::to_vec(&ChunkOutput { outcomes, stats }).map_err(json_error)?;
-        self.storage().put(out_key, Bytes::from(doc)).await?;
+        self.put_chunk_output(job, chunk, &ChunkOutput { outcomes, stats })
+            .await?;
         Ok(stats)
     }
 
@@ -189,15 +161,6 @@ impl JobSystem {
         };
         let (result, ()) = tokio::join!(work, ticker);
         result
-    }
-
-    pub(crate) async fn headers(&self, job: &crate::ports::Job) -> Result<Vec<String>> {
-        let bytes = self
-            .storage()
-            .get(&keys::headers(&job.user_id, &job.id))
-            .await?;
-        let doc: super::split::HeadersDoc = serde_json::from_slice(&bytes).map_err(json_error)?;
-        Ok(doc.headers)
     }
 }
 

@@ -106,6 +106,7 @@ pub struct Job {
     pub timing: Option<serde_json::Value>,
     /// 1 for the first run; a retry of a failed job increments it.
     pub attempt: u32,
+    /// Every charge for the job: the first reservation plus each retry's.
     pub credits_charged: i64,
     pub credits_refunded: i64,
 }
@@ -144,6 +145,65 @@ pub struct ChunkProgress {
     pub chunks_total: u32,
     pub rows_processed: u64,
     pub totals: ChunkStats,
+}
+
+/// A finished job's figures (`Job::timing`). Stored as JSON, so a reader built before
+/// a field existed still reads the rest; every field defaults to zero.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Timing {
+    pub seconds: TimingSeconds,
+    /// Rows processed.
+    pub rows: u64,
+    /// Rows per wall-clock second.
+    pub rows_per_second: f64,
+    pub provider_calls: ProviderCalls,
+    pub cache_hits: u64,
+    pub retries: u64,
+    /// Rows that carry a fallback string.
+    pub fallbacks: u64,
+    /// Fallback rows whose credits were refunded (provider failures, missing keys).
+    pub refundable_rows: u64,
+    pub tokens: TokenCounts,
+    /// Cells cut to Excel's limit.
+    pub truncated_cells: u64,
+}
+
+/// Where a job's time went, in seconds (millisecond precision).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TimingSeconds {
+    pub split: f64,
+    /// The chunks' own time, summed (exceeds `wall` when chunks run in parallel).
+    pub chunks_total: f64,
+    pub finalize: f64,
+    /// From start to finish.
+    pub wall: f64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProviderCalls {
+    pub search: u64,
+    pub llm: u64,
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TokenCounts {
+    pub prompt: u64,
+    pub completion: u64,
+}
+
+impl Job {
+    /// The stored figures, typed; `None` until the job has finished (or if the stored
+    /// value is not a timing object).
+    pub fn timing(&self) -> Option<Timing> {
+        self.timing
+            .as_ref()
+            .and_then(|t| serde_json::from_value(t.clone()).ok())
+    }
 }
 
 /// How a job ended.
@@ -207,6 +267,8 @@ pub trait JobStore: JobRecords {
     async fn finish(&self, id: &str, finish: JobFinish) -> Result<bool>;
     async fn retry(&self, id: &str) -> Result<Option<u32>>;
     async fn add_credits_refunded(&self, id: &str, credits: i64) -> Result<()>;
+    /// A retry's charge, added to `credits_charged`.
+    async fn add_credits_charged(&self, id: &str, credits: i64) -> Result<()>;
     /// Jobs in these statuses (any user), oldest first: recovery after a restart.
     async fn jobs_with_status(&self, statuses: &[JobStatus]) -> Result<Vec<Job>>;
 }

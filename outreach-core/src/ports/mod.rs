@@ -20,7 +20,7 @@ pub mod suite;
 pub use accounts::{normalize_email, LocalAccounts, LocalUser, NewLocalUser};
 pub use job_store::{
     ChunkProgress, ChunkStats, Job, JobCampaign, JobFinish, JobLog, JobMeta, JobRecords, JobStatus,
-    JobStore, NewJob,
+    JobStore, NewJob, ProviderCalls, Timing, TimingSeconds, TokenCounts,
 };
 pub use ledger::{Account, Applied, CreditLedger, LedgerEntry, NewEntry, PlanUpdate};
 pub use queue::{Delivery, JobQueue, Task};

@@ -122,30 +122,35 @@ pub async fn run(args: EnrichArgs) -> anyhow::Result<ExitCode> {
         }
     };
 
-    let worker = system.spawn_worker(system.default_parallelism());
+    let run = system.run_locally(&job.id);
     let bar = (!args.quiet && std::io::stderr().is_terminal()).then(JobProgressBar::new);
-    let wait = system.wait_for(&job.id, Duration::from_millis(200), |j| {
+    let waited = {
+        let wait = run.wait(Duration::from_millis(200), |j| {
+            if let Some(bar) = &bar {
+                bar.update(j);
+            }
+        });
+        tokio::select! {
+            r = wait => Some(r?),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    };
+    let Some(finished) = waited else {
+        run.abort();
         if let Some(bar) = &bar {
-            bar.update(j);
+            bar.finish();
         }
-    });
-    let finished = tokio::select! {
-        r = wait => r?,
-        _ = tokio::signal::ctrl_c() => {
-            worker.abort();
-            if let Some(bar) = &bar { bar.finish(); }
-            let now = system.store().get_job(None, &job.id).await?;
-            eprintln!(
-                "interrupted after {} of {} rows; run the same command again to resume",
-                now.rows_processed, now.rows
-            );
-            return Ok(ExitCode::from(130));
-        }
+        let now = system.store().get_job(None, &job.id).await?;
+        eprintln!(
+            "interrupted after {} of {} rows; run the same command again to resume",
+            now.rows_processed, now.rows
+        );
+        return Ok(ExitCode::from(130));
     };
     if let Some(bar) = &bar {
         bar.finish();
     }
-    worker.shutdown().await;
+    run.finish().await;
 
     match finished.status {
         JobStatus::Succeeded => {
@@ -153,9 +158,11 @@ pub async fn run(args: EnrichArgs) -> anyhow::Result<ExitCode> {
                 .result_path
                 .clone()
                 .context("the job finished without a result")?;
-            let partial = output.with_extension(format!("{}.partial", format.extension()));
-            system.storage().get_to_file(&result, &partial).await?;
-            std::fs::rename(&partial, &output)
+            // `get_to_file` writes beside the target and renames: no half-written file.
+            system
+                .storage()
+                .get_to_file(&result, &output)
+                .await
                 .with_context(|| format!("cannot write {}", output.display()))?;
             runs.forget(&fingerprint);
             println!("{}", summary_line(&finished, &output));
@@ -314,32 +321,24 @@ fn default_output(input: &Path, format: OutputFormat) -> PathBuf {
 }
 
 fn summary_line(job: &Job, output: &Path) -> String {
-    let t = job.timing.clone().unwrap_or_default();
-    let n = |path: &[&str]| {
-        path.iter()
-            .try_fold(&t, |v, k| v.get(k))
-            .and_then(|v| v.as_f64())
-            .unwrap_or(0.0)
-    };
+    let t = job.timing().unwrap_or_default();
     let suppressed = job.meta.campaign.as_ref().map_or(0, |c| c.suppressed_rows);
     // Suppressed rows count among the fallbacks (no line), but are shown on their own.
-    let fallbacks = (n(&["fallbacks"]) as u64).saturating_sub(suppressed);
-    let refundable = n(&["refundable_rows"]) as u64;
-    let wall = n(&["seconds", "wall"]);
-    let truncated = n(&["truncated_cells"]) as u64;
+    let fallbacks = t.fallbacks.saturating_sub(suppressed);
+    let truncated = t.truncated_cells;
     let mut line = format!(
         "{} rows, {} lines written, {} fallbacks ({} not chargeable), {} provider calls ({} search, {} LLM), {} cache hits, {} retries, {:.1}s ({:.1} rows/s) → {}",
         job.rows,
         job.rows.saturating_sub(fallbacks + suppressed),
         fallbacks,
-        refundable,
-        n(&["provider_calls", "total"]) as u64,
-        n(&["provider_calls", "search"]) as u64,
-        n(&["provider_calls", "llm"]) as u64,
-        n(&["cache_hits"]) as u64,
-        n(&["retries"]) as u64,
-        wall,
-        n(&["rows_per_second"]),
+        t.refundable_rows,
+        t.provider_calls.total,
+        t.provider_calls.search,
+        t.provider_calls.llm,
+        t.cache_hits,
+        t.retries,
+        t.seconds.wall,
+        t.rows_per_second,
         output.display()
     );
     if suppressed > 0 {

@@ -118,10 +118,15 @@ fn bytes_rejection(r: BytesRejection) -> AppError {
 }
 
 /// `offset`/`limit` of the list routes: limit defaults to 20 and is capped at 100.
-#[derive(Debug, Clone, Copy, serde::Deserialize)]
+/// The bounds in the document are `Page::MAX_LIMIT` (checked by a test: attributes
+/// take literals).
+#[derive(Debug, Clone, Copy, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     #[serde(default)]
+    #[param(minimum = 0, maximum = 9223372036854775807_i64)]
     pub offset: u64,
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
 }
 

@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod job_watch;
 pub mod listen;
 pub mod openapi;
 pub mod plans;
@@ -39,24 +40,43 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
+use utoipa_axum::router::UtoipaMethodRouter;
+
+use self::openapi::ApiRouter;
 
 pub use error::{AppError, AppResult};
 pub use state::{AppState, ServerConfig};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// Every documented route, with the document they make ([`openapi`]).
+pub fn api(config: &ServerConfig) -> ApiRouter<AppState> {
+    ApiRouter::with_openapi(<openapi::ApiDoc as utoipa::OpenApi>::openapi())
+        .merge(routes::files::router(config))
+        .merge(routes::jobs::router(config))
+        .merge(routes::events::router())
+        .merge(routes::results::router(config))
+        .merge(routes::account::router(config))
+        .merge(routes::billing::router(config))
+        .merge(routes::health::router(config))
+        .merge(web::api_router(config))
+}
+
+/// The OpenAPI document of the API (what `GET /openapi.json` serves).
+pub fn openapi_document(config: &ServerConfig) -> utoipa::openapi::OpenApi {
+    api(config).into_openapi()
+}
+
 /// The whole API.
 pub fn app(state: AppState) -> Router {
     let config = state.config.clone();
+    let (api, document) = api(&config).split_for_parts();
+    let document =
+        openapi::OpenApiDocument(serde_json::to_vec(&document).unwrap_or_default().into());
     let mut router = Router::new()
-        .merge(routes::files::router(&config))
-        .merge(routes::jobs::router(&config))
-        .merge(routes::events::router())
-        .merge(routes::results::router(&config))
-        .merge(routes::account::router(&config))
-        .merge(routes::billing::router(&config))
-        .merge(routes::health::router(&config))
-        .merge(web::router(&config))
+        .merge(api)
+        .merge(web::pages_router())
+        .layer(axum::Extension(document))
         .fallback(|| async { AppError::NotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(config.max_json_bytes))
@@ -142,6 +162,17 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
             .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
             .expose_headers([header::CONTENT_DISPOSITION, REQUEST_ID]),
     )
+}
+
+/// [`timed`] for a documented route.
+pub(crate) fn timed_api<S>(
+    (schemas, paths, route): UtoipaMethodRouter<S>,
+    config: &ServerConfig,
+) -> UtoipaMethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    (schemas, paths, timed(route, config))
 }
 
 /// The route with the configured request timeout (a JSON 408 when it runs out).

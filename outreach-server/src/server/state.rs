@@ -9,6 +9,7 @@ use outreach_core::jobs::JobSystem;
 use outreach_core::Error as CoreError;
 
 use super::auth::AuthConfig;
+use super::job_watch::JobWatch;
 use super::stream_cap::StreamCap;
 use super::stripe::{BillingConfig, Stripe};
 use super::web::WebState;
@@ -106,6 +107,8 @@ pub struct AppState {
     pub web: Arc<WebState>,
     /// Open event streams per user.
     pub streams: StreamCap,
+    /// One store poller per watched job, shared by its event streams.
+    pub job_watch: JobWatch,
 }
 
 impl AppState {
@@ -122,6 +125,7 @@ impl AppState {
             config: Arc::new(config),
             web: Arc::new(WebState::default()),
             streams: StreamCap::default(),
+            job_watch: JobWatch::default(),
         })
     }
 }

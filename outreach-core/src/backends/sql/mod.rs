@@ -28,6 +28,7 @@
 //! [`Error::AlreadyExists`] / [`Error::NotFound`] through [`on_constraint`].
 
 mod accounts;
+mod campaign;
 pub mod dialect;
 mod jobs;
 mod ledger;

@@ -58,6 +58,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "credit debt",
         include_str!("../../../migrations/sqlite/20261220000000_credit_debt.sql"),
     ),
+    (
+        20261230000000,
+        "campaign settings",
+        include_str!("../../../migrations/sqlite/20261230000000_campaign_settings.sql"),
+    ),
 ];
 
 /// The SQLite [`Dialect`].

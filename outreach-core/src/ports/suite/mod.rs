@@ -13,6 +13,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod accounts;
+pub mod campaign;
 pub mod jobs;
 pub mod ledger;
 pub mod queue;

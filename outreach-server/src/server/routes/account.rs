@@ -1,63 +1,128 @@
 //! `GET /me` (plan and credits) and `GET /ledger` (the caller's credit history).
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{json, Value};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::routes;
 
 use crate::server::auth::AuthUser;
 use crate::server::error::AppResult;
 use crate::server::extract::{AppQuery, Page};
+use crate::server::openapi::{schemas, ApiRouter, Authed, BadInput, ErrorBody, Timed};
 use crate::server::state::{AppState, ServerConfig};
-use crate::server::timed;
+use crate::server::timed_api;
 
-pub fn router(config: &ServerConfig) -> Router<AppState> {
-    Router::new()
-        .route("/me", timed(get(me), config))
-        .route("/ledger", timed(get(ledger), config))
+pub fn router(config: &ServerConfig) -> ApiRouter<AppState> {
+    ApiRouter::new()
+        .routes(timed_api(routes!(me), config))
+        .routes(timed_api(routes!(ledger), config))
 }
 
-async fn me(State(state): State<AppState>, user: AuthUser) -> AppResult<Json<Value>> {
+/// The caller's plan and credits.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Account {
+    user_id: String,
+    email: String,
+    plan_type: String,
+    #[schema(minimum = 0)]
+    credits_remaining: i64,
+    /// Credits owed after a refund or dispute of credits already spent; paid first by
+    /// the next credits.
+    #[schema(minimum = 0)]
+    credit_debt: i64,
+    max_credits: i64,
+    subscription_status: String,
+    #[schema(schema_with = schemas::optional_timestamp)]
+    renewal_date: Option<DateTime<Utc>>,
+}
+
+/// One credit movement.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LedgerEntry {
+    id: i64,
+    change: i64,
+    amount_usd: Option<f64>,
+    reason: String,
+    #[schema(minimum = 0)]
+    balance_after: i64,
+    ts: DateTime<Utc>,
+}
+
+/// A page of the ledger.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ledger {
+    entries: Vec<LedgerEntry>,
+    total: u64,
+    offset: u64,
+    limit: u64,
+}
+
+/// The caller's plan and credits.
+#[utoipa::path(
+    get,
+    path = "/me",
+    operation_id = "getAccount",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Account", body = Account),
+        Authed, Timed,
+        (status = 404, description = "No account", body = ErrorBody),
+    )
+)]
+async fn me(State(state): State<AppState>, user: AuthUser) -> AppResult<Json<Account>> {
     let a = state.jobs.ledger().account(&user.user_id).await?;
-    Ok(Json(json!({
-        "user_id": a.user_id,
-        "email": a.email,
-        "plan_type": a.plan_type,
-        "credits_remaining": a.credits_remaining,
-        "credit_debt": a.credit_debt,
-        "max_credits": a.max_credits,
-        "subscription_status": a.subscription_status,
-        "renewal_date": a.renewal_date,
-    })))
+    Ok(Json(Account {
+        user_id: a.user_id,
+        email: a.email,
+        plan_type: a.plan_type,
+        credits_remaining: a.credits_remaining,
+        credit_debt: a.credit_debt,
+        max_credits: a.max_credits,
+        subscription_status: a.subscription_status,
+        renewal_date: a.renewal_date,
+    }))
 }
 
+/// The caller's credit ledger, newest first.
+#[utoipa::path(
+    get,
+    path = "/ledger",
+    operation_id = "listLedger",
+    params(Page),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Entries", body = Ledger),
+        BadInput, Authed, Timed,
+        (status = 404, description = "No account", body = ErrorBody),
+    )
+)]
 async fn ledger(
     State(state): State<AppState>,
     user: AuthUser,
     AppQuery(page): AppQuery<Page>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Ledger>> {
     let (entries, total) = state
         .jobs
         .ledger()
         .entries(&user.user_id, page.offset, page.limit())
         .await?;
-    let entries: Vec<Value> = entries
-        .iter()
-        .map(|e| {
-            json!({
-                "id": e.id,
-                "change": e.change,
-                "amount_usd": e.amount_usd,
-                "reason": e.reason,
-                "balance_after": e.balance_after,
-                "ts": e.ts,
-            })
+    let entries = entries
+        .into_iter()
+        .map(|e| LedgerEntry {
+            id: e.id,
+            change: e.change,
+            amount_usd: e.amount_usd,
+            reason: e.reason,
+            balance_after: e.balance_after,
+            ts: e.ts,
         })
         .collect();
-    Ok(Json(json!({
-        "entries": entries,
-        "total": total,
-        "offset": page.offset,
-        "limit": page.limit(),
-    })))
+    Ok(Json(Ledger {
+        entries,
+        total,
+        offset: page.offset,
+        limit: page.limit(),
+    }))
 }

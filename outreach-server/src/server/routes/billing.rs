@@ -4,35 +4,73 @@
 
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::routes;
 
 use crate::server::auth::AuthUser;
 use crate::server::error::{AppError, AppResult};
 use crate::server::extract::{AppBytes, AppJson};
+use crate::server::openapi::{ApiRouter, Authed, ErrorBody, JsonBody, Timed};
 use crate::server::plans::{Offer, OfferKind};
 use crate::server::state::{AppState, ServerConfig};
-use crate::server::timed;
+use crate::server::timed_api;
 use crate::server::webhook::{self, Outcome};
 
-pub fn router(config: &ServerConfig) -> Router<AppState> {
-    Router::new()
-        .route("/plans", timed(get(plans), config))
-        .route("/create_checkout_session", timed(post(checkout), config))
-        .route("/stripe/webhook", timed(post(stripe_webhook), config))
+pub fn router(config: &ServerConfig) -> ApiRouter<AppState> {
+    ApiRouter::new()
+        .routes(timed_api(routes!(plans), config))
+        .routes(timed_api(routes!(checkout), config))
+        .routes(timed_api(routes!(stripe_webhook), config))
 }
 
-async fn plans(State(state): State<AppState>) -> Json<Value> {
-    let catalog = &state.stripe.config().catalog;
-    let show = |offers: &[Offer]| -> Vec<Value> {
+/// A plan or an add-on for sale.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OfferView {
+    pub name: String,
+    pub credits: i64,
+    /// What the offer costs, as shown to people (`$29/month`).
+    pub price: String,
+    /// Has a Stripe price: can be bought on this server.
+    pub available: bool,
+}
+
+impl OfferView {
+    pub fn list(offers: &[Offer]) -> Vec<OfferView> {
         offers
             .iter()
-            .map(|o| json!({ "name": o.name, "credits": o.credits, "price": o.price, "available": o.price_id.is_some() }))
+            .map(|o| OfferView {
+                name: o.name.clone(),
+                credits: o.credits,
+                price: o.price.clone(),
+                available: o.price_id.is_some(),
+            })
             .collect()
-    };
-    Json(json!({ "plans": show(&catalog.plans), "addons": show(&catalog.addons) }))
+    }
+}
+
+/// Plans and add-ons for sale.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Catalog {
+    plans: Vec<OfferView>,
+    addons: Vec<OfferView>,
+}
+
+/// Plans and add-ons for sale.
+#[utoipa::path(
+    get,
+    path = "/plans",
+    operation_id = "listPlans",
+    responses((status = 200, description = "Catalog", body = Catalog), Timed)
+)]
+async fn plans(State(state): State<AppState>) -> Json<Catalog> {
+    let catalog = &state.stripe.config().catalog;
+    Json(Catalog {
+        plans: OfferView::list(&catalog.plans),
+        addons: OfferView::list(&catalog.addons),
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -44,11 +82,55 @@ struct CheckoutRequest {
     addon: Option<String>,
 }
 
+/// `POST /create_checkout_session`: exactly one of `plan` or `addon` (the handler reads
+/// a [`CheckoutRequest`] for clearer errors; this is its documented shape).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+enum Checkout {
+    Plan(PlanCheckout),
+    Addon(AddonCheckout),
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct PlanCheckout {
+    plan: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct AddonCheckout {
+    addon: String,
+}
+
+/// Where to send the browser.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckoutUrl {
+    url: String,
+}
+
+/// A Stripe Checkout URL for a plan or an add-on.
+#[utoipa::path(
+    post,
+    path = "/create_checkout_session",
+    operation_id = "createCheckoutSession",
+    request_body(content = inline(Checkout)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Redirect the browser here", body = CheckoutUrl),
+        JsonBody, Authed, Timed,
+        (status = 404, description = "No account", body = ErrorBody),
+        (status = 502, description = "Stripe failed", body = ErrorBody),
+        (status = 503, description = "Billing not configured", body = ErrorBody),
+    )
+)]
 async fn checkout(
     State(state): State<AppState>,
     user: AuthUser,
     AppJson(req): AppJson<CheckoutRequest>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<CheckoutUrl>> {
     let (kind, name) = match (req.plan, req.addon) {
         (Some(plan), None) => (OfferKind::Plan, plan),
         (None, Some(addon)) => (OfferKind::Addon, addon),
@@ -130,14 +212,37 @@ async fn checkout(
     }
     let url = state.stripe.create_checkout_session(&form).await?;
     tracing::info!(user = %user.user_id, offer = %offer.name, "checkout session created");
-    Ok(Json(json!({ "url": url })))
+    Ok(Json(CheckoutUrl { url }))
 }
 
+/// What became of a webhook event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookReceipt {
+    received: bool,
+    applied: bool,
+    /// Why an event was not applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+/// Stripe events (signed with STRIPE_WEBHOOK_SECRET).
+#[utoipa::path(
+    post,
+    path = "/stripe/webhook",
+    operation_id = "stripeWebhook",
+    request_body(content = Object, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Received", body = WebhookReceipt),
+        JsonBody, Timed,
+        (status = 404, description = "The event names an account that does not exist", body = ErrorBody),
+        (status = 503, description = "Billing not configured (no STRIPE_WEBHOOK_SECRET)", body = ErrorBody),
+    )
+)]
 async fn stripe_webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
     AppBytes(body): AppBytes,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<WebhookReceipt>> {
     let signature = headers
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok());
@@ -153,11 +258,19 @@ async fn stripe_webhook(
     Ok(Json(match outcome {
         Outcome::Applied => {
             tracing::info!(event = id, kind, "webhook applied");
-            json!({ "received": true, "applied": true })
+            WebhookReceipt {
+                received: true,
+                applied: true,
+                reason: None,
+            }
         }
         Outcome::Ignored(why) => {
             tracing::info!(event = id, kind, why, "webhook ignored");
-            json!({ "received": true, "applied": false, "reason": why })
+            WebhookReceipt {
+                received: true,
+                applied: false,
+                reason: Some(why.to_string()),
+            }
         }
     }))
 }

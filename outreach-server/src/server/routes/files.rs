@@ -5,32 +5,50 @@ use axum::extract::multipart::MultipartError;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use axum::Json;
+use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
+use utoipa::ToSchema;
+use utoipa_axum::router::UtoipaMethodRouterExt;
+use utoipa_axum::routes;
 
 use crate::server::auth::AuthUser;
 use crate::server::error::{AppError, AppResult};
 use crate::server::extract::AppJson;
+use crate::server::openapi::{
+    ApiRouter, Authed, ErrorBody, JsonBody, NotFound, ReadsUpload, Timed,
+};
 use crate::server::state::{AppState, ServerConfig};
 use crate::server::tempfiles::TempCopy;
-use crate::server::timed;
+use crate::server::timed_api;
 use crate::server::uploads::{owned_upload, sanitize_filename, supported_extension, upload_key};
 
-pub fn router(config: &ServerConfig) -> Router<AppState> {
+pub fn router(config: &ServerConfig) -> ApiRouter<AppState> {
     // Room for the multipart framing around a file of the maximum size; the handler
     // enforces the exact limit on the file's bytes.
     let upload_limit = usize::try_from(config.max_upload_bytes)
         .unwrap_or(usize::MAX)
         .saturating_add(64 * 1024);
-    Router::new()
-        .route(
-            "/files",
-            post(upload).layer(DefaultBodyLimit::max(upload_limit)),
-        )
-        .route("/parse_headers", timed(post(parse_headers), config))
+    ApiRouter::new()
+        .routes(routes!(upload).layer(DefaultBodyLimit::max(upload_limit)))
+        .routes(timed_api(routes!(parse_headers), config))
+}
+
+/// The multipart form of `POST /files`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// The CSV or XLSX file.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// Where an upload was stored: pass `file_path` to `POST /parse_headers` and `POST /jobs`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Uploaded {
+    file_path: String,
+    filename: String,
+    size: u64,
 }
 
 fn multipart_error(e: MultipartError) -> AppError {
@@ -41,11 +59,28 @@ fn multipart_error(e: MultipartError) -> AppError {
     }
 }
 
+/// Upload a CSV or XLSX file (multipart field `file`).
+#[utoipa::path(
+    post,
+    path = "/files",
+    operation_id = "uploadFile",
+    request_body(content = inline(UploadForm), content_type = "multipart/form-data"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Stored", body = Uploaded, links(
+            ("ParseHeaders" = (operation_id = "parseHeaders", request_body = json!({ "file_path": "$response.body#/file_path" }))),
+            ("CreateJob" = (operation_id = "createJob", request_body = json!({ "file_path": "$response.body#/file_path" }))),
+        )),
+        crate::server::openapi::BadInput, Authed,
+        (status = 413, description = "Larger than OUTREACH_MAX_UPLOAD_BYTES", body = ErrorBody),
+        (status = 415, description = "Not .csv or .xlsx", body = ErrorBody),
+    )
+)]
 async fn upload(
     State(state): State<AppState>,
     user: AuthUser,
     multipart: Result<Multipart, MultipartRejection>,
-) -> AppResult<(StatusCode, Json<Value>)> {
+) -> AppResult<(StatusCode, Json<Uploaded>)> {
     let mut multipart = multipart.map_err(|r| {
         AppError::bad_request(
             "invalid_multipart",
@@ -101,7 +136,11 @@ async fn upload(
         tracing::info!(user = %user.user_id, %key, size, "file uploaded");
         return Ok((
             StatusCode::CREATED,
-            Json(json!({ "file_path": key, "filename": filename, "size": size })),
+            Json(Uploaded {
+                file_path: key,
+                filename,
+                size,
+            }),
         ));
     }
     Err(AppError::bad_request(
@@ -110,27 +149,52 @@ async fn upload(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ParseHeadersRequest {
+pub struct ParseHeadersRequest {
+    /// `file_path` from `POST /files`.
     file_path: String,
 }
 
+/// What an upload holds and what running it costs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadSummary {
+    headers: Vec<String>,
+    rows: u64,
+    /// The guessed email column.
+    #[schema(required = true)]
+    email_column: Option<String>,
+    credit_cost: u64,
+    credits_remaining: i64,
+}
+
+/// Headers, row count, email-column guess, cost and balance of an upload.
+#[utoipa::path(
+    post,
+    path = "/parse_headers",
+    operation_id = "parseHeaders",
+    request_body = ParseHeadersRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Summary", body = UploadSummary),
+        JsonBody, Authed, NotFound, Timed, ReadsUpload,
+    )
+)]
 async fn parse_headers(
     State(state): State<AppState>,
     user: AuthUser,
     AppJson(req): AppJson<ParseHeadersRequest>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<UploadSummary>> {
     owned_upload(&user.user_id, &req.file_path)?;
     // Bounded per user and overall; dropping this future (the request's timeout, a
     // closed connection) stops the reading thread.
     let summary = state.jobs.summarize(&user.user_id, &req.file_path).await?;
     let account = state.jobs.ledger().account(&user.user_id).await?;
-    Ok(Json(json!({
-        "headers": summary.headers,
-        "rows": summary.rows,
-        "email_column": summary.email_column,
-        "credit_cost": summary.rows,
-        "credits_remaining": account.credits_remaining,
-    })))
+    Ok(Json(UploadSummary {
+        headers: summary.headers,
+        rows: summary.rows,
+        email_column: summary.email_column,
+        credit_cost: summary.rows,
+        credits_remaining: account.credits_remaining,
+    }))
 }

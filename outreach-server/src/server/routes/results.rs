@@ -7,27 +7,40 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use futures::StreamExt;
 use outreach_core::output::OutputFormat;
 use outreach_core::ports::{Job, JobStatus};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 use tokio_util::io::ReaderStream;
+use utoipa::ToSchema;
+use utoipa_axum::routes;
 
 use crate::server::auth::AuthUser;
 use crate::server::error::{AppError, AppResult};
 use crate::server::extract::{AppPath, AppQuery};
+use crate::server::openapi::{schemas, ApiRouter, Authed, BadInput, ErrorBody, NotFound, Timed};
+use crate::server::routes::jobs::JobId;
 use crate::server::state::{AppState, ServerConfig};
 use crate::server::tempfiles::TempCopy;
-use crate::server::timed;
+use crate::server::timed_api;
 
-pub fn router(config: &ServerConfig) -> Router<AppState> {
-    Router::new()
-        .route("/jobs/{id}/download", get(download))
-        .route("/jobs/{id}/preview", timed(get(preview), config))
+pub fn router(config: &ServerConfig) -> ApiRouter<AppState> {
+    ApiRouter::new()
+        .routes(routes!(download))
+        .routes(timed_api(routes!(preview), config))
 }
+
+/// The result file in the response body.
+pub struct ResultFile;
+
+impl utoipa::PartialSchema for ResultFile {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::Schema::Object(schemas::binary()).into()
+    }
+}
+
+impl ToSchema for ResultFile {}
 
 /// The caller's job, finished with a result (else 404 / 409).
 async fn finished_job(state: &AppState, user: &AuthUser, id: &str) -> AppResult<(Job, String)> {
@@ -44,6 +57,22 @@ async fn finished_job(state: &AppState, user: &AuthUser, id: &str) -> AppResult<
     }
 }
 
+/// The result file.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}/download",
+    operation_id = "downloadResult",
+    params(JobId),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The result (`<input stem>.enriched.xlsx` or `.csv`)", content(
+            (inline(ResultFile) = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (String = "text/csv"),
+        )),
+        Authed, NotFound,
+        (status = 409, description = "The job has no result yet", body = ErrorBody),
+    )
+)]
 async fn download(
     State(state): State<AppState>,
     user: AuthUser,
@@ -111,17 +140,40 @@ pub fn content_disposition(name: &str) -> String {
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
-#[derive(Debug, Deserialize)]
-struct PreviewQuery {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PreviewQuery {
+    /// Rows to return (default 10).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
 }
 
+/// The first rows of a result.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Preview {
+    headers: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+/// The first rows of the result as JSON.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}/preview",
+    operation_id = "previewResult",
+    params(JobId, PreviewQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "First rows", body = Preview),
+        BadInput, Authed, NotFound, Timed,
+        (status = 409, description = "The job has no result yet", body = ErrorBody),
+    )
+)]
 async fn preview(
     State(state): State<AppState>,
     user: AuthUser,
     AppPath(id): AppPath<String>,
     AppQuery(q): AppQuery<PreviewQuery>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Preview>> {
     let limit = q.limit.unwrap_or(10).clamp(1, 100);
     let (_, key) = finished_job(&state, &user, &id).await?;
     let copy = TempCopy::fetch(&state, &key).await?;
@@ -139,7 +191,7 @@ async fn preview(
     copy.remove().await;
     let (headers, rows) =
         read?.map_err(|e| AppError::internal(format!("reading a result: {e}")))?;
-    Ok(Json(json!({ "headers": headers, "rows": rows })))
+    Ok(Json(Preview { headers, rows }))
 }
 
 #[cfg(test)]

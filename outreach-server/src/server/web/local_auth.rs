@@ -32,23 +32,51 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use outreach_core::ports::{normalize_email, LocalAccounts, NewLocalUser};
 use outreach_core::Error as CoreError;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
 
 use super::rate_limit::Key;
 use crate::server::auth::SecretSource;
 use crate::server::error::AppError;
 use crate::server::extract::AppJson;
+use crate::server::openapi::{ErrorBody, JsonBody, Timed};
 use crate::server::state::AppState;
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 const MAX_EMAIL_BYTES: usize = 254;
 
-#[derive(Debug, Deserialize)]
+/// An email and a password. The bounds are [`MIN_PASSWORD_CHARS`],
+/// [`MAX_PASSWORD_BYTES`] and `MAX_EMAIL_BYTES` (a test compares them with the document).
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({ "email": "ada@example.com", "password": "correct horse battery" }))]
 pub struct Credentials {
+    #[schema(
+        min_length = 3,
+        max_length = 254,
+        pattern = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+    )]
     email: String,
+    #[schema(min_length = 8, max_length = 1024)]
     password: String,
+}
+
+/// A signed-in session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Session {
+    access_token: String,
+    /// `bearer`.
+    token_type: String,
+    /// Seconds until the token expires.
+    expires_in: u64,
+    user: SessionUser,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionUser {
+    id: String,
+    email: String,
 }
 
 /// The API's errors plus the one status the API has no variant for (429).
@@ -222,15 +250,18 @@ impl HashingSlots {
     }
 }
 
-fn session(state: &AppState, user_id: &str, email: &str) -> Result<Json<Value>, AuthError> {
+fn session(state: &AppState, user_id: &str, email: &str) -> Result<Json<Session>, AuthError> {
     let ttl = state.web.config.session_ttl;
     let token = state.auth.issue(user_id, email, ttl)?;
-    Ok(Json(json!({
-        "access_token": token,
-        "token_type": "bearer",
-        "expires_in": ttl.as_secs(),
-        "user": { "id": user_id, "email": email },
-    })))
+    Ok(Json(Session {
+        access_token: token,
+        token_type: "bearer".into(),
+        expires_in: ttl.as_secs(),
+        user: SessionUser {
+            id: user_id.into(),
+            email: email.into(),
+        },
+    }))
 }
 
 fn client_of(peer: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<String> {
@@ -239,11 +270,25 @@ fn client_of(peer: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<String>
 
 /// `POST /auth/signup {email, password}` → `201` and a session; `409` when the email
 /// has an account.
+#[utoipa::path(
+    post,
+    path = "/auth/signup",
+    operation_id = "signup",
+    summary = "Create a password account (servers without Supabase Auth)",
+    request_body = Credentials,
+    responses(
+        (status = 201, description = "A session", body = Session),
+        JsonBody, Timed,
+        (status = 409, description = "An account with this email exists", body = ErrorBody),
+        (status = 429, description = "Too many attempts from this address", body = ErrorBody),
+        (status = 503, description = "Sign-in goes through Supabase on this server", body = ErrorBody),
+    )
+)]
 pub async fn signup(
     State(state): State<AppState>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     AppJson(credentials): AppJson<Credentials>,
-) -> Result<(StatusCode, Json<Value>), AuthError> {
+) -> Result<(StatusCode, Json<Session>), AuthError> {
     let accounts = accounts(&state)?;
     let email = validate(&credentials)?;
     // Sign-ups count against the client's own sign-up allowance (IPv6: per /64), so
@@ -289,11 +334,25 @@ pub async fn signup(
 
 /// `POST /auth/login {email, password}` → a session; `401` for a wrong password or an
 /// unknown email alike; `429` after too many failures.
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    operation_id = "login",
+    summary = "Sign in with a password (servers without Supabase Auth)",
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "A session", body = Session),
+        JsonBody, Timed,
+        (status = 401, description = "Wrong email or password", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts (`Retry-After`)", body = ErrorBody),
+        (status = 503, description = "Sign-in goes through Supabase on this server", body = ErrorBody),
+    )
+)]
 pub async fn login(
     State(state): State<AppState>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     AppJson(credentials): AppJson<Credentials>,
-) -> Result<Json<Value>, AuthError> {
+) -> Result<Json<Session>, AuthError> {
     let accounts = accounts(&state)?;
     let email = normalize_email(&credentials.email);
     let mut keys = vec![Key::Email(email.clone())];

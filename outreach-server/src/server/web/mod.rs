@@ -40,15 +40,20 @@ use axum::http::header::{ACCEPT, AUTHORIZATION};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::routing::get;
+use axum::Json;
 use outreach_core::ports::LocalAccounts;
 use outreach_core::{Error as CoreError, ServiceContext};
+use serde::Serialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
+use utoipa_axum::routes;
 
 use self::rate_limit::LoginLimiter;
+use super::openapi::{schemas, ApiRouter, Timed};
+use super::routes::billing::OfferView;
 use super::state::{AppState, ServerConfig};
-use super::timed;
+use super::timed_api;
 
 /// Supabase Auth for the browser: the project URL and its public (anon) key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,21 +166,56 @@ impl AppState {
     }
 }
 
-/// The pages, the assets, the UI's configuration and the local sign-in routes.
-pub fn router(config: &ServerConfig) -> Router<AppState> {
-    let mut router = Router::new()
-        .route("/ui/config.json", timed(get(ui_config), config))
-        .route("/auth/signup", timed(post(local_auth::signup), config))
-        .route("/auth/login", timed(post(local_auth::login), config))
-        .route("/assets/{version}/{*path}", get(assets::asset));
+/// The web app's API routes: the UI's configuration and the local sign-in routes.
+pub fn api_router(config: &ServerConfig) -> ApiRouter<AppState> {
+    ApiRouter::new()
+        .routes(timed_api(routes!(ui_config), config))
+        .routes(timed_api(routes!(local_auth::signup), config))
+        .routes(timed_api(routes!(local_auth::login), config))
+}
+
+/// The pages and their assets (not part of the API document).
+pub fn pages_router() -> axum::Router<AppState> {
+    let mut router = axum::Router::new().route("/assets/{version}/{*path}", get(assets::asset));
     for page in assets::PAGES.iter().filter(|p| !p.api) {
         router = router.route(page.path, get(assets::shell));
     }
     router
 }
 
-/// `GET /ui/config.json`: how to sign in, what can be bought, the service defaults.
-async fn ui_config(State(state): State<AppState>) -> Json<Value> {
+/// What the web app needs to start.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UiConfig {
+    /// `{mode: "supabase", supabase_url, supabase_anon_key}` or `{mode: "local", signup}`.
+    #[schema(value_type = Object)]
+    auth: Value,
+    billing: UiBilling,
+    free_credits: i64,
+    /// The web app's pages.
+    #[schema(value_type = Vec<Object>)]
+    pages: Value,
+    max_upload_bytes: u64,
+    #[schema(schema_with = schemas::service_context)]
+    service_defaults: ServiceContext,
+    version: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UiBilling {
+    /// Stripe Checkout is configured.
+    checkout: bool,
+    plans: Vec<OfferView>,
+    addons: Vec<OfferView>,
+}
+
+/// What the web app needs: sign-in mode, plans, defaults.
+#[utoipa::path(
+    get,
+    path = "/ui/config.json",
+    operation_id = "uiConfig",
+    responses((status = 200, description = "Web app configuration", body = UiConfig), Timed)
+)]
+async fn ui_config(State(state): State<AppState>) -> Json<UiConfig> {
     let auth = match &state.web.config.supabase {
         Some(s) => {
             json!({ "mode": "supabase", "supabase_url": s.url, "supabase_anon_key": s.anon_key })
@@ -183,25 +223,19 @@ async fn ui_config(State(state): State<AppState>) -> Json<Value> {
         None => json!({ "mode": "local", "signup": local_auth::accounts(&state).is_ok() }),
     };
     let billing = state.stripe.config();
-    let offers = |offers: &[super::plans::Offer]| -> Vec<Value> {
-        offers
-            .iter()
-            .map(|o| json!({ "name": o.name, "credits": o.credits, "price": o.price, "available": o.price_id.is_some() }))
-            .collect()
-    };
-    Json(json!({
-        "auth": auth,
-        "billing": {
-            "checkout": billing.secret_key.is_some(),
-            "plans": offers(&billing.catalog.plans),
-            "addons": offers(&billing.catalog.addons),
+    Json(UiConfig {
+        auth,
+        billing: UiBilling {
+            checkout: billing.secret_key.is_some(),
+            plans: OfferView::list(&billing.catalog.plans),
+            addons: OfferView::list(&billing.catalog.addons),
         },
-        "free_credits": state.config.free_credits,
-        "pages": assets::PAGES,
-        "max_upload_bytes": state.config.max_upload_bytes,
-        "service_defaults": ServiceContext::default(),
-        "version": env!("CARGO_PKG_VERSION"),
-    }))
+        free_credits: state.config.free_credits,
+        pages: serde_json::to_value(assets::PAGES).unwrap_or(Value::Null),
+        max_upload_bytes: state.config.max_upload_bytes,
+        service_defaults: ServiceContext::default(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
 }
 
 /// True for the API paths that double as pages: `/jobs` and `/jobs/{id}`.
