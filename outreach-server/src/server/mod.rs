@@ -11,6 +11,7 @@
 //! everything that does not stream (uploads, downloads and event streams are exempt).
 
 pub mod auth;
+pub mod config;
 pub mod error;
 pub mod extract;
 pub mod job_watch;
@@ -95,7 +96,7 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(config.max_json_bytes))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            state.web.clone(),
             web::pages_for_browsers,
         ))
         .with_state(state);
