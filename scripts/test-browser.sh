@@ -133,10 +133,10 @@ start_server supabase-server SUPABASE_URL="$supabase_url" SUPABASE_ANON_KEY=fake
 supabase_base_url=$server_url
 echo "server at $supabase_base_url (Supabase sign-in at $supabase_url)"
 
-# A third server whose fake providers answer slowly (300 ms search, 700 ms LLM): a
+# A third server whose fake providers answer slowly (400 ms search, 1 s LLM): a
 # 50-row job there runs for several seconds, so the progress test sees values between
 # 0 and 100 (the job reports rows done about once a second).
-"$tmp/bin/outreach-fake-providers" 300 700 >"$tmp/slow-fakes.env" 2>"$tmp/slow-fakes.log" &
+"$tmp/bin/outreach-fake-providers" 400 1000 >"$tmp/slow-fakes.env" 2>"$tmp/slow-fakes.log" &
 pids+=($!)
 wait_for_line "$tmp/slow-fakes.env" LLM_BASE_URL "${pids[-1]}"
 slow_serper=$(sed -n 's/^export SERPER_URL=\([^ ]*\).*/\1/p' "$tmp/slow-fakes.env")

@@ -63,7 +63,7 @@ export const PASSWORD = 'correct horse battery';
 
 // ---- Direct API calls, for setting up data ----
 
-/** The server whose fake providers answer slowly (300 ms search, 700 ms LLM), so a job
+/** The server whose fake providers answer slowly (400 ms search, 1 s LLM), so a job
  * runs for several seconds and its progress can be watched in between. */
 export const SLOW_BASE_URL = process.env.OUTREACH_SLOW_BASE_URL;
 
