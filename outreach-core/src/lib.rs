@@ -33,6 +33,7 @@ pub mod ports;
 pub mod progress;
 pub mod providers;
 pub mod research;
+pub mod retention;
 pub mod service;
 pub mod setup;
 pub mod telemetry;

@@ -24,11 +24,23 @@ pub struct ServerConfig {
     pub events_poll: Duration,
     /// Uploads and downloads pass through temporary files here.
     pub temp_dir: PathBuf,
+    /// Bytes of uploads a user may keep stored (`OUTREACH_USER_QUOTA_BYTES`, default
+    /// 1 GB; 0 = no quota). Job inputs are the uploads themselves, not copies.
+    pub user_quota_bytes: u64,
+    /// How long finished jobs and uploads are kept (`OUTREACH_RETENTION_DAYS`, default
+    /// 30; 0 = forever). The ledger is always kept.
+    pub retention: Option<Duration>,
+}
+
+fn days(n: u64) -> Duration {
+    Duration::from_secs(n.saturating_mul(24 * 3600))
 }
 
 impl ServerConfig {
     pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 50 * 1000 * 1000;
     pub const DEFAULT_FREE_CREDITS: i64 = 50;
+    pub const DEFAULT_USER_QUOTA_BYTES: u64 = 1000 * 1000 * 1000;
+    pub const DEFAULT_RETENTION_DAYS: u64 = 30;
 
     /// Defaults, with temporary files under `data_dir/tmp`.
     pub fn new(data_dir: &Path) -> Self {
@@ -40,6 +52,8 @@ impl ServerConfig {
             request_timeout: Duration::from_secs(30),
             events_poll: Duration::from_millis(500),
             temp_dir: data_dir.join("tmp"),
+            user_quota_bytes: Self::DEFAULT_USER_QUOTA_BYTES,
+            retention: Some(days(Self::DEFAULT_RETENTION_DAYS)),
         }
     }
 
@@ -75,6 +89,12 @@ impl ServerConfig {
         }
         if let Some(n) = number("OUTREACH_REQUEST_TIMEOUT_SECS")? {
             config.request_timeout = Duration::from_secs(n.max(1));
+        }
+        if let Some(n) = number("OUTREACH_USER_QUOTA_BYTES")? {
+            config.user_quota_bytes = n;
+        }
+        if let Some(n) = number("OUTREACH_RETENTION_DAYS")? {
+            config.retention = (n > 0).then(|| days(n.min(100 * 365)));
         }
         if let Some(origins) = var("OUTREACH_CORS_ORIGINS") {
             config.cors_origins = origins

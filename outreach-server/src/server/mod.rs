@@ -11,6 +11,7 @@
 //! everything that does not stream (uploads, downloads and event streams are exempt).
 
 pub mod auth;
+pub mod cleanup;
 pub mod config;
 pub mod error;
 pub mod extract;
