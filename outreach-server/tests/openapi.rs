@@ -151,10 +151,10 @@ async fn every_served_route_is_documented_and_every_documented_one_is_served() {
     for (method, path, served_at) in both {
         let op = &paths[path.as_str()][method.as_str()];
         let uri = served_at.replace("{id}", "00000000-0000-0000-0000-000000000000");
-        let req = if method == "get" {
-            get(&uri, None)
-        } else {
-            post_json(&uri, None, &json!({}))
+        let req = match method.as_str() {
+            "get" => get(&uri, None),
+            "delete" => delete(&uri, None),
+            _ => post_json(&uri, None, &json!({})),
         };
         let r = h.call(req).await;
         assert!(

@@ -165,8 +165,7 @@ async fn erase(State(state): State<AppState>, user: AuthUser) -> AppResult<Json<
         });
     }
     let removed =
-        retention::erase_user(store.as_ref(), state.jobs.storage().as_ref(), &user.user_id)
-            .await?;
+        retention::erase_user(store.as_ref(), state.jobs.storage().as_ref(), &user.user_id).await?;
     Ok(Json(Erased {
         erased: true,
         jobs: removed.jobs as u64,
