@@ -8,7 +8,7 @@
 # 3. starts `outreach serve` on the embedded defaults (SQLite, local files, in-process
 #    queue) in a temp data dir, on a free loopback port, with fake provider keys aimed
 #    at a closed port (jobs fail fast, which is a state the document must describe too);
-# 4. mints a token with `outreach token` and runs schemathesis over /openapi.json with a
+# 4. mints a token with `outreach token` and runs schemathesis over /api/openapi.json with a
 #    fixed seed and a time budget: every phase (examples, coverage, fuzzing, stateful
 #    through the document's links), checking that no response is a server error, every
 #    status is documented, and every body matches its schema;
@@ -94,20 +94,20 @@ echo "server at $url"
 printf 'email,name\nada@example.com,Ada\nbob@example.com,Bob\n' >"$tmp/prospects.csv"
 json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 file_path=$(curl -fsS -H "Authorization: Bearer $token" -F "file=@$tmp/prospects.csv" \
-    "$url/files" | json_field file_path)
+    "$url/api/files" | json_field file_path)
 job_id=$(curl -fsS -H "Authorization: Bearer $token" -H 'content-type: application/json' \
-    -d "{\"file_path\": \"$file_path\"}" "$url/jobs" | json_field job_id)
+    -d "{\"file_path\": \"$file_path\"}" "$url/api/jobs" | json_field job_id)
 cat >"$tmp/schemathesis.toml" <<TOML
 [parameters]
 "path.id" = "$job_id"
 TOML
 echo "job $job_id"
 
-step "schemathesis over $url/openapi.json"
+step "schemathesis over $url/api/openapi.json"
 # Every check that is about the document being true; the seed makes the run repeatable.
 # From the temp dir: schemathesis keeps a cache (.schemathesis/) in its working directory.
 cd "$tmp"
-"$venv/bin/schemathesis" --config-file "$tmp/schemathesis.toml" run "$url/openapi.json" \
+"$venv/bin/schemathesis" --config-file "$tmp/schemathesis.toml" run "$url/api/openapi.json" \
     --header "Authorization: Bearer $token" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
     --seed 20261130 \

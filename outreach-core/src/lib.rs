@@ -34,6 +34,7 @@ pub mod preflight;
 pub mod progress;
 pub mod providers;
 pub mod research;
+pub mod retention;
 pub mod service;
 pub mod setup;
 pub mod telemetry;

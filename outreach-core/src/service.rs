@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::InputError;
-use crate::personalize::rules::CopyRules;
+use crate::personalize::rules::{CopyLimits, CopyRules, COPY_LIMITS};
 
 /// Longest accepted value of one service field, in characters. The whole context goes
 /// into every row's prompt: a 600 kB "offer" would cost tokens on every row.
@@ -53,6 +53,59 @@ pub const SERVICE_FIELDS: [ServiceField; 6] = [
         help: "The ask when they are not the right person.",
     },
 ];
+
+/// Everything a form (the web app through `/ui/config.json`, a binding) needs to ask
+/// for a service context: the fields in display order with their defaults and limit,
+/// the copy rules' defaults and limits. Built from [`SERVICE_FIELDS`],
+/// [`ServiceContext::default`] and the validation limits, so it cannot disagree with
+/// what [`ServiceContext::validate`] accepts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceForm {
+    pub fields: Vec<ServiceFormField>,
+    pub copy: CopyForm,
+}
+
+/// One text field of [`ServiceForm`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceFormField {
+    #[serde(flatten)]
+    pub field: ServiceField,
+    pub default: String,
+    pub max_chars: usize,
+}
+
+/// The copy rules of [`ServiceForm`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CopyForm {
+    pub defaults: CopyRules,
+    pub limits: CopyLimits,
+}
+
+impl ServiceForm {
+    pub fn new() -> Self {
+        let defaults = ServiceContext::default();
+        Self {
+            fields: SERVICE_FIELDS
+                .iter()
+                .map(|f| ServiceFormField {
+                    field: *f,
+                    default: defaults.get(f.name).unwrap_or_default().to_string(),
+                    max_chars: MAX_FIELD_CHARS,
+                })
+                .collect(),
+            copy: CopyForm {
+                defaults: defaults.copy,
+                limits: COPY_LIMITS,
+            },
+        }
+    }
+}
+
+impl Default for ServiceForm {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// The service context: six text fields and the copy rules. Absent fields take the
 /// defaults.
@@ -167,6 +220,53 @@ mod tests {
         for f in SERVICE_FIELDS {
             assert!(v.get(f.name).is_some(), "{}", f.name);
         }
+    }
+
+    #[test]
+    fn the_form_holds_what_validate_accepts() {
+        let form = ServiceForm::new();
+        let names: Vec<&str> = form.fields.iter().map(|f| f.field.name).collect();
+        let expected: Vec<&str> = SERVICE_FIELDS.iter().map(|f| f.name).collect();
+        assert_eq!(names, expected);
+        let mut s = ServiceContext::default();
+        for f in &form.fields {
+            assert_eq!(s.get(f.field.name), Some(f.default.as_str()));
+            // At the limit is accepted, one past it is not.
+            s.set(f.field.name, "x".repeat(f.max_chars))
+                .unwrap_or_default();
+            assert_eq!(s.validate(), Ok(()), "{}", f.field.name);
+            s.set(f.field.name, "x".repeat(f.max_chars + 1))
+                .unwrap_or_default();
+            assert!(s.validate().is_err(), "{}", f.field.name);
+            s.set(f.field.name, f.default.clone()).unwrap_or_default();
+        }
+        let limits = form.copy.limits;
+        let mut copy = form.copy.defaults.clone();
+        for (n, ok) in [
+            (limits.sentences[0], true),
+            (limits.sentences[1], true),
+            (limits.sentences[1] + 1, false),
+            (limits.sentences[0] - 1, false),
+        ] {
+            copy.sentences = n;
+            assert_eq!(copy.validate().is_ok(), ok, "sentences {n}");
+        }
+        copy.sentences = limits.sentences[0];
+        for (n, ok) in [
+            (limits.words_per_sentence[0], true),
+            (limits.words_per_sentence[1], true),
+            (limits.words_per_sentence[1] + 1, false),
+        ] {
+            copy.words_per_sentence = n;
+            assert_eq!(copy.validate().is_ok(), ok, "words {n}");
+        }
+        copy.words_per_sentence = limits.words_per_sentence[0];
+        copy.instructions = "x".repeat(limits.instructions_max_chars + 1);
+        assert!(copy.validate().is_err());
+        let v = serde_json::to_value(&form).unwrap_or_default();
+        assert_eq!(v["fields"][0]["name"], "core_offer");
+        assert_eq!(v["fields"][0]["max_chars"], MAX_FIELD_CHARS);
+        assert_eq!(v["copy"]["limits"]["sentences"][1], 4);
     }
 
     #[test]

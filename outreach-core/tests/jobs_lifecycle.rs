@@ -192,14 +192,15 @@ async fn a_job_charges_enriches_in_order_and_refunds_provider_failures() {
         }
     });
     let system = env.system(search, good_llm(), 5);
-    let job = system
-        .create_job(request(env.upload(&rows).await))
-        .await
-        .unwrap();
+    let upload = env.upload(&rows).await;
+    let job = system.create_job(request(upload.clone())).await.unwrap();
     assert_eq!(job.status, JobStatus::Queued);
     assert_eq!(job.meta.credit_cost, 23);
     assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 77);
-    assert!(env
+    // The caller's upload is the job's input, read in place: no copy (issue 12, item 7).
+    assert_eq!(job.meta.file_path, upload);
+    assert!(env.storage.exists(&upload).await.unwrap());
+    assert!(!env
         .storage
         .exists(&keys::input(USER, &job.id, "prospects.csv"))
         .await

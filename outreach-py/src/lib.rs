@@ -47,17 +47,26 @@ fn default_service(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     pipeline::service_dict(py, &ServiceContext::default())
 }
 
+/// The core's default copy rules, as JSON text.
+#[pyfunction]
+fn default_copy_rules() -> String {
+    pipeline::default_copy_rules_json()
+}
+
 #[pymodule]
 fn _outreach(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_headers, m)?)?;
     m.add_function(wrap_pyfunction!(default_service, m)?)?;
+    m.add_function(wrap_pyfunction!(default_copy_rules, m)?)?;
     m.add_class::<pipeline::Pipeline>()?;
     m.add_class::<run::RunHandle>()?;
     m.add("RESEARCH_COLUMN", RESEARCH_COLUMN)?;
     m.add("PERSONALIZED_COLUMN", PERSONALIZED_COLUMN)?;
     m.add("STATUS_COLUMN", STATUS_COLUMN)?;
     m.add("SOURCES_COLUMN", SOURCES_COLUMN)?;
-    m.add("SERVICE_FIELDS", pipeline::SERVICE_FIELDS.to_vec())?;
+    m.add("SERVICE_FIELDS", pipeline::service_field_names())?;
+    m.add("COPY_RULES", pipeline::copy_rule_names())?;
+    m.add("COLUMN_ROLES", pipeline::column_role_names())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     // For benchmarks and bug reports: a debug build is several times slower on CPU work.
     let profile = if cfg!(debug_assertions) {

@@ -17,7 +17,9 @@ use outreach_core::campaign::{
 use outreach_core::engine::{self, TableOutput};
 use outreach_core::input::{ColumnOverrides, ColumnRole};
 use outreach_core::output::OutputFormat;
+use outreach_core::personalize::rules::CopyRules;
 use outreach_core::pipeline::{Plan, PlanRequest};
+use outreach_core::service::SERVICE_FIELDS;
 use outreach_core::{
     EnrichOptions, Enricher, EnricherConfig, Mode, PipelineConfig, Providers, RowOutcome,
     RowStatus, RunSummary, ServiceContext,
@@ -29,49 +31,88 @@ use pyo3::IntoPyObjectExt;
 use crate::errors::{config_error, input_error, to_py_err};
 use crate::run::{metrics_dict, spawn, Converter, RunHandle};
 
-/// The six fields of a service context, in the core's order.
-pub const SERVICE_FIELDS: [&str; 6] = [
-    "core_offer",
-    "key_differentiator",
-    "cta",
-    "timeline",
-    "goal",
-    "fallback_action",
-];
+/// The names of the service context's text fields, in the core's order (the core's
+/// one definition, `outreach_core::service::SERVICE_FIELDS`).
+pub fn service_field_names() -> Vec<&'static str> {
+    SERVICE_FIELDS.iter().map(|f| f.name).collect()
+}
 
-/// A service context from a `{field: text}` mapping; absent fields keep the defaults.
-pub fn service_from(map: Option<HashMap<String, String>>) -> PyResult<ServiceContext> {
+/// The copy rules' field names (their JSON names, sorted).
+pub fn copy_rule_names() -> Vec<String> {
+    match serde_json::to_value(CopyRules::default()) {
+        Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The column roles `columns=` takes, in the core's order.
+pub fn column_role_names() -> Vec<&'static str> {
+    ColumnRole::ALL.iter().map(|r| r.as_str()).collect()
+}
+
+/// A service context from a `{field: text}` mapping and copy-rule overrides (a JSON
+/// object; absent rules keep the defaults), checked as the core checks it, so a bad
+/// value raises before the run starts.
+pub fn service_from(
+    map: Option<HashMap<String, String>>,
+    copy: Option<String>,
+) -> PyResult<ServiceContext> {
     let mut service = ServiceContext::default();
     for (key, value) in map.unwrap_or_default() {
-        let slot = match key.as_str() {
-            "core_offer" => &mut service.core_offer,
-            "key_differentiator" => &mut service.key_differentiator,
-            "cta" => &mut service.cta,
-            "timeline" => &mut service.timeline,
-            "goal" => &mut service.goal,
-            "fallback_action" => &mut service.fallback_action,
-            other => {
-                return Err(config_error(format!(
-                    "unknown service field `{other}`; the fields are: {}",
-                    SERVICE_FIELDS.join(", ")
-                )))
-            }
-        };
-        *slot = value;
+        if service.get(&key).is_none() {
+            return Err(config_error(format!(
+                "unknown service field `{key}`; the fields are: {}",
+                service_field_names().join(", ")
+            )));
+        }
+        service.set(&key, value).map_err(invalid_service)?;
     }
+    if let Some(json) = copy {
+        service.copy = copy_rules_from(&json)?;
+    }
+    service.validate().map_err(invalid_service)?;
     Ok(service)
 }
 
-/// The core's default service context as a dict (the facade's dataclass defaults).
+/// A refused service context, with the core's message (no interpreter needed to build).
+fn invalid_service(e: outreach_core::InputError) -> PyErr {
+    input_error(outreach_core::Error::from(e).to_string())
+}
+
+/// Copy rules from a JSON object of overrides; an unknown rule is a `ConfigError`.
+fn copy_rules_from(json: &str) -> PyResult<CopyRules> {
+    let overrides: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(json).map_err(|e| input_error(format!("invalid copy rules: {e}")))?;
+    let names = copy_rule_names();
+    let mut rules = match serde_json::to_value(CopyRules::default()) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    for (key, value) in overrides {
+        if !names.contains(&key) {
+            return Err(config_error(format!(
+                "unknown copy rule `{key}`; the rules are: {}",
+                names.join(", ")
+            )));
+        }
+        rules.insert(key, value);
+    }
+    serde_json::from_value(serde_json::Value::Object(rules))
+        .map_err(|e| input_error(format!("invalid copy rules: {e}")))
+}
+
+/// The core's default service context as a dict of its text fields.
 pub fn service_dict<'py>(py: Python<'py>, s: &ServiceContext) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    d.set_item("core_offer", &s.core_offer)?;
-    d.set_item("key_differentiator", &s.key_differentiator)?;
-    d.set_item("cta", &s.cta)?;
-    d.set_item("timeline", &s.timeline)?;
-    d.set_item("goal", &s.goal)?;
-    d.set_item("fallback_action", &s.fallback_action)?;
+    for name in service_field_names() {
+        d.set_item(name, s.get(name).unwrap_or_default())?;
+    }
     Ok(d)
+}
+
+/// The core's default copy rules, as JSON text (the facade's defaults).
+pub fn default_copy_rules_json() -> String {
+    serde_json::to_string(&CopyRules::default()).unwrap_or_default()
 }
 
 fn parse_format(format: Option<&str>, out: Option<&PathBuf>) -> PyResult<OutputFormat> {
@@ -196,7 +237,7 @@ impl Pipeline {
     /// The result dict: `headers` (the output columns), `research`, `personalized` and
     /// `status` (one per processed row, in input order), `drafts` (the draft columns by
     /// name, when the run has templates) and `summary`.
-    #[pyo3(signature = (headers, rows, *, email_column = None, service = None, output_columns = None, out = None, format = None, limit = None, columns = None, suppress = None, drafts = None))]
+    #[pyo3(signature = (headers, rows, *, email_column = None, service = None, output_columns = None, out = None, format = None, limit = None, columns = None, suppress = None, drafts = None, copy = None))]
     #[allow(clippy::too_many_arguments)]
     fn enrich_rows(
         &self,
@@ -211,9 +252,10 @@ impl Pipeline {
         columns: Option<HashMap<String, String>>,
         suppress: Option<String>,
         drafts: Option<String>,
+        copy: Option<String>,
     ) -> PyResult<RunHandle> {
         let campaign = campaign_from(suppress, drafts)?;
-        let service = service_from(service)?;
+        let service = service_from(service, copy)?;
         let format = parse_format(format.as_deref(), out.as_ref())?;
         let columns = column_overrides(columns)?;
         // Checked here, before the run starts, so a bad column or template raises at
@@ -280,7 +322,7 @@ impl Pipeline {
     /// returned (and written to `out` when given); without it the file is streamed to
     /// `out` by the core's `enrich_file` in bounded memory and only the summary returns.
     /// The result dict: `headers`, `rows` (output cells as text, or None) and `summary`.
-    #[pyo3(signature = (path, *, email_column = None, service = None, output_columns = None, out = None, format = None, limit = None, return_rows = true, columns = None, suppress = None, drafts = None))]
+    #[pyo3(signature = (path, *, email_column = None, service = None, output_columns = None, out = None, format = None, limit = None, return_rows = true, columns = None, suppress = None, drafts = None, copy = None))]
     #[allow(clippy::too_many_arguments)]
     fn enrich_path(
         &self,
@@ -295,8 +337,9 @@ impl Pipeline {
         columns: Option<HashMap<String, String>>,
         suppress: Option<String>,
         drafts: Option<String>,
+        copy: Option<String>,
     ) -> PyResult<RunHandle> {
-        let service = service_from(service)?;
+        let service = service_from(service, copy)?;
         let format = parse_format(format.as_deref(), out.as_ref())?;
         let campaign = campaign_from(suppress, drafts)?;
         let enricher = self.enricher(service, campaign);
@@ -362,15 +405,16 @@ impl Pipeline {
 
     /// An opener for a research JSON text (or a research fallback text) and a service
     /// context: the line, or the personalized fallback text.
-    #[pyo3(signature = (research_json, service = None))]
+    #[pyo3(signature = (research_json, service = None, copy = None))]
     fn personalize(
         &self,
         research_json: String,
         service: Option<HashMap<String, String>>,
+        copy: Option<String>,
     ) -> PyResult<RunHandle> {
         let enricher = self.providers.enricher(EnricherConfig {
             mode: self.mode,
-            service: service_from(service)?,
+            service: service_from(service, copy)?,
             // One call, nothing to cache.
             cache_capacity: 1,
             ..EnricherConfig::default()
@@ -483,12 +527,41 @@ mod tests {
     fn service_fields_override_defaults_and_unknown_fields_are_refused() {
         let mut map = HashMap::new();
         map.insert("cta".to_string(), "a demo".to_string());
-        let s = service_from(Some(map)).unwrap();
+        let s = service_from(Some(map), None).unwrap();
         assert_eq!(s.cta, "a demo");
         assert_eq!(s.goal, ServiceContext::default().goal);
         let mut bad = HashMap::new();
         bad.insert("offer".to_string(), "x".to_string());
-        assert!(service_from(Some(bad)).is_err());
+        assert!(service_from(Some(bad), None).is_err());
+    }
+
+    #[test]
+    fn copy_rules_override_the_defaults_and_are_checked() {
+        let s = service_from(
+            None,
+            Some(r#"{"language": "German", "sentences": 1}"#.into()),
+        )
+        .unwrap();
+        assert_eq!(s.copy.language, "German");
+        assert_eq!(s.copy.sentences, 1);
+        assert_eq!(
+            s.copy.words_per_sentence,
+            CopyRules::default().words_per_sentence
+        );
+        assert!(service_from(None, Some(r#"{"sentences": 9}"#.into())).is_err());
+        assert!(service_from(None, Some(r#"{"tone": "warm"}"#.into())).is_err());
+        assert!(service_from(None, Some("[1]".into())).is_err());
+        assert_eq!(
+            copy_rule_names(),
+            [
+                "forbidden",
+                "instructions",
+                "language",
+                "opener_without_research",
+                "sentences",
+                "words_per_sentence",
+            ]
+        );
     }
 
     #[test]

@@ -363,3 +363,77 @@ def test_without_pandas_a_path_gives_dicts_and_without_tqdm_progress_is_silent(
     assert [r["email"] for r in result] == [p["email"] for p in prospects(3)]
     assert list(result[0]) == ["id", "name", "email", RESEARCH, LINE, STATUS]
     assert capsys.readouterr().err == ""
+
+
+def test_copy_rules_and_column_roles_match_the_core() -> None:
+    from outreach import _outreach
+
+    # The typed dicts of the facade are checked against the core's one definition.
+    assert sorted(outreach.CopyRules.__annotations__) == _outreach.COPY_RULES
+    assert list(outreach.ColumnRoles.__annotations__) == _outreach.COLUMN_ROLES
+    defaults = outreach.default_copy_rules()
+    assert sorted(defaults) == _outreach.COPY_RULES
+    kinds = {"str": str, "int": int, "bool": bool, "List[str]": list}
+    for name, annotation in outreach.CopyRules.__annotations__.items():
+        text = getattr(annotation, "__forward_arg__", annotation)
+        kind = kinds[text if isinstance(text, str) else text.__name__]
+        assert isinstance(defaults[name], kind), name  # type: ignore[literal-required]
+    # A fresh copy each time: changing one does not change the defaults.
+    defaults["forbidden"].append("zz-not-a-default")
+    assert "zz-not-a-default" not in outreach.default_copy_rules()["forbidden"]
+
+
+def opener_prompts(fake: FakeProviders) -> List[str]:
+    return [json.dumps(b) for b in fake.llm_bodies if "response_format" not in b]
+
+
+def test_copy_rules_reach_the_opener_and_bad_rules_raise_before_any_call(
+    fake: FakeProviders,
+) -> None:
+    pipeline = fake.pipeline()
+    pipeline.enrich(
+        [{"email": "kim.wu@acme.com"}],
+        copy={"language": "German", "sentences": 1, "instructions": "mention Hamburg"},
+        progress=False,
+    )
+    prompt = opener_prompts(fake)[-1]
+    assert "Write in German" in prompt and "one sentence;" in prompt
+    assert "mention Hamburg" in prompt
+    # The defaults again without `copy`.
+    pipeline.enrich([{"email": "lee.wu@acme.com"}], progress=False)
+    prompt = opener_prompts(fake)[-1]
+    assert "Write in English" in prompt and "one to 2 sentences" in prompt
+    # personalize takes them too.
+    research = pipeline.research("jane.doe@northwind-logistics.com")
+    pipeline.personalize(research, copy={"language": "French"})
+    assert "Write in French" in opener_prompts(fake)[-1]
+
+    fake.reset()
+    with pytest.raises(outreach.InvalidInputError, match="copy.sentences"):
+        pipeline.enrich([{"email": "kim.wu@acme.com"}], copy={"sentences": 9}, progress=False)
+    with pytest.raises(outreach.ConfigError, match="unknown copy rule"):
+        pipeline.enrich([{"email": "kim.wu@acme.com"}], copy={"tone": "warm"}, progress=False)  # type: ignore[typeddict-unknown-key]
+    assert fake.requests() == 0
+
+
+def test_column_roles_name_the_columns_to_read(fake: FakeProviders, tmp_path: Path) -> None:
+    rows = [{"email": "kim.wu@acme.com", "shop": "Zephyr Robotics"}]
+    pipeline = fake.pipeline()
+    # "shop" is not guessed as the company column: the research never sees it.
+    pipeline.enrich(rows, progress=False)
+    assert not any("Zephyr Robotics" in json.dumps(b) for b in fake.llm_bodies)
+    fake.reset()
+    pipeline.enrich(rows, columns={"company": "shop"}, progress=False)
+    assert any("Zephyr Robotics" in json.dumps(b) for b in fake.llm_bodies)
+    # Files take the same argument.
+    path = tmp_path / "in.csv"
+    path.write_text("email,shop\nkim.wu@acme.com,Zephyr Robotics\n")
+    fake.reset()
+    pipeline.enrich_file(path, tmp_path / "out.csv", columns={"company": "shop"}, progress=False)
+    assert any("Zephyr Robotics" in json.dumps(b) for b in fake.llm_bodies)
+    fake.reset()
+    with pytest.raises(outreach.ConfigError, match="unknown column role"):
+        pipeline.enrich(rows, columns={"employer": "shop"}, progress=False)
+    with pytest.raises(outreach.InvalidInputError):
+        pipeline.enrich(rows, columns={"company": "no such column"}, progress=False)
+    assert fake.requests() == 0

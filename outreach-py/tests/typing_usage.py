@@ -35,6 +35,11 @@ def usage() -> None:
 
     research: Dict[str, Any] = pipeline.research("a@b.com")
     line: str = pipeline.personalize(research, {"cta": "a call"})
+    copy: outreach.CopyRules = {"language": "German", "sentences": 1}
+    roles: outreach.ColumnRoles = {"company": "Employer"}
+    pipeline.enrich(rows, copy=copy, columns=roles, progress=False)
+    pipeline.enrich_file("in.csv", "out.csv", copy=outreach.default_copy_rules())
+    line = pipeline.personalize(research, copy={"instructions": "be brief"})
     print(line)
 
     try:

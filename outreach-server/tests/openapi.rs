@@ -85,9 +85,12 @@ fn documented(doc: &Value) -> BTreeSet<(String, String)> {
 }
 
 async fn document(h: &Harness) -> Value {
-    let r = h.call(get("/openapi.json", None)).await;
+    let r = h.call(get("/api/openapi.json", None)).await;
     assert_eq!(r.status, StatusCode::OK);
-    r.json()
+    let doc = r.json();
+    // The alias serves the same document.
+    assert_eq!(h.call(get("/openapi.json", None)).await.json(), doc);
+    doc
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -104,6 +107,24 @@ async fn every_served_route_is_documented_and_every_documented_one_is_served() {
         .filter(|(_, path)| !is_page(path))
         .collect();
     let listed = documented(&doc);
+    for (method, path) in &listed {
+        assert!(path.starts_with("/api/"), "{method} {path}: not under /api");
+    }
+    // Every documented path also answers without the prefix (for existing clients),
+    // and nothing else is served.
+    let aliases: BTreeSet<_> = listed
+        .iter()
+        .map(|(m, p)| (m.clone(), p["/api".len()..].to_string()))
+        .collect();
+    let served: BTreeSet<_> = served.difference(&aliases).cloned().collect();
+    assert_eq!(
+        served_routes(&h.app())
+            .into_iter()
+            .filter(|r| aliases.contains(r))
+            .count(),
+        aliases.len(),
+        "an old path lost its alias"
+    );
     let undocumented: Vec<_> = served.difference(&listed).collect();
     assert!(
         undocumented.is_empty(),
@@ -118,16 +139,22 @@ async fn every_served_route_is_documented_and_every_documented_one_is_served() {
     // The pages are served too (the filter above hid nothing else).
     assert!(served_routes(&h.app()).contains(&("get".into(), "/billing".into())));
 
-    // Every documented operation answers (no 404/405 from the router), and the ones
-    // that claim a token say so with a 401.
+    // Every documented operation answers (no 404/405 from the router), at its path and
+    // at its alias, and the ones that claim a token say so with a 401.
     let paths = doc["paths"].as_object().unwrap();
-    for (method, path) in &listed {
+    let both = listed.iter().flat_map(|(m, p)| {
+        [
+            (m.clone(), p.clone(), p.clone()),
+            (m.clone(), p.clone(), p["/api".len()..].to_string()),
+        ]
+    });
+    for (method, path, served_at) in both {
         let op = &paths[path.as_str()][method.as_str()];
-        let uri = path.replace("{id}", "00000000-0000-0000-0000-000000000000");
-        let req = if method == "get" {
-            get(&uri, None)
-        } else {
-            post_json(&uri, None, &json!({}))
+        let uri = served_at.replace("{id}", "00000000-0000-0000-0000-000000000000");
+        let req = match method.as_str() {
+            "get" => get(&uri, None),
+            "delete" => delete(&uri, None),
+            _ => post_json(&uri, None, &json!({})),
         };
         let r = h.call(req).await;
         assert!(
@@ -254,7 +281,7 @@ async fn documented_bounds_match_the_code() {
     })
     .await;
     let doc = document(&h).await;
-    let params = doc["paths"]["/jobs"]["get"]["parameters"]
+    let params = doc["paths"]["/api/jobs"]["get"]["parameters"]
         .as_array()
         .unwrap();
     let limit = params.iter().find(|p| p["name"] == "limit").unwrap();
@@ -271,8 +298,9 @@ async fn real_responses_match_their_schemas() {
     let token = token("schema-user");
     let t = Some(token.as_str());
     let check = |method: &str, path: &str, status: u16, body: &Value| {
-        let schema = &doc["paths"][path][method]["responses"][status.to_string()]["content"]
-            ["application/json"]["schema"];
+        let path = format!("/api{path}");
+        let schema = &doc["paths"][path.as_str()][method]["responses"][status.to_string()]
+            ["content"]["application/json"]["schema"];
         assert!(
             !schema.is_null(),
             "{method} {path} {status}: not documented"
@@ -284,7 +312,7 @@ async fn real_responses_match_their_schemas() {
         );
     };
     let csv = b"email,name\nada@example.com,Ada\nbob@example.com,Bob\n";
-    let r = h.call(multipart("/files", t, "people.csv", csv)).await;
+    let r = h.call(multipart("/api/files", t, "people.csv", csv)).await;
     check("post", "/files", 201, &r.json());
     let file_path = r.json()["file_path"].as_str().unwrap().to_string();
     let r = h
@@ -296,31 +324,35 @@ async fn real_responses_match_their_schemas() {
         .await;
     check("post", "/parse_headers", 200, &r.json());
     let r = h
-        .call(post_json("/jobs", t, &json!({ "file_path": file_path })))
+        .call(post_json(
+            "/api/jobs",
+            t,
+            &json!({ "file_path": file_path }),
+        ))
         .await;
     assert_eq!(r.status, StatusCode::CREATED);
     check("post", "/jobs", 201, &r.json());
     let id = r.json()["job_id"].as_str().unwrap().to_string();
     h.wait_job(&token, &id).await;
-    let r = h.call(get(&format!("/jobs/{id}"), t)).await;
+    let r = h.call(get(&format!("/api/jobs/{id}"), t)).await;
     check("get", "/jobs/{id}", 200, &r.json());
-    let r = h.call(get("/jobs", t)).await;
+    let r = h.call(get("/api/jobs", t)).await;
     check("get", "/jobs", 200, &r.json());
     let r = h.call(get(&format!("/jobs/{id}/preview"), t)).await;
     check("get", "/jobs/{id}/preview", 200, &r.json());
-    let r = h.call(get("/me", t)).await;
+    let r = h.call(get("/api/me", t)).await;
     check("get", "/me", 200, &r.json());
-    let r = h.call(get("/ledger", t)).await;
+    let r = h.call(get("/api/ledger", t)).await;
     check("get", "/ledger", 200, &r.json());
-    let r = h.call(get("/ui/config.json", None)).await;
+    let r = h.call(get("/api/ui/config.json", None)).await;
     check("get", "/ui/config.json", 200, &r.json());
-    let r = h.call(get("/plans", None)).await;
+    let r = h.call(get("/api/plans", None)).await;
     check("get", "/plans", 200, &r.json());
     let r = h
-        .call(post_json("/jobs", t, &json!({ "file_path": 7 })))
+        .call(post_json("/api/jobs", t, &json!({ "file_path": 7 })))
         .await;
     check("post", "/jobs", 400, &r.json());
-    let r = h.call(get("/jobs/nope", t)).await;
+    let r = h.call(get("/api/jobs/nope", t)).await;
     check("get", "/jobs/{id}", 404, &r.json());
     // The events of a finished job: one `done` event whose data is a Progress.
     let r = h.call(get(&format!("/jobs/{id}/events"), t)).await;

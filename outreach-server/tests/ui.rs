@@ -190,6 +190,38 @@ async fn get_jobs_stays_the_json_api_for_api_clients() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
+/// The API's canonical paths are under `/api`: there a browser-like request gets the API
+/// (no sniffing of `Accept` or `Authorization`), and the page URLs stay pages.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_under_api_is_never_a_page() {
+    let (h, _) = harness().await;
+    let t = token("api-prefix-user");
+    let path = h.upload(&t, "leads.csv", &prospects_csv(2)).await;
+    let id = h.create_job(&t, json!({ "file_path": path })).await;
+    for uri in ["/api/jobs".to_string(), format!("/api/jobs/{id}")] {
+        // A browser navigation without a token: the API's 401, not the shell.
+        let r = h.call(browser_get(&uri)).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{uri}");
+        assert_eq!(r.code(), "unauthorized");
+        // With a token and a browser's Accept: JSON.
+        let r = h
+            .call(
+                Request::get(uri.as_str())
+                    .header(header::ACCEPT, BROWSER_ACCEPT)
+                    .header(header::AUTHORIZATION, format!("Bearer {t}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{uri}");
+        assert!(header_str(&r, "content-type").starts_with("application/json"));
+    }
+    // The page at the same place is still a page.
+    let r = h.call(browser_get(&format!("/jobs/{id}"))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(header_str(&r, "content-type").starts_with("text/html"));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn assets_have_content_types_and_cache_headers() {
     let (h, _) = harness().await;
@@ -270,6 +302,28 @@ async fn ui_config_says_how_to_sign_in_and_what_is_for_sale() {
     );
     assert_eq!(v["free_credits"], 100);
     assert!(v["service_defaults"]["core_offer"].as_str().unwrap().len() > 5);
+    // The service form comes from the core's one definition: names, defaults, limits.
+    let fields = v["service"]["fields"].as_array().unwrap();
+    let names: Vec<&str> = fields.iter().map(|f| f["name"].as_str().unwrap()).collect();
+    let core: Vec<&str> = outreach_core::service::SERVICE_FIELDS
+        .iter()
+        .map(|f| f.name)
+        .collect();
+    assert_eq!(names, core);
+    for f in fields {
+        let name = f["name"].as_str().unwrap();
+        assert_eq!(f["default"], v["service_defaults"][name], "{name}");
+        assert_eq!(f["max_chars"], outreach_core::service::MAX_FIELD_CHARS);
+        assert!(!f["label"].as_str().unwrap().is_empty());
+    }
+    assert_eq!(
+        v["service"]["copy"]["defaults"],
+        serde_json::to_value(outreach_core::personalize::rules::CopyRules::default()).unwrap()
+    );
+    assert_eq!(
+        v["service"]["copy"]["limits"]["words_per_sentence"],
+        json!([5, 60])
+    );
 
     let supabase = WebConfig {
         supabase: Some(SupabaseAuth {

@@ -86,7 +86,17 @@ impl JobSystem {
         }
         let billable = inspected.rows.saturating_sub(inspected.suppressed);
         let cost = if req.charge { billable as i64 } else { 0 };
-        let input_key = keys::input(&req.user_id, &job_id, &req.filename);
+        // The caller's own upload is the job's input as it is: no copy (ten one-row
+        // previews of a big upload once wrote ten copies of it). Other inputs are
+        // copied under the job's prefix.
+        let input_key = if req
+            .file_path
+            .starts_with(&format!("uploads/{}/", req.user_id))
+        {
+            req.file_path.clone()
+        } else {
+            keys::input(&req.user_id, &job_id, &req.filename)
+        };
         // Stored before the charge: a failure here costs nothing.
         let campaign = self
             .store_campaign(&req, &job_id, inspected.suppressed)

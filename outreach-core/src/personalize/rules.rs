@@ -64,6 +64,30 @@ pub const MAX_LANGUAGE_CHARS: usize = 40;
 pub const SENTENCES_RANGE: std::ops::RangeInclusive<usize> = 1..=4;
 pub const WORDS_RANGE: std::ops::RangeInclusive<usize> = 5..=60;
 
+/// The limits [`CopyRules::validate`] enforces, for forms (`/ui/config.json`) and
+/// bindings that check before they send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CopyLimits {
+    pub language_max_chars: usize,
+    /// Inclusive bounds of `sentences`.
+    pub sentences: [usize; 2],
+    /// Inclusive bounds of `words_per_sentence`.
+    pub words_per_sentence: [usize; 2],
+    pub forbidden_max_entries: usize,
+    pub forbidden_max_chars: usize,
+    pub instructions_max_chars: usize,
+}
+
+/// The copy-rule limits.
+pub const COPY_LIMITS: CopyLimits = CopyLimits {
+    language_max_chars: MAX_LANGUAGE_CHARS,
+    sentences: [*SENTENCES_RANGE.start(), *SENTENCES_RANGE.end()],
+    words_per_sentence: [*WORDS_RANGE.start(), *WORDS_RANGE.end()],
+    forbidden_max_entries: MAX_FORBIDDEN_ENTRIES,
+    forbidden_max_chars: MAX_FORBIDDEN_CHARS,
+    instructions_max_chars: MAX_INSTRUCTIONS_CHARS,
+};
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CopyRules {

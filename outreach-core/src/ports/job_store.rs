@@ -252,7 +252,7 @@ pub struct JobLog {
 ///   stay.
 /// - Any method naming a job that does not exist is [`crate::Error::NotFound`].
 #[async_trait]
-pub trait JobStore: JobRecords {
+pub trait JobStore: JobRecords + super::UserData {
     async fn create_job(&self, job: NewJob) -> Result<Job>;
     async fn get_job(&self, user_id: Option<&str>, id: &str) -> Result<Job>;
     /// Newest first, with the total count.

@@ -30,12 +30,23 @@ from ._outreach import (
 )
 from ._pipeline import ENV_NAMES, MissingKeyWarning, Pipeline, read_headers
 from ._tables import PERSONALIZED_COLUMN, RESEARCH_COLUMN, SOURCES_COLUMN, STATUS_COLUMN
-from ._types import HeaderSummary, Metrics, Progress, RunSummary, ServiceContext
+from ._types import (
+    ColumnRoles,
+    CopyRules,
+    HeaderSummary,
+    Metrics,
+    Progress,
+    RunSummary,
+    ServiceContext,
+    default_copy_rules,
+)
 
 __all__ = [
     "BadResponseError",
     "CancelledError",
+    "ColumnRoles",
     "ConfigError",
+    "CopyRules",
     "ENV_NAMES",
     "HeaderSummary",
     "InsufficientCreditsError",
@@ -62,5 +73,6 @@ __all__ = [
     "ServiceContext",
     "UpstreamError",
     "__version__",
+    "default_copy_rules",
     "read_headers",
 ]

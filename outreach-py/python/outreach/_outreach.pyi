@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Optional, Tuple, final
 __all__ = [
     "read_headers",
     "default_service",
+    "default_copy_rules",
     "Pipeline",
     "RunHandle",
     "RESEARCH_COLUMN",
@@ -15,6 +16,8 @@ __all__ = [
     "STATUS_COLUMN",
     "SOURCES_COLUMN",
     "SERVICE_FIELDS",
+    "COPY_RULES",
+    "COLUMN_ROLES",
     "__version__",
     "BUILD_PROFILE",
     "OutreachError",
@@ -42,9 +45,12 @@ PERSONALIZED_COLUMN: str
 STATUS_COLUMN: str
 SOURCES_COLUMN: str
 SERVICE_FIELDS: List[str]
+COPY_RULES: List[str]
+COLUMN_ROLES: List[str]
 
 def read_headers(path: str) -> Dict[str, Any]: ...
 def default_service() -> Dict[str, str]: ...
+def default_copy_rules() -> str: ...
 
 @final
 class RunHandle:
@@ -89,6 +95,7 @@ class Pipeline:
         columns: Optional[Dict[str, str]] = None,
         suppress: Optional[str] = None,
         drafts: Optional[str] = None,
+        copy: Optional[str] = None,
     ) -> RunHandle: ...
     def enrich_path(
         self,
@@ -104,10 +111,14 @@ class Pipeline:
         columns: Optional[Dict[str, str]] = None,
         suppress: Optional[str] = None,
         drafts: Optional[str] = None,
+        copy: Optional[str] = None,
     ) -> RunHandle: ...
     def research(self, email: str) -> RunHandle: ...
     def personalize(
-        self, research_json: str, service: Optional[Dict[str, str]] = None
+        self,
+        research_json: str,
+        service: Optional[Dict[str, str]] = None,
+        copy: Optional[str] = None,
     ) -> RunHandle: ...
 
 class OutreachError(Exception): ...

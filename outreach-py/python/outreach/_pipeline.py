@@ -22,7 +22,17 @@ from typing import (
 
 from . import _outreach, _runner, _tables
 from ._runner import ProgressArg
-from ._types import HeaderSummary, RunSummary, ServiceContext, ServiceLike, service_dict
+from ._types import (
+    ColumnsLike,
+    CopyRules,
+    HeaderSummary,
+    RunSummary,
+    ServiceContext,
+    ServiceLike,
+    columns_dict,
+    copy_json,
+    service_dict,
+)
 
 # The DESIGN.md configuration names a pipeline reads when no argument is given.
 ENV_NAMES: Tuple[str, ...] = (
@@ -191,6 +201,8 @@ class Pipeline:
         body_template: Optional[str] = None,
         variants: Optional[Sequence[Mapping[str, Any]]] = None,
         variant_seed: Optional[str] = None,
+        copy: Optional[CopyRules] = None,
+        columns: ColumnsLike = None,
     ) -> Any:
         """Research every row and write an opener; returns the rows in input order with
         `sif_research` (research JSON or a fallback text) and `sif_personalized` (the
@@ -204,7 +216,11 @@ class Pipeline:
         restricts and orders the columns (of the result and of `out`); `out` also writes
         the result as XLSX or CSV (by extension, or `format="xlsx"|"csv"`); `limit`
         processes only the first rows. `progress`: True for a tqdm bar (when tqdm is
-        installed), a callable taking a `Progress`, or False.
+        installed), a callable taking a `Progress`, or False. `copy` sets how openers
+        are written (a `CopyRules` dict: language, sentences, words per sentence,
+        forbidden phrases, instructions; absent rules keep the defaults); `columns`
+        names the columns holding the prospect's name, company, title, LinkedIn or
+        website (a `ColumnRoles` dict; the rest are guessed from the headers).
 
         Rows whose email is invalid or whose providers fail get fallbacks; only a run-wide
         problem raises (`ProviderAuthError`, `ProviderOutOfCreditError`,
@@ -214,6 +230,7 @@ class Pipeline:
         handle, finish = self._start_enrich(
             source, email_col, service, output_columns, out, limit, format,
             _campaign_args(suppress, subject_template, body_template, variants, variant_seed),
+            _run_args(copy, columns),
         )
         return finish(_runner.wait(handle, progress, "enrich"))
 
@@ -233,12 +250,15 @@ class Pipeline:
         body_template: Optional[str] = None,
         variants: Optional[Sequence[Mapping[str, Any]]] = None,
         variant_seed: Optional[str] = None,
+        copy: Optional[CopyRules] = None,
+        columns: ColumnsLike = None,
     ) -> Any:
         """`enrich` for a running event loop (Jupyter): the loop stays free while rows are
         enriched, and cancelling the awaiting task cancels the run."""
         handle, finish = self._start_enrich(
             source, email_col, service, output_columns, out, limit, format,
             _campaign_args(suppress, subject_template, body_template, variants, variant_seed),
+            _run_args(copy, columns),
         )
         return finish(await _runner.wait_async(handle, progress, "enrich"))
 
@@ -258,6 +278,8 @@ class Pipeline:
         body_template: Optional[str] = None,
         variants: Optional[Sequence[Mapping[str, Any]]] = None,
         variant_seed: Optional[str] = None,
+        copy: Optional[CopyRules] = None,
+        columns: ColumnsLike = None,
     ) -> RunSummary:
         """Stream a CSV/XLSX file into `out` in bounded memory (the CLI's engine) and
         return only the summary: for files too large to hold as a table. `out` appears
@@ -265,6 +287,7 @@ class Pipeline:
         handle = self._start_file(
             source, out, email_col, service, output_columns, limit, format,
             _campaign_args(suppress, subject_template, body_template, variants, variant_seed),
+            _run_args(copy, columns),
         )
         return self._finish_summary(_runner.wait(handle, progress, "enrich"))
 
@@ -284,11 +307,14 @@ class Pipeline:
         body_template: Optional[str] = None,
         variants: Optional[Sequence[Mapping[str, Any]]] = None,
         variant_seed: Optional[str] = None,
+        copy: Optional[CopyRules] = None,
+        columns: ColumnsLike = None,
     ) -> RunSummary:
         """`enrich_file` for a running event loop."""
         handle = self._start_file(
             source, out, email_col, service, output_columns, limit, format,
             _campaign_args(suppress, subject_template, body_template, variants, variant_seed),
+            _run_args(copy, columns),
         )
         return self._finish_summary(await _runner.wait_async(handle, progress, "enrich"))
 
@@ -306,17 +332,27 @@ class Pipeline:
         """`research` for a running event loop."""
         return _research_result(await _runner.wait_async(self._inner.research(email)))
 
-    def personalize(self, research: Union[Research, str], service: ServiceLike = None) -> str:
-        """An opener (1–2 sentences, each at most 25 words) for a research object from
-        `research`, or a `sif_research` cell; the personalized fallback text when research
-        is unavailable or the model fails."""
-        return str(_runner.wait(self._start_personalize(research, service)))
+    def personalize(
+        self,
+        research: Union[Research, str],
+        service: ServiceLike = None,
+        *,
+        copy: Optional[CopyRules] = None,
+    ) -> str:
+        """An opener (by default 1–2 sentences, each at most 25 words; see `copy`) for a
+        research object from `research`, or a `sif_research` cell; the personalized
+        fallback text when research is unavailable or the model fails."""
+        return str(_runner.wait(self._start_personalize(research, service, copy)))
 
     async def personalize_async(
-        self, research: Union[Research, str], service: ServiceLike = None
+        self,
+        research: Union[Research, str],
+        service: ServiceLike = None,
+        *,
+        copy: Optional[CopyRules] = None,
     ) -> str:
         """`personalize` for a running event loop."""
-        return str(await _runner.wait_async(self._start_personalize(research, service)))
+        return str(await _runner.wait_async(self._start_personalize(research, service, copy)))
 
     # ----------------------------------------------------------------- helpers
 
@@ -333,8 +369,10 @@ class Pipeline:
         limit: Optional[int],
         format: Optional[str],
         campaign: Dict[str, Optional[str]],
+        run: Dict[str, Any],
     ) -> Tuple[_outreach.RunHandle, Callable[[Any], Any]]:
         common: Dict[str, Any] = dict(
+            run,
             email_column=email_col,
             service=self._service_arg(service),
             output_columns=None if output_columns is None else list(output_columns),
@@ -391,9 +429,12 @@ class Pipeline:
         limit: Optional[int],
         format: Optional[str],
         campaign: Dict[str, Optional[str]],
+        run: Dict[str, Any],
     ) -> _outreach.RunHandle:
         return self._inner.enrich_path(
             os.fspath(source),
+            copy=run["copy"],
+            columns=run["columns"],
             email_column=email_col,
             service=self._service_arg(service),
             output_columns=None if output_columns is None else list(output_columns),
@@ -406,7 +447,7 @@ class Pipeline:
         )
 
     def _start_personalize(
-        self, research: Union[Research, str], service: ServiceLike
+        self, research: Union[Research, str], service: ServiceLike, copy: Optional[CopyRules]
     ) -> _outreach.RunHandle:
         if isinstance(research, str):
             text = research
@@ -414,7 +455,7 @@ class Pipeline:
             text = str(research["fallback"])
         else:
             text = json.dumps(research, ensure_ascii=False)
-        return self._inner.personalize(text, self._service_arg(service))
+        return self._inner.personalize(text, self._service_arg(service), copy_json(copy))
 
     def _record(self, result: Mapping[str, Any]) -> None:
         self.last_summary = RunSummary._from_dict(result["summary"])
@@ -423,6 +464,11 @@ class Pipeline:
         self._record(result)
         assert self.last_summary is not None
         return self.last_summary
+
+
+def _run_args(copy: Optional[CopyRules], columns: ColumnsLike) -> Dict[str, Any]:
+    """Copy rules and column roles as the extension takes them (checked here)."""
+    return {"copy": copy_json(copy), "columns": columns_dict(columns)}
 
 
 def _campaign_args(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, List, Mapping, Optional, TypedDict, Union
+from typing import Any, Dict, List, Mapping, Optional, TypedDict, Union, cast
 
 from . import _outreach
 
 # The defaults come from the core, so the two can never disagree.
 _SERVICE_DEFAULTS: Dict[str, str] = _outreach.default_service()
+_COPY_DEFAULTS: Dict[str, Any] = json.loads(_outreach.default_copy_rules())
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,69 @@ class ServiceContext:
 
 
 ServiceLike = Union[ServiceContext, Mapping[str, str], None]
+
+
+class CopyRules(TypedDict, total=False):
+    """How openers are written; absent rules keep the core's defaults
+    (`default_copy_rules()`). The core checks the values: 1–4 sentences, 5–60 words per
+    sentence, at most 100 forbidden phrases of 100 characters, 500 characters of
+    instructions, a language name of at most 40 characters."""
+
+    language: str
+    sentences: int
+    words_per_sentence: int
+    forbidden: List[str]
+    instructions: str
+    opener_without_research: bool
+
+
+class ColumnRoles(TypedDict, total=False):
+    """Which input column holds each fact about the prospect (by header); roles not
+    given are guessed from the headers, and an empty header turns a role off."""
+
+    first_name: str
+    last_name: str
+    full_name: str
+    company: str
+    title: str
+    linkedin: str
+    website: str
+
+
+ColumnsLike = Union[ColumnRoles, Mapping[str, str], None]
+
+
+def default_copy_rules() -> CopyRules:
+    """The core's default copy rules (a fresh copy)."""
+    return cast(CopyRules, json.loads(json.dumps(_COPY_DEFAULTS)))
+
+
+def copy_json(copy: Optional[Mapping[str, Any]]) -> Optional[str]:
+    """Copy rules as the JSON text the extension takes (None = the defaults); an
+    unknown rule raises `ConfigError` here."""
+    if copy is None:
+        return None
+    unknown = sorted(set(copy) - set(CopyRules.__annotations__))
+    if unknown:
+        raise _outreach.ConfigError(
+            f"unknown copy rule(s) {unknown}; the rules are: "
+            + ", ".join(CopyRules.__annotations__)
+        )
+    return json.dumps(dict(copy))
+
+
+def columns_dict(columns: ColumnsLike) -> Optional[Dict[str, str]]:
+    """Column roles as the `{role: header}` dict the extension takes; an unknown role
+    raises `ConfigError` here."""
+    if columns is None:
+        return None
+    unknown = sorted(set(columns) - set(ColumnRoles.__annotations__))
+    if unknown:
+        raise _outreach.ConfigError(
+            f"unknown column role(s) {unknown}; the roles are: "
+            + ", ".join(ColumnRoles.__annotations__)
+        )
+    return {str(k): str(v) for k, v in cast(Mapping[str, str], columns).items()}
 
 
 def service_dict(service: ServiceLike) -> Optional[Dict[str, str]]:
@@ -104,11 +169,17 @@ class RunSummary:
 
 
 __all__ = [
+    "ColumnRoles",
+    "ColumnsLike",
+    "CopyRules",
     "HeaderSummary",
     "Metrics",
     "Progress",
     "RunSummary",
     "ServiceContext",
     "ServiceLike",
+    "columns_dict",
+    "copy_json",
+    "default_copy_rules",
     "service_dict",
 ]

@@ -24,6 +24,8 @@ use super::EnrichArgs;
 
 /// The user every local run belongs to (no credits are charged locally).
 const LOCAL_USER: &str = "local";
+/// How often a local run records its rows done and the bar reads them.
+const PROGRESS_EVERY: Duration = Duration::from_millis(200);
 
 pub async fn run(args: EnrichArgs) -> anyhow::Result<ExitCode> {
     let mut config = PipelineConfig::from_env();
@@ -58,6 +60,9 @@ pub async fn run(args: EnrichArgs) -> anyhow::Result<ExitCode> {
         chunk_size: args.chunk_size.unwrap_or(defaults.chunk_size).max(1) as u32,
         concurrency: args.concurrency.unwrap_or(defaults.concurrency).max(1),
         temp_dir: data_dir.join("tmp"),
+        // As often as the bar below reads the job (200 ms), so it moves row by row: the
+        // store is local, and the default (1 s) suits a database shared by many workers.
+        progress_every: PROGRESS_EVERY,
         ..JobSettings::default()
     };
     let system = JobSystem::new(
@@ -125,7 +130,7 @@ pub async fn run(args: EnrichArgs) -> anyhow::Result<ExitCode> {
     let run = system.run_locally(&job.id);
     let bar = (!args.quiet && std::io::stderr().is_terminal()).then(JobProgressBar::new);
     let waited = {
-        let wait = run.wait(Duration::from_millis(200), |j| {
+        let wait = run.wait(PROGRESS_EVERY, |j| {
             if let Some(bar) = &bar {
                 bar.update(j);
             }

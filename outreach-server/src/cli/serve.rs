@@ -54,6 +54,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         BillingConfig::from_env()?,
     )?
     .with_web(WebState::new(web, Some(opened.accounts.clone())));
+    // Old jobs and uploads go after OUTREACH_RETENTION_DAYS (the ledger stays).
+    let _retention = state.config.retention.map(|keep| {
+        tokio::spawn(outreach_server::server::cleanup::run(
+            system.clone(),
+            keep,
+            outreach_server::server::cleanup::EVERY,
+        ))
+    });
     let workers: Vec<_> = (0..args.workers)
         .map(|_| system.spawn_worker(system.default_parallelism()))
         .collect();

@@ -11,6 +11,8 @@
 //! everything that does not stream (uploads, downloads and event streams are exempt).
 
 pub mod auth;
+pub mod cleanup;
+pub mod config;
 pub mod error;
 pub mod extract;
 pub mod job_watch;
@@ -49,20 +51,31 @@ pub use state::{AppState, ServerConfig};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Every documented route, with the document they make ([`openapi`]).
-pub fn api(config: &ServerConfig) -> ApiRouter<AppState> {
-    ApiRouter::with_openapi(<openapi::ApiDoc as utoipa::OpenApi>::openapi())
+/// Where the API lives: `/api/jobs`, `/api/me`, … are canonical; the same routes
+/// answer without the prefix, as aliases for clients written before it.
+pub const API_PREFIX: &str = "/api";
+
+/// Every API route with its documentation, at the unprefixed paths.
+fn api_routes(config: &ServerConfig) -> ApiRouter<AppState> {
+    ApiRouter::new()
         .merge(routes::files::router(config))
         .merge(routes::jobs::router(config))
         .merge(routes::events::router())
         .merge(routes::results::router(config))
+        .merge(routes::templates::router(config))
         .merge(routes::account::router(config))
         .merge(routes::billing::router(config))
         .merge(routes::health::router(config))
         .merge(web::api_router(config))
 }
 
-/// The OpenAPI document of the API (what `GET /openapi.json` serves).
+/// The API under [`API_PREFIX`], with the document it makes ([`openapi`]).
+pub fn api(config: &ServerConfig) -> ApiRouter<AppState> {
+    ApiRouter::with_openapi(<openapi::ApiDoc as utoipa::OpenApi>::openapi())
+        .nest(API_PREFIX, api_routes(config))
+}
+
+/// The OpenAPI document of the API (what `GET /api/openapi.json` serves).
 pub fn openapi_document(config: &ServerConfig) -> utoipa::openapi::OpenApi {
     api(config).into_openapi()
 }
@@ -71,17 +84,20 @@ pub fn openapi_document(config: &ServerConfig) -> utoipa::openapi::OpenApi {
 pub fn app(state: AppState) -> Router {
     let config = state.config.clone();
     let (api, document) = api(&config).split_for_parts();
+    // The old paths: the same handlers, undocumented (the document says they exist).
+    let (aliases, _) = api_routes(&config).split_for_parts();
     let document =
         openapi::OpenApiDocument(serde_json::to_vec(&document).unwrap_or_default().into());
     let mut router = Router::new()
         .merge(api)
+        .merge(aliases)
         .merge(web::pages_router())
         .layer(axum::Extension(document))
         .fallback(|| async { AppError::NotFound })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(config.max_json_bytes))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            state.web.clone(),
             web::pages_for_browsers,
         ))
         .with_state(state);

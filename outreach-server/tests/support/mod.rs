@@ -35,6 +35,8 @@ pub struct Options {
     pub free_credits: i64,
     pub max_upload_bytes: u64,
     pub stripe_api_base: Option<String>,
+    /// `ServerConfig::user_quota_bytes` (the default when `None`).
+    pub user_quota_bytes: Option<u64>,
     pub cors_origins: Vec<String>,
     /// `DATABASE_URL` (default: SQLite in the temp dir).
     pub database_url: Option<String>,
@@ -47,6 +49,7 @@ impl Default for Options {
             free_credits: 100,
             max_upload_bytes: 1_000_000,
             stripe_api_base: None,
+            user_quota_bytes: None,
             cors_origins: Vec::new(),
             database_url: None,
         }
@@ -110,6 +113,9 @@ impl Harness {
         config.max_upload_bytes = options.max_upload_bytes;
         config.events_poll = Duration::from_millis(50);
         config.cors_origins = options.cors_origins;
+        if let Some(quota) = options.user_quota_bytes {
+            config.user_quota_bytes = quota;
+        }
         let auth = AuthConfig::new(SECRET, Some(ISSUER.into()), AUDIENCE);
         let billing = BillingConfig {
             secret_key: Some(STRIPE_KEY.into()),
@@ -275,6 +281,12 @@ fn with_auth(
 
 pub fn get(path: &str, token: Option<&str>) -> Request<Body> {
     with_auth(Request::get(path), token)
+        .body(Body::empty())
+        .unwrap()
+}
+
+pub fn delete(path: &str, token: Option<&str>) -> Request<Body> {
+    with_auth(Request::delete(path), token)
         .body(Body::empty())
         .unwrap()
 }

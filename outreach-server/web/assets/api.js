@@ -39,11 +39,14 @@ async function errorFrom(response) {
   return error;
 }
 
-// `no-store`: API answers are never cached. Besides freshness, `/jobs/{id}` is also a
-// page URL, and a cached JSON answer must never stand in for the page (Back button).
+/** The API's canonical prefix: `/api/jobs` is the API, `/jobs` the page. (The server
+ * still answers the API at the old unprefixed paths for older clients.) */
+export const API_BASE = '/api';
+
+// `no-store`: API answers are per user and never cached.
 async function send(path, options) {
   try {
-    return await fetch(path, { cache: 'no-store', ...options });
+    return await fetch(API_BASE + path, { cache: 'no-store', ...options });
   } catch (e) {
     if (e.name === 'AbortError') throw e;
     throw new ApiError(0, 'network', "Can't reach the server. Check your connection and try again.");

@@ -22,7 +22,7 @@ let leave = null; // cleanup of the current page
 let renderId = 0;
 
 async function loadConfig() {
-  const response = await fetch('/ui/config.json', { headers: { accept: 'application/json' } });
+  const response = await fetch('/api/ui/config.json', { headers: { accept: 'application/json' } });
   if (!response.ok) throw new Error(`HTTP ${response.status}`);
   return response.json();
 }

@@ -123,7 +123,7 @@ export async function signIn(config, email, password) {
     const body = await supabase(config, 'token?grant_type=password', { email, password });
     return save(sessionFrom('supabase', body));
   }
-  const { response, data } = await postJson('/auth/login', { email, password });
+  const { response, data } = await postJson('/api/auth/login', { email, password });
   if (!response.ok) throw new AuthError(localMessage(response.status, data), response.status);
   return save(sessionFrom('local', data));
 }
@@ -135,7 +135,7 @@ export async function signUp(config, email, password) {
     if (!body.access_token) return null;
     return save(sessionFrom('supabase', body));
   }
-  const { response, data } = await postJson('/auth/signup', { email, password });
+  const { response, data } = await postJson('/api/auth/signup', { email, password });
   if (!response.ok) throw new AuthError(localMessage(response.status, data), response.status);
   return save(sessionFrom('local', data));
 }

@@ -7,3 +7,4 @@ pub mod files;
 pub mod health;
 pub mod jobs;
 pub mod results;
+pub mod templates;

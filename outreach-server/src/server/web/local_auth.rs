@@ -37,11 +37,11 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::rate_limit::Key;
+use super::WebContext;
 use crate::server::auth::SecretSource;
 use crate::server::error::AppError;
 use crate::server::extract::AppJson;
 use crate::server::openapi::{ErrorBody, JsonBody, Timed};
-use crate::server::state::AppState;
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
 pub const MAX_PASSWORD_BYTES: usize = 1024;
@@ -162,8 +162,8 @@ fn validate(credentials: &Credentials) -> Result<String, AppError> {
 /// The local accounts, when this server offers them: not with Supabase Auth in the
 /// browser, and not when tokens are signed with `SUPABASE_JWT_SECRET` unless
 /// `OUTREACH_LOCAL_ACCOUNTS=1` says so.
-pub(crate) fn accounts(state: &AppState) -> Result<Arc<dyn LocalAccounts>, AppError> {
-    let supabase_tokens = state.auth.source == SecretSource::Supabase
+pub(crate) fn accounts(state: &WebContext) -> Result<Arc<dyn LocalAccounts>, AppError> {
+    let supabase_tokens = state.auth.config.source == SecretSource::Supabase
         && !state.web.config.local_accounts_with_supabase;
     if state.web.config.supabase.is_some() || supabase_tokens {
         return Err(AppError::Unavailable {
@@ -250,9 +250,9 @@ impl HashingSlots {
     }
 }
 
-fn session(state: &AppState, user_id: &str, email: &str) -> Result<Json<Session>, AuthError> {
+fn session(state: &WebContext, user_id: &str, email: &str) -> Result<Json<Session>, AuthError> {
     let ttl = state.web.config.session_ttl;
-    let token = state.auth.issue(user_id, email, ttl)?;
+    let token = state.auth.config.issue(user_id, email, ttl)?;
     Ok(Json(Session {
         access_token: token,
         token_type: "bearer".into(),
@@ -285,7 +285,7 @@ fn client_of(peer: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<String>
     )
 )]
 pub async fn signup(
-    State(state): State<AppState>,
+    State(state): State<WebContext>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     AppJson(credentials): AppJson<Credentials>,
 ) -> Result<(StatusCode, Json<Session>), AuthError> {
@@ -321,9 +321,10 @@ pub async fn signup(
             other => other.into(),
         })?;
     state
+        .auth
         .jobs
         .ledger()
-        .ensure_account(&user.user_id, &user.email, state.config.free_credits)
+        .ensure_account(&user.user_id, &user.email, state.auth.free_credits)
         .await?;
     tracing::info!(user = %user.user_id, "local account created");
     Ok((
@@ -349,7 +350,7 @@ pub async fn signup(
     )
 )]
 pub async fn login(
-    State(state): State<AppState>,
+    State(state): State<WebContext>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     AppJson(credentials): AppJson<Credentials>,
 ) -> Result<Json<Session>, AuthError> {
@@ -383,9 +384,10 @@ pub async fn login(
             state.web.limiter.forgive(&keys[1..]);
             // The profile normally exists since sign-up; make sure (a restored database).
             state
+                .auth
                 .jobs
                 .ledger()
-                .ensure_account(&user.user_id, &user.email, state.config.free_credits)
+                .ensure_account(&user.user_id, &user.email, state.auth.free_credits)
                 .await?;
             session(&state, &user.user_id, &user.email)
         }
