@@ -130,12 +130,14 @@ impl AuthConfig {
         &self.audience
     }
 
-    /// Checks signature (HS256 only: `none` and other algorithms fail), expiry,
+    /// Checks signature (HS256 only: `none` and other algorithms fail), expiry, `nbf`,
     /// audience, issuer (when configured) and the subject's shape.
     pub fn verify(&self, token: &str) -> Result<Claims, AppError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_audience(&[&self.audience]);
         validation.leeway = 30;
+        // A token not valid yet (`nbf` in the future) is refused, not only an expired one.
+        validation.validate_nbf = true;
         let mut required = vec!["exp", "sub", "aud"];
         if let Some(iss) = &self.issuer {
             validation.set_issuer(&[iss]);

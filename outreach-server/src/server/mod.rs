@@ -11,6 +11,7 @@
 //! everything that does not stream (uploads, downloads and event streams are exempt).
 
 pub mod auth;
+pub mod campaigns;
 pub mod cleanup;
 pub mod config;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod listen;
 pub mod openapi;
 pub mod plans;
 pub mod routes;
+pub mod secrets;
 pub mod state;
 pub mod stream_cap;
 pub mod stripe;
@@ -65,6 +67,10 @@ fn api_routes(config: &ServerConfig) -> ApiRouter<AppState> {
         .merge(routes::templates::router(config))
         .merge(routes::account::router(config))
         .merge(routes::billing::router(config))
+        .merge(routes::destinations::router(config))
+        .merge(routes::suppression::router(config))
+        .merge(routes::push::router(config))
+        .merge(routes::webhooks::router(config))
         .merge(routes::health::router(config))
         .merge(web::api_router(config))
 }

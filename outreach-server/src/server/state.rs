@@ -34,9 +34,18 @@ pub struct AppState {
     pub streams: StreamCap,
     /// One store poller per watched job, shared by its event streams.
     pub job_watch: JobWatch,
+    /// Destinations, do-not-contact list, pushes and webhook (`AppState::with_campaigns`);
+    /// `None`: those routes answer 503.
+    pub campaigns: Option<Arc<super::campaigns::CampaignState>>,
 }
 
 impl AppState {
+    /// With the campaign settings (destinations, do-not-contact list, webhook).
+    pub fn with_campaigns(mut self, campaigns: super::campaigns::CampaignState) -> Self {
+        self.campaigns = Some(Arc::new(campaigns));
+        self
+    }
+
     pub fn new(
         jobs: JobSystem,
         config: ServerConfig,
@@ -51,6 +60,7 @@ impl AppState {
             web: Arc::new(WebState::default()),
             streams: StreamCap::default(),
             job_watch: JobWatch::default(),
+            campaigns: None,
         })
     }
 }

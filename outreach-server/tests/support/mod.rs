@@ -17,7 +17,9 @@ use outreach_core::jobs::{JobSettings, JobSystem, WorkerHandle};
 use outreach_core::setup::{BackendConfig, Backends};
 use outreach_fake_providers::{FakeOptions, FakeProviders};
 use outreach_server::server::auth::AuthConfig;
+use outreach_server::server::campaigns::CampaignState;
 use outreach_server::server::plans::Catalog;
+use outreach_server::server::secrets::SecretBox;
 use outreach_server::server::stripe::BillingConfig;
 use outreach_server::server::{app, AppState, ServerConfig};
 use serde_json::{json, Value};
@@ -28,6 +30,8 @@ pub const ISSUER: &str = "https://project.supabase.co/auth/v1";
 pub const AUDIENCE: &str = "authenticated";
 pub const WEBHOOK_SECRET: &str = "whsec_test_secret";
 pub const STRIPE_KEY: &str = "sk_test_123";
+/// `OUTREACH_SECRETS_KEY` of the test servers (32 bytes, hex).
+pub const SECRETS_KEY: &str = "5f0c2b9a7e3d41c8a6b4f2e0d9c7b5a3918f7e6d5c4b3a291807f6e5d4c3b2a1";
 
 pub struct Options {
     /// Start a worker loop (jobs complete); without one, jobs stay queued.
@@ -95,6 +99,7 @@ impl Harness {
         })
         .await
         .unwrap();
+        let campaigns = backends.campaigns.clone();
         let system = JobSystem::new(
             backends.store,
             backends.ledger,
@@ -127,7 +132,12 @@ impl Harness {
             catalog: catalog(),
             ..BillingConfig::default()
         };
-        let state = AppState::new(system.clone(), config, auth, billing).unwrap();
+        let state = AppState::new(system.clone(), config, auth, billing)
+            .unwrap()
+            .with_campaigns(CampaignState::new(
+                campaigns,
+                Some(SecretBox::from_hex(SECRETS_KEY).unwrap()),
+            ));
         let worker = options.worker.then(|| system.spawn_worker(4));
         Self {
             state,
