@@ -133,9 +133,22 @@ start_server supabase-server SUPABASE_URL="$supabase_url" SUPABASE_ANON_KEY=fake
 supabase_base_url=$server_url
 echo "server at $supabase_base_url (Supabase sign-in at $supabase_url)"
 
+# A third server whose fake providers answer slowly (400 ms search, 1 s LLM): a
+# 50-row job there runs for several seconds, so the progress test sees values between
+# 0 and 100 (the job reports rows done about once a second).
+"$tmp/bin/outreach-fake-providers" 400 1000 >"$tmp/slow-fakes.env" 2>"$tmp/slow-fakes.log" &
+pids+=($!)
+wait_for_line "$tmp/slow-fakes.env" LLM_BASE_URL "${pids[-1]}"
+slow_serper=$(sed -n 's/^export SERPER_URL=\([^ ]*\).*/\1/p' "$tmp/slow-fakes.env")
+slow_llm=$(sed -n 's/^export LLM_BASE_URL=\([^ ]*\).*/\1/p' "$tmp/slow-fakes.env")
+start_server slow-server SERPER_URL="$slow_serper" LLM_BASE_URL="$slow_llm"
+slow_base_url=$server_url
+echo "server at $slow_base_url (slow providers)"
+
 step "browser tests (headless chromium)"
 tests_started=$(date +%s)
 (cd "$web_tests" && OUTREACH_BASE_URL=$base_url OUTREACH_SUPABASE_BASE_URL=$supabase_base_url \
+    OUTREACH_SLOW_BASE_URL=$slow_base_url \
     OUTREACH_REPO=$root \
     node --test --test-concurrency=1 --test-reporter=spec ${OUTREACH_BROWSER_TEST_ARGS:-} tests/)
 echo

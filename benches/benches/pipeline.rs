@@ -60,6 +60,8 @@ fn main() {
         search: Some(Arc::new(InstantSearch)),
         llm: Some(Arc::new(InstantLlm)),
         metrics: Arc::new(Metrics::default()),
+        // In-process fakes: nothing to check before the first row.
+        preflight: outreach_core::preflight::PreflightOnce::skip(),
     };
     let options = Options {
         concurrency: 256,

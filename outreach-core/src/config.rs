@@ -38,10 +38,11 @@ impl Default for PipelineConfig {
 impl PipelineConfig {
     /// `SERPER_API_KEY`, `SERPER_URL`, `GROQ_API_KEY`/`LLM_API_KEY`, `LLM_BASE_URL`,
     /// `LLM_MODEL`; plus the optional tuning names `OUTREACH_SEARCH_RPS`,
-    /// `OUTREACH_LLM_RPS`, `OUTREACH_SEARCH_CONCURRENCY`, `OUTREACH_LLM_CONCURRENCY`
-    /// (`0` rps = unlimited), `OUTREACH_SEARCH_TIMEOUT_SECS`, `OUTREACH_LLM_TIMEOUT_SECS`
-    /// (whole-request timeouts), and through the client configs `LLM_REASONING_EFFORT`
-    /// and `OUTREACH_MAX_WAIT_SECS`.
+    /// `OUTREACH_LLM_RPS` (explicit caps; `0` = none, the default: the rate is learned
+    /// from the provider), `OUTREACH_SEARCH_CONCURRENCY`, `OUTREACH_LLM_CONCURRENCY`,
+    /// `OUTREACH_SEARCH_TIMEOUT_SECS`, `OUTREACH_LLM_TIMEOUT_SECS` (whole-request
+    /// timeouts), `OUTREACH_MAX_WAIT_SECS` (default 120), `OUTREACH_BREAKER_FAILURES`
+    /// (default 20, `0` = off), and through the client configs `LLM_REASONING_EFFORT`.
     pub fn from_env() -> Self {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -78,6 +79,16 @@ impl PipelineConfig {
         }
         if let Some(timeout) = secs("OUTREACH_LLM_TIMEOUT_SECS") {
             config.llm_policy.request_timeout = timeout;
+        }
+        if let Some(secs) = number("OUTREACH_MAX_WAIT_SECS").filter(|s| *s >= 0.0) {
+            let wait = std::time::Duration::try_from_secs_f64(secs)
+                .unwrap_or(crate::providers::policy::DEFAULT_MAX_WAIT);
+            config.search_policy.max_retry_after = wait;
+            config.llm_policy.max_retry_after = wait;
+        }
+        if let Some(n) = number("OUTREACH_BREAKER_FAILURES").filter(|n| *n >= 0.0) {
+            config.search_policy.breaker_failures = n as u32;
+            config.llm_policy.breaker_failures = n as u32;
         }
         config
     }
@@ -137,6 +148,7 @@ impl PipelineConfig {
             search,
             llm,
             metrics,
+            preflight: Default::default(),
         })
     }
 }

@@ -187,14 +187,19 @@ pub struct Providers {
     pub search: Option<Arc<dyn SearchProvider>>,
     pub llm: Option<Arc<dyn Llm>>,
     pub metrics: Arc<Metrics>,
+    /// The once-per-process preflight ([`crate::preflight`]); `PreflightOnce::skip()`
+    /// for providers that are not remote services.
+    pub preflight: crate::preflight::PreflightOnce,
 }
 
 impl Providers {
     /// An enricher over these providers (fresh caches, this job's settings).
+    /// Its providers wait for the process's preflight right before their first call.
     pub fn enricher(&self, config: EnricherConfig) -> Enricher {
+        let gate = crate::preflight::Gate::new(self.clone());
         Enricher::new(
-            self.search.clone(),
-            self.llm.clone(),
+            self.search.clone().map(|s| gate.search(s)),
+            self.llm.clone().map(|l| gate.llm(l)),
             config,
             self.metrics.clone(),
         )

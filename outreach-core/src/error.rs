@@ -122,8 +122,10 @@ pub enum Error {
         message: String,
     },
 
-    /// A 429 whose wait is longer than the run may wait (`OUTREACH_MAX_WAIT_SECS`), e.g.
-    /// an exhausted daily token quota. The run stops; rerun after the wait.
+    /// The provider asks for a wait longer than the run may wait
+    /// (`OUTREACH_MAX_WAIT_SECS`): a 429 whose `Retry-After` or body says so (an
+    /// exhausted daily token quota), or a pause the learned limiter would have to sit
+    /// out (an exhausted rate-limit bucket). The run stops; rerun after the wait.
     #[error("{provider} quota is exhausted: it asks to wait {}, longer than OUTREACH_MAX_WAIT_SECS allows ({message})", format_wait(*retry_after))]
     QuotaExhausted {
         provider: ProviderKind,
@@ -137,6 +139,23 @@ pub enum Error {
     Truncated {
         provider: ProviderKind,
         max_tokens: u32,
+    },
+
+    /// The circuit breaker: the provider failed the same way many times in a row, so
+    /// failing every remaining row would only cost time and calls. The run stops.
+    #[error("{provider} failed {failures} times in a row ({reason}); stopping the run")]
+    ProviderFailing {
+        provider: ProviderKind,
+        failures: u32,
+        reason: String,
+    },
+
+    /// The preflight call was refused in a way every row would repeat (an unknown
+    /// model, a parameter the model does not take): the run does not start.
+    #[error("{provider} refused the preflight request: {message}")]
+    PreflightFailed {
+        provider: ProviderKind,
+        message: String,
     },
 
     /// The request did not complete in time (after retries).
@@ -216,6 +235,8 @@ impl Error {
                 | Error::ModelNotFound { .. }
                 | Error::RequestRejected { .. }
                 | Error::QuotaExhausted { .. }
+                | Error::ProviderFailing { .. }
+                | Error::PreflightFailed { .. }
                 | Error::Cancelled
         )
     }
@@ -252,6 +273,8 @@ impl Error {
             Error::RequestRejected { status, .. } => format!("request rejected ({status})"),
             Error::QuotaExhausted { .. } => "provider quota exhausted".into(),
             Error::Truncated { .. } => "reply cut off at the token limit".into(),
+            Error::ProviderFailing { .. } => "provider failing".into(),
+            Error::PreflightFailed { .. } => "provider refused the requests".into(),
             other => other.to_string(),
         }
     }

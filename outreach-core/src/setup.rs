@@ -163,9 +163,10 @@ impl Backends {
         })
     }
 
-    /// Provider rate limits that hold across every worker: with Redis, a GCRA limiter
-    /// per provider in Redis (one budget shared by all processes); without it, `None`
-    /// (each process limits itself, which is exact when there is one process).
+    /// Provider rate limits that hold across every worker: with Redis, each
+    /// provider's learned limit (and explicit cap) kept in Redis, shared by all
+    /// processes; without it, `None` (each process learns on its own, which is exact
+    /// when there is one process).
     pub async fn shared_limiters(
         &self,
         pipeline: &crate::config::PipelineConfig,
@@ -174,12 +175,10 @@ impl Backends {
         if let Some(url) = &self.redis_url {
             use crate::backends::redis_rate_limit::RedisRateLimiter;
             use crate::providers::policy::RateLimiter;
-            let limiter = |name: &'static str, rps: Option<f64>| async move {
-                Ok::<_, Error>(match rps {
-                    Some(rps) => Some(Arc::new(RedisRateLimiter::connect(url, name, rps).await?)
-                        as Arc<dyn RateLimiter>),
-                    None => None,
-                })
+            let limiter = |name: &'static str, cap: Option<f64>| async move {
+                Ok::<_, Error>(Some(Arc::new(
+                    RedisRateLimiter::connect_learned(url, name, cap).await?,
+                ) as Arc<dyn RateLimiter>))
             };
             return Ok(Some(crate::config::SharedLimiters {
                 search: limiter("search", pipeline.search_policy.requests_per_second).await?,

@@ -15,6 +15,7 @@ use outreach_core::backends::sqlite::SqliteStore;
 use outreach_core::jobs::{keys, CreateJob, JobSettings, JobSystem};
 use outreach_core::output::OutputFormat;
 use outreach_core::ports::{CreditLedger, JobRecords, JobStatus, JobStore, Storage};
+use outreach_core::preflight::PreflightOnce;
 use outreach_core::providers::policy::Metered;
 use outreach_core::providers::{Llm, SearchProvider};
 use outreach_core::{Error, Metrics, ProviderKind, Providers, ServiceContext};
@@ -60,12 +61,41 @@ impl Env {
         chunk_size: u32,
         progress_every: Duration,
     ) -> JobSystem {
+        self.build(
+            search,
+            llm,
+            chunk_size,
+            progress_every,
+            PreflightOnce::skip(),
+        )
+    }
+
+    /// [`Env::system`] whose providers are preflighted, as a server's are.
+    fn system_preflighted(&self, search: Arc<FnSearch>, llm: Arc<FnLlm>) -> JobSystem {
+        self.build(
+            search,
+            llm,
+            5,
+            JobSettings::default().progress_every,
+            PreflightOnce::default(),
+        )
+    }
+
+    fn build(
+        &self,
+        search: Arc<FnSearch>,
+        llm: Arc<FnLlm>,
+        chunk_size: u32,
+        progress_every: Duration,
+        preflight: PreflightOnce,
+    ) -> JobSystem {
         // Metered, as the real policy stack is, so jobs can report provider calls.
         let metrics = Arc::new(Metrics::default());
         let providers = Providers {
             search: Some(Arc::new(Metered::new(search, metrics.clone())) as Arc<dyn SearchProvider>),
             llm: Some(Arc::new(Metered::new(llm, metrics.clone())) as Arc<dyn Llm>),
             metrics,
+            preflight,
         };
         JobSystem::new(
             self.db.clone(),
@@ -162,14 +192,15 @@ async fn a_job_charges_enriches_in_order_and_refunds_provider_failures() {
         }
     });
     let system = env.system(search, good_llm(), 5);
-    let job = system
-        .create_job(request(env.upload(&rows).await))
-        .await
-        .unwrap();
+    let upload = env.upload(&rows).await;
+    let job = system.create_job(request(upload.clone())).await.unwrap();
     assert_eq!(job.status, JobStatus::Queued);
     assert_eq!(job.meta.credit_cost, 23);
     assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 77);
-    assert!(env
+    // The caller's upload is the job's input, read in place: no copy (issue 12, item 7).
+    assert_eq!(job.meta.file_path, upload);
+    assert!(env.storage.exists(&upload).await.unwrap());
+    assert!(!env
         .storage
         .exists(&keys::input(USER, &job.id, "prospects.csv"))
         .await
@@ -271,17 +302,29 @@ async fn a_rejected_key_fails_and_refunds_and_retry_redoes_only_missing_chunks()
     assert_eq!(failed.status, JobStatus::Failed);
     let error = failed.error.clone().unwrap();
     assert!(error.contains("rejected the API key"), "{error}");
-    assert_eq!(
-        env.db.account(USER).await.unwrap().credits_remaining,
-        100,
-        "failed job refunded whole"
-    );
 
-    let done_before = env.db.done_chunks(&job.id).await.unwrap();
+    // Chunks 0-1 finished; those that finished after the job failed are stored but
+    // not recorded (a retry records them without calling a provider).
+    let mut stored = Vec::new();
+    for chunk in 0..4 {
+        let key = keys::chunk_output(USER, &job.id, chunk);
+        if env.storage.exists(&key).await.unwrap() {
+            stored.push(chunk);
+        }
+    }
+    assert!(stored.contains(&0) && stored.contains(&1), "{stored:?}");
+    let recorded = env.db.done_chunks(&job.id).await.unwrap();
+    assert!(recorded.iter().all(|c| stored.contains(c)), "{recorded:?}");
+    // The failure refunds what was not delivered: the rows of the chunks recorded when
+    // it failed stay charged (a chunk may record just after: then it was refunded, and
+    // the retry charges it again).
+    let held = 100 - env.db.account(USER).await.unwrap().credits_remaining;
     assert!(
-        done_before.contains(&0) && done_before.contains(&1),
-        "{done_before:?}"
+        held % 5 == 0 && (0..=5 * recorded.len() as i64).contains(&held),
+        "failed job kept {held} credits; recorded chunks {recorded:?}"
     );
+    let failed = env.db.get_job(None, &job.id).await.unwrap();
+    assert_eq!(failed.credits_charged - failed.credits_refunded, held);
     let good = good_llm();
     let system = env.system(echo_search(), good.clone(), 5);
     let retried = system.retry_job(USER, &job.id).await.unwrap();
@@ -291,7 +334,7 @@ async fn a_rejected_key_fails_and_refunds_and_retry_redoes_only_missing_chunks()
     let done = run_to_end(&system, &job.id).await;
     assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
     // Only the rows of the chunks not done before were enriched again.
-    let redone_rows = 20 - 5 * done_before.len() as u64;
+    let redone_rows = 20 - 5 * stored.len() as u64;
     assert_eq!(good.calls.load(Ordering::SeqCst), 2 * redone_rows);
     let got = read_result(&env, done.result_path.as_deref().unwrap()).await;
     assert_eq!(got.len(), 20);
@@ -303,6 +346,170 @@ async fn a_rejected_key_fails_and_refunds_and_retry_redoes_only_missing_chunks()
         Err(Error::Conflict(_))
     ));
     assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 80);
+}
+
+/// The row number in a prospect's research or opener request (`person<N>@…`).
+fn row_of(req: &outreach_core::providers::ChatRequest) -> usize {
+    req.messages[1]
+        .content
+        .split("person")
+        .nth(1)
+        .and_then(|s| s.split('@').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_stopping_error_refunds_only_the_rows_not_delivered() {
+    let env = Env::new().await;
+    env.db
+        .ensure_account(USER, "u@example.com", 100)
+        .await
+        .unwrap();
+    let mut rows = prospects(20, 1);
+    rows[2][2] = "not-an-email".into(); // in chunk 0: refundable, though delivered
+                                        // The daily quota runs out at row 10 (chunk 2): a 429 asking for 9m38s.
+    let llm = llm_fn(|req| {
+        if row_of(req) >= 10 {
+            Err(Error::QuotaExhausted {
+                provider: ProviderKind::Llm,
+                retry_after: Duration::from_secs(578),
+                message: "tokens per day (TPD): Limit 200000, Used 199950".into(),
+            })
+        } else {
+            Ok(good_answer(req))
+        }
+    });
+    let system = env.system(echo_search(), llm, 5);
+    let job = system
+        .create_job(request(env.upload(&rows).await))
+        .await
+        .unwrap();
+    assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 80);
+    // One task at a time, in queue order: start, chunk 0, chunk 1, chunk 2 (fails).
+    let worker = system.spawn_worker(1);
+    let failed = tokio::time::timeout(
+        Duration::from_secs(60),
+        system.wait_for(&job.id, Duration::from_millis(20), |_| {}),
+    )
+    .await
+    .expect("job did not finish in time")
+    .unwrap();
+    worker.shutdown().await;
+    assert_eq!(failed.status, JobStatus::Failed);
+    let error = failed.error.clone().unwrap();
+    assert!(error.contains("quota is exhausted"), "{error}");
+    assert!(error.contains("9m38s"), "{error}");
+    assert_eq!(env.db.done_chunks(&job.id).await.unwrap(), vec![0, 1]);
+    // Charged: the 9 valid rows of chunks 0-1. Refunded: 10 unprocessed rows + the
+    // invalid email = 11.
+    let failed = env.db.get_job(None, &job.id).await.unwrap();
+    assert_eq!(failed.credits_refunded, 11);
+    assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 91);
+    assert_eq!(ledger_sum(&env.db, USER).await, 91);
+
+    // The retry charges what the failure refunded; the finished job costs its 19
+    // charged rows in all.
+    let system = env.system(echo_search(), good_llm(), 5);
+    let retried = system.retry_job(USER, &job.id).await.unwrap();
+    assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 80);
+    assert_eq!(retried.credits_charged, 20 + 11);
+    let done = run_to_end(&system, &job.id).await;
+    assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
+    assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 81);
+    assert_eq!(ledger_sum(&env.db, USER).await, 81);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_wrong_model_costs_one_preflight_and_fails_the_job_refunded() {
+    let env = Env::new().await;
+    env.db
+        .ensure_account(USER, "u@example.com", 100)
+        .await
+        .unwrap();
+    let search = echo_search();
+    let llm = llm_fn(|_| {
+        Err(Error::ModelNotFound {
+            provider: ProviderKind::Llm,
+            model: "gpt-nope".into(),
+            message: "The model `gpt-nope` does not exist".into(),
+        })
+    });
+    let system = env.system_preflighted(search.clone(), llm.clone());
+    let job = system
+        .create_job(request(env.upload(&prospects(20, 1)).await))
+        .await
+        .unwrap();
+    let failed = run_to_end(&system, &job.id).await;
+    assert_eq!(failed.status, JobStatus::Failed);
+    let error = failed.error.clone().unwrap();
+    assert!(error.contains("gpt-nope"), "{error}");
+    // Four chunks, three tasks at a time: one search and one completion in all.
+    assert_eq!(search.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(llm.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        search.queries.lock().unwrap().clone(),
+        [outreach_core::preflight::PREFLIGHT_QUERY]
+    );
+    assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 100);
+    assert_eq!(ledger_sum(&env.db, USER).await, 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_preflight_runs_before_the_first_provider_call_not_before_the_job() {
+    use outreach_core::campaign::SuppressionList;
+    use outreach_core::jobs::CampaignRequest;
+
+    let env = Env::new().await;
+    env.db
+        .ensure_account(USER, "u@example.com", 100)
+        .await
+        .unwrap();
+    let search = echo_search();
+    let llm = good_llm();
+    let system = env.system_preflighted(search.clone(), llm.clone());
+    // Every row on the do-not-contact list: no provider call at all, not even the
+    // preflight.
+    let (list, _) = SuppressionList::parse("@company0.com\n@company1.com\n@company2.com\n");
+    let mut req = request(env.upload(&prospects(3, 1)).await);
+    req.campaign = CampaignRequest {
+        suppression: Some(Arc::new(list)),
+        drafts: None,
+    };
+    let job = system.create_job(req).await.unwrap();
+    let done = run_to_end(&system, &job.id).await;
+    assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
+    let got = read_result(&env, done.result_path.as_deref().unwrap()).await;
+    assert!(got.iter().all(|r| r[5] == "suppressed"), "{got:?}");
+    assert_eq!(search.calls.load(Ordering::SeqCst), 0);
+    assert_eq!(llm.calls.load(Ordering::SeqCst), 0);
+
+    // A job with rows to enrich: the preflight once, then the rows' own calls; a second
+    // job in the same process does not check again.
+    for _ in 0..2 {
+        let job = system
+            .create_job(request(env.upload(&prospects(4, 1)).await))
+            .await
+            .unwrap();
+        let done = run_to_end(&system, &job.id).await;
+        assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
+    }
+    let queries = search.queries.lock().unwrap().clone();
+    assert_eq!(
+        queries[0],
+        outreach_core::preflight::PREFLIGHT_QUERY,
+        "{queries:?}"
+    );
+    assert_eq!(
+        queries
+            .iter()
+            .filter(|q| *q == outreach_core::preflight::PREFLIGHT_QUERY)
+            .count(),
+        1,
+        "{queries:?}"
+    );
+    // Two LLM calls per row, plus the preflight's one.
+    assert_eq!(llm.calls.load(Ordering::SeqCst), 2 * 8 + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

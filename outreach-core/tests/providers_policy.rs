@@ -276,18 +276,26 @@ async fn timeouts_are_retried() {
 async fn retry_after_beyond_the_cap_is_returned_at_once() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "120"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "121"))
         .expect(1)
         .mount(&server)
         .await;
     let policy = fast_policy();
-    assert!(policy.max_retry_after < Duration::from_secs(120));
+    assert_eq!(policy.max_retry_after, Duration::from_secs(120));
     let metrics = Arc::new(Metrics::default());
     let search = wrap_search(serper(&server, &policy), &policy, metrics.clone());
 
     let err = search.search(&SearchQuery::new("x")).await.unwrap_err();
 
-    assert_eq!(err.retry_after(), Some(Duration::from_secs(120)));
+    // Longer than OUTREACH_MAX_WAIT_SECS: the run stops with one message.
+    match &err {
+        Error::QuotaExhausted { retry_after, .. } => {
+            assert_eq!(*retry_after, Duration::from_secs(121));
+            assert!(err.to_string().contains("OUTREACH_MAX_WAIT_SECS"), "{err}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(err.is_fatal());
     assert_eq!(metrics.snapshot().retries, 0);
 }
 
@@ -504,11 +512,13 @@ fn policy_defaults() {
     assert_eq!(search.base_delay, Duration::from_millis(250));
     assert_eq!(search.max_delay, Duration::from_secs(8));
     assert_eq!(search.concurrency, 64);
-    assert_eq!(search.requests_per_second, Some(200.0));
+    assert_eq!(search.requests_per_second, None, "no fixed rate: learned");
+    assert_eq!(search.max_retry_after, Duration::from_secs(120));
+    assert_eq!(search.breaker_failures, 20);
     assert_eq!(search.connect_timeout, Duration::from_secs(10));
     assert_eq!(search.request_timeout, Duration::from_secs(30));
     let llm = ProviderPolicy::llm();
     assert_eq!(llm.request_timeout, Duration::from_secs(60));
     assert_eq!(llm.concurrency, 64);
-    assert_eq!(llm.requests_per_second, Some(200.0));
+    assert_eq!(llm.requests_per_second, None);
 }

@@ -713,3 +713,96 @@ async fn rate_limit_falls_back_to_local_when_redis_is_gone() {
         "10 starts at 20/s took {elapsed:?}: nothing limited them"
     );
 }
+
+/// What one worker's limiter learns (a header pace, a 429 cut, an empty bucket) paces
+/// another worker's limiter of the same name: the learned state lives in Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn learned_limits_are_shared_across_limiters() {
+    use outreach_core::providers::policy::{Feedback, Outcome};
+    use outreach_core::providers::rate_headers::RateHeaders;
+    let Some(url) = redis_url() else { return };
+    let long = Duration::from_secs(120);
+
+    // A header pace seen by `a`: 2 requests left, bucket full in 1 s → 2/s for `b`.
+    let name = format!("test-{}", uuid::Uuid::new_v4().simple());
+    let a = RedisRateLimiter::connect_learned(&url, &name, None)
+        .await
+        .unwrap();
+    let b = RedisRateLimiter::connect_learned(&url, &name, None)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    for _ in 0..3 {
+        b.acquire(0.0, long).await.unwrap();
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(300),
+        "nothing learned yet"
+    );
+    let ticket = a.acquire(0.0, long).await.unwrap();
+    a.feedback(&Feedback {
+        ticket,
+        outcome: Outcome::Success { tokens: None },
+        headers: Some(RateHeaders {
+            remaining_requests: Some(2),
+            reset_requests: Some(Duration::from_secs(1)),
+            ..RateHeaders::default()
+        }),
+        estimated_tokens: 0.0,
+    })
+    .await;
+    let started = Instant::now();
+    for _ in 0..3 {
+        b.acquire(0.0, long).await.unwrap();
+    }
+    let paced = started.elapsed();
+    assert!(
+        paced >= Duration::from_millis(900),
+        "3 starts at 2/s took {paced:?}"
+    );
+
+    // One success, then a 429 right after: the cut rate (0.9 × one success in the
+    // shortest measuring span of 50 ms = 18/s) spaces the other limiter's starts.
+    let name = format!("test-{}", uuid::Uuid::new_v4().simple());
+    let a = RedisRateLimiter::connect_learned(&url, &name, None)
+        .await
+        .unwrap();
+    let b = RedisRateLimiter::connect_learned(&url, &name, None)
+        .await
+        .unwrap();
+    for outcome in [Outcome::Success { tokens: None }, Outcome::RateLimited] {
+        let ticket = a.acquire(0.0, long).await.unwrap();
+        a.feedback(&Feedback {
+            ticket,
+            outcome,
+            headers: None,
+            estimated_tokens: 0.0,
+        })
+        .await;
+    }
+    let started = Instant::now();
+    for _ in 0..5 {
+        b.acquire(0.0, long).await.unwrap();
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // An empty bucket for ten minutes: `b` refuses to wait that long.
+    let ticket = a.acquire(0.0, long).await.unwrap();
+    a.feedback(&Feedback {
+        ticket,
+        outcome: Outcome::RateLimited,
+        headers: Some(RateHeaders {
+            remaining_requests: Some(0),
+            reset_requests: Some(Duration::from_secs(600)),
+            ..RateHeaders::default()
+        }),
+        estimated_tokens: 0.0,
+    })
+    .await;
+    let refused = b.acquire(0.0, long).await.unwrap_err();
+    assert!(refused > Duration::from_secs(590), "{refused:?}");
+}

@@ -330,6 +330,35 @@ async fn responses_carry_a_request_id() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn deep_health_reports_the_providers_preflight() {
+    let h = Harness::with(Options {
+        worker: false,
+        ..Options::default()
+    })
+    .await;
+    let searches = || {
+        h.fakes
+            .search_requests
+            .load(std::sync::atomic::Ordering::SeqCst)
+    };
+    let r = h.call(get("/healthz", None)).await;
+    assert_eq!(r.json()["status"], "ok");
+    assert!(r.json().get("providers").is_none());
+    assert_eq!(searches(), 0, "the plain health check calls no provider");
+
+    let r = h.call(get("/healthz?deep=1", None)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let v = r.json();
+    assert_eq!(v["status"], "ok", "{v}");
+    assert_eq!(v["providers"]["search"]["status"], "ok", "{v}");
+    assert_eq!(v["providers"]["llm"]["status"], "ok", "{v}");
+    assert_eq!(searches(), 1);
+    // Reused for a minute: an unauthenticated URL must not spend provider calls.
+    h.call(get("/healthz?deep=1", None)).await;
+    assert_eq!(searches(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn cors_allows_only_the_configured_origins() {
     let h = Harness::with(Options {
         worker: false,

@@ -118,9 +118,123 @@ async fn enriches_the_sample_against_fake_providers() {
     let searches = fakes.search_requests.load(Ordering::SeqCst);
     assert_eq!(
         searches,
-        47 + 10,
-        "one person query per valid row, one per domain"
+        47 + 10 + 1,
+        "one person query per valid row, one per domain, one preflight"
     );
+}
+
+/// OpenAI's answer for a model that does not exist (the body the API sends, as quoted
+/// in openai-python's issue tracker and the OpenAI community forum).
+fn model_not_found() -> wiremock::ResponseTemplate {
+    wiremock::ResponseTemplate::new(404).set_body_json(serde_json::json!({
+        "error": {
+            "message": "The model `gpt-nope` does not exist or you do not have access to it.",
+            "type": "invalid_request_error",
+            "param": null,
+            "code": "model_not_found"
+        }
+    }))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_diagnoses_each_provider_with_one_call() {
+    let fakes = FakeProviders::start(FakeOptions::default()).await;
+    let mut cmd = bin();
+    with_fakes(&mut cmd, &fakes);
+    cmd.arg("check");
+    let out = tokio::task::spawn_blocking(move || run(&mut cmd))
+        .await
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("search: ok"), "{stdout}");
+    assert!(stdout.contains("LLM: ok"), "{stdout}");
+    assert!(
+        stdout.contains("JSON form that works: json_schema"),
+        "{stdout}"
+    );
+    assert_eq!(fakes.search_requests.load(Ordering::SeqCst), 1);
+    assert_eq!(fakes.llm_requests.load(Ordering::SeqCst), 1);
+
+    // A model the server does not have: exit 1, said in the LLM's section.
+    let llm = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(model_not_found())
+        .expect(1)
+        .mount(&llm)
+        .await;
+    let mut cmd = bin();
+    with_fakes(&mut cmd, &fakes);
+    cmd.env("LLM_BASE_URL", llm.uri())
+        .env("LLM_MODEL", "gpt-nope")
+        .args(["check", "--json"]);
+    let out = tokio::task::spawn_blocking(move || run(&mut cmd))
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["search"]["status"], "ok");
+    assert_eq!(report["llm"]["status"], "failed");
+    let message = report["llm"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("gpt-nope")
+            && (message.contains("not found") || message.contains("does not know")),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_model_costs_the_preflight_only_and_the_rerun_completes() {
+    let fakes = FakeProviders::start(FakeOptions::default()).await;
+    let llm = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(model_not_found())
+        .mount(&llm)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("out.csv");
+    let data = dir.path().join("data");
+    let command = |llm_url: String| {
+        let mut cmd = bin();
+        with_fakes(&mut cmd, &fakes);
+        cmd.env("LLM_BASE_URL", llm_url)
+            .env("OUTREACH_DATA_DIR", &data)
+            .args(["enrich", "--format", "csv", "-o"])
+            .arg(&out_path)
+            .arg(sample());
+        cmd
+    };
+
+    let mut cmd = command(llm.uri());
+    let out = tokio::task::spawn_blocking(move || run(&mut cmd))
+        .await
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].contains("gpt-nope") || errors[0].contains("not found"),
+        "{stderr}"
+    );
+    assert!(!out_path.exists());
+    // One search and one completion: the preflight, nothing more.
+    assert_eq!(fakes.search_requests.load(Ordering::SeqCst), 1);
+    assert_eq!(llm.received_requests().await.unwrap().len(), 1);
+
+    // Fixed: the same command resumes the failed run and completes it.
+    let mut cmd = command(fakes.llm_base_url());
+    let out = tokio::task::spawn_blocking(move || run(&mut cmd))
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("resuming"),
+        "{}",
+        text(&out.stderr)
+    );
+    let rows = csv::Reader::from_path(&out_path).unwrap().records().count();
+    assert_eq!(rows, 50);
 }
 
 #[test]
@@ -333,8 +447,9 @@ async fn suppress_and_variants_on_the_command_line() {
         summary.contains("(5 rows on the do-not-contact list, skipped)"),
         "{summary}"
     );
-    // 42 person queries and 9 domain queries: nothing about the suppressed.
-    assert_eq!(fakes.search_requests.load(Ordering::SeqCst), 42 + 9);
+    // 42 person queries and 9 domain queries: nothing about the suppressed; plus the
+    // preflight's one search before the first row's.
+    assert_eq!(fakes.search_requests.load(Ordering::SeqCst), 42 + 9 + 1);
 
     let mut reader = csv::Reader::from_path(&first).unwrap();
     let headers: Vec<String> = reader

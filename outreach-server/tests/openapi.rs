@@ -150,11 +150,19 @@ async fn every_served_route_is_documented_and_every_documented_one_is_served() {
     });
     for (method, path, served_at) in both {
         let op = &paths[path.as_str()][method.as_str()];
-        let uri = served_at.replace("{id}", "00000000-0000-0000-0000-000000000000");
-        let req = if method == "get" {
-            get(&uri, None)
-        } else {
-            post_json(&uri, None, &json!({}))
+        let uri = served_at
+            .replace("{id}", "00000000-0000-0000-0000-000000000000")
+            .replace("{to}", "instantly")
+            .replace("{push}", "push_00");
+        let req = match method.as_str() {
+            "get" => get(&uri, None),
+            "delete" => delete(&uri, None),
+            "post" => post_json(&uri, None, &json!({})),
+            other => {
+                let mut req = post_json(&uri, None, &json!({}));
+                *req.method_mut() = other.to_uppercase().parse().unwrap();
+                req
+            }
         };
         let r = h.call(req).await;
         assert!(

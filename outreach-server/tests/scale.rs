@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use outreach_core::jobs::{keys, CreateJob, JobSettings, JobSystem};
+use outreach_core::jobs::{CreateJob, JobSettings, JobSystem};
 use outreach_core::output::OutputFormat;
 use outreach_core::ports::{Job, JobStatus, NewEntry};
 use outreach_core::setup::{BackendConfig, Backends};
@@ -441,12 +441,9 @@ async fn hundred_concurrent_creations_on_postgres() {
         match t.await.unwrap() {
             Ok(job) => {
                 ok += 1;
-                assert!(c
-                    .system
-                    .storage()
-                    .exists(&keys::input(&user, &job.id, "input.csv"))
-                    .await
-                    .unwrap());
+                // The job reads the upload in place (issue 12, item 7): no copy.
+                assert_eq!(job.meta.file_path, key);
+                assert!(c.system.storage().exists(&key).await.unwrap());
             }
             Err(Error::InsufficientCredits {
                 needed: 1,

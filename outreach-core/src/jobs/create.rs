@@ -86,7 +86,17 @@ impl JobSystem {
         }
         let billable = inspected.rows.saturating_sub(inspected.suppressed);
         let cost = if req.charge { billable as i64 } else { 0 };
-        let input_key = keys::input(&req.user_id, &job_id, &req.filename);
+        // The caller's own upload is the job's input as it is: no copy (ten one-row
+        // previews of a big upload once wrote ten copies of it). Other inputs are
+        // copied under the job's prefix.
+        let input_key = if req
+            .file_path
+            .starts_with(&format!("uploads/{}/", req.user_id))
+        {
+            req.file_path.clone()
+        } else {
+            keys::input(&req.user_id, &job_id, &req.filename)
+        };
         // Stored before the charge: a failure here costs nothing.
         let campaign = self
             .store_campaign(&req, &job_id, inspected.suppressed)
@@ -198,7 +208,10 @@ impl JobSystem {
     }
 
     /// Run a failed job again: only its missing chunks are redone. The attempt is
-    /// charged again in full (the failure refunded it in full).
+    /// charged back up to the job's full reservation (what the failure refunded: the
+    /// rows not delivered), from the job's own totals (`credits_charged -
+    /// credits_refunded` is what it holds), so a chunk recorded after the failure's
+    /// refund cannot skew it; the finalize then refunds the rows not chargeable.
     pub async fn retry_job(&self, user_id: &str, job_id: &str) -> Result<Job> {
         let job = self.store().get_job(Some(user_id), job_id).await?;
         if job.status != JobStatus::Failed {
@@ -208,7 +221,8 @@ impl JobSystem {
             )));
         }
         let attempt = job.attempt + 1;
-        let cost = job.meta.credit_cost;
+        let held = job.credits_charged - job.credits_refunded;
+        let cost = (job.meta.credit_cost - held).max(0);
         let mut applied = None;
         if cost > 0 {
             applied = Some(
@@ -222,6 +236,9 @@ impl JobSystem {
                     })
                     .await?,
             );
+            if let Some(Applied::Applied { .. }) = applied {
+                self.store().add_credits_charged(job_id, cost).await?;
+            }
         }
         match self.store().retry(job_id).await? {
             Some(_) => {}

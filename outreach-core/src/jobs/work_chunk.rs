@@ -24,6 +24,11 @@ impl JobSystem {
         let stats = match self.chunk_output(&job, chunk).await? {
             Some(done) => done.stats,
             None => match self.enrich_chunk(&job, chunk).await {
+                // The job failed (or was cancelled) while this chunk ran: its output is
+                // stored, but it is not recorded, so the failure's refund (rows not
+                // delivered) and a retry's charge count the same chunks. A retry
+                // records it from the stored output, with no provider call.
+                Ok(_) if !self.still_running(job_id).await? => return Ok(()),
                 Ok(stats) => stats,
                 Err(Error::Cancelled) => {
                     tracing::info!(job = job_id, chunk, "job cancelled; chunk stopped");
@@ -55,6 +60,10 @@ impl JobSystem {
                 .await?;
         }
         Ok(())
+    }
+
+    async fn still_running(&self, job_id: &str) -> Result<bool> {
+        Ok(self.store().get_job(None, job_id).await?.status == JobStatus::InProgress)
     }
 
     /// The chunk processor on the stored raw chunk, drained into the chunk's stored

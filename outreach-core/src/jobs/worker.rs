@@ -274,7 +274,9 @@ impl JobSystem {
         }
     }
 
-    /// Mark the job failed with a readable error and refund the attempt in full.
+    /// Mark the job failed with a readable error and refund what it did not deliver:
+    /// every reserved row but the charged rows of its finished chunks
+    /// ([`Self::undelivered_credits`]). A retry charges exactly that again.
     pub async fn fail_job(&self, job_id: &str, message: &str) -> Result<()> {
         let job = match self.store().get_job(None, job_id).await {
             Ok(job) => job,
@@ -301,10 +303,11 @@ impl JobSystem {
         let job: Job = self.store().get_job(None, job_id).await?;
         if job.status == JobStatus::Failed {
             // Idempotent: a second fail (or a crash between these lines) pays once.
+            let credits = self.undelivered_credits(&job).await?;
             self.refund(
                 &job.user_id,
                 job_id,
-                job.meta.credit_cost,
+                credits,
                 keys::refund(job_id, job.attempt),
                 "job refund",
             )
@@ -322,6 +325,24 @@ impl JobSystem {
                 .await?;
         }
         Ok(())
+    }
+
+    /// The credits of a job's rows that were not delivered: its cost minus the charged
+    /// rows of its finished chunks (rows, minus refundable ones, minus every row on the
+    /// do-not-contact list, so the user is never short). Rows of a chunk that stopped
+    /// halfway count as not delivered: the chunk is redone by a retry.
+    pub(crate) async fn undelivered_credits(&self, job: &Job) -> Result<i64> {
+        let cost = job.meta.credit_cost;
+        if cost <= 0 {
+            return Ok(0);
+        }
+        let totals = self.store().chunk_progress(&job.id).await?.totals;
+        let suppressed = job.meta.campaign.as_ref().map_or(0, |c| c.suppressed_rows);
+        let delivered = totals
+            .rows
+            .saturating_sub(totals.refundable)
+            .saturating_sub(suppressed);
+        Ok((cost - i64::try_from(delivered).unwrap_or(i64::MAX)).max(0))
     }
 
     /// Wait until the job ends, calling `on_update` whenever its progress changes.
@@ -367,27 +388,20 @@ async fn heartbeat(queue: &dyn crate::ports::JobQueue, delivery: &Delivery) {
 
 /// Errors no retry will cure: bad input, rejected keys, an exhausted provider account.
 fn is_permanent(e: &Error) -> bool {
-    matches!(
-        e,
-        Error::InvalidInput(_)
-            | Error::ProviderAuth { .. }
-            | Error::ProviderOutOfCredit { .. }
-            | Error::ModelNotFound { .. }
-            | Error::RequestRejected { .. }
-            | Error::QuotaExhausted { .. }
-            | Error::Output(_)
-    )
+    matches!(e, Error::InvalidInput(_) | Error::Output(_)) || stops_the_run(e)
+}
+
+/// Provider errors every row would repeat (bad key, unknown model, exhausted quota, an
+/// open circuit breaker…): [`Error::is_fatal`] without cancellations.
+fn stops_the_run(e: &Error) -> bool {
+    e.is_fatal() && !matches!(e, Error::Cancelled)
 }
 
 /// What the job's `error` says: the cause in plain words, no internals.
 fn user_message(e: &Error) -> String {
     match e {
-        Error::InvalidInput(_)
-        | Error::ProviderAuth { .. }
-        | Error::ProviderOutOfCredit { .. }
-        | Error::ModelNotFound { .. }
-        | Error::RequestRejected { .. }
-        | Error::QuotaExhausted { .. } => e.to_string(),
+        Error::InvalidInput(_) => e.to_string(),
+        e if stops_the_run(e) => e.to_string(),
         Error::Output(m) => format!("could not write the result: {m}"),
         _ => "an internal error stopped the job; it can be retried".to_string(),
     }

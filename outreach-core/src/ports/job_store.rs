@@ -106,6 +106,7 @@ pub struct Job {
     pub timing: Option<serde_json::Value>,
     /// 1 for the first run; a retry of a failed job increments it.
     pub attempt: u32,
+    /// Every charge for the job: the first reservation plus each retry's.
     pub credits_charged: i64,
     pub credits_refunded: i64,
 }
@@ -251,7 +252,7 @@ pub struct JobLog {
 ///   stay.
 /// - Any method naming a job that does not exist is [`crate::Error::NotFound`].
 #[async_trait]
-pub trait JobStore: JobRecords {
+pub trait JobStore: JobRecords + super::UserData {
     async fn create_job(&self, job: NewJob) -> Result<Job>;
     async fn get_job(&self, user_id: Option<&str>, id: &str) -> Result<Job>;
     /// Newest first, with the total count.
@@ -266,6 +267,8 @@ pub trait JobStore: JobRecords {
     async fn finish(&self, id: &str, finish: JobFinish) -> Result<bool>;
     async fn retry(&self, id: &str) -> Result<Option<u32>>;
     async fn add_credits_refunded(&self, id: &str, credits: i64) -> Result<()>;
+    /// A retry's charge, added to `credits_charged`.
+    async fn add_credits_charged(&self, id: &str, credits: i64) -> Result<()>;
     /// Jobs in these statuses (any user), oldest first: recovery after a restart.
     async fn jobs_with_status(&self, statuses: &[JobStatus]) -> Result<Vec<Job>>;
 }

@@ -16,6 +16,7 @@ pub mod storage;
 /// Shared test suites: one per port, run against every implementation.
 #[cfg(any(test, feature = "test-suite"))]
 pub mod suite;
+pub mod user_data;
 
 pub use accounts::{normalize_email, LocalAccounts, LocalUser, NewLocalUser};
 pub use job_store::{
@@ -25,3 +26,4 @@ pub use job_store::{
 pub use ledger::{Account, Applied, CreditLedger, LedgerEntry, NewEntry, PlanUpdate};
 pub use queue::{Delivery, JobQueue, Task};
 pub use storage::Storage;
+pub use user_data::{Owned, UserData};

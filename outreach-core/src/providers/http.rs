@@ -75,6 +75,8 @@ pub(crate) async fn send(
         .await
         .map_err(|e| transport_error(provider, e))?;
     let status = response.status();
+    // Every response, success or not, tells the limiter what the provider allows.
+    super::rate_headers::report_http(response.headers());
     if !status.is_success() {
         let headers = response.headers().clone();
         // The body only decorates the error; failing to read it must not hide the status.

@@ -8,12 +8,14 @@
 //! | `openai.rs` | any OpenAI-compatible chat API → [`Llm`] |
 //! | `schema.rs` | strict JSON Schemas for structured outputs, generated from Rust types |
 //! | `http.rs` | what both adapters share: client, status → [`crate::Error`], `Retry-After` |
+//! | `rate_headers.rs` | the `x-ratelimit-*` / `Retry-After` headers of every response, handed to the limiter |
 //! | `policy/` | [`Retry`], [`Limit`], [`Metered`], [`ProviderPolicy`], [`wrap_search`], [`wrap_llm`] |
 
 pub(crate) mod http;
 pub mod llm;
 pub mod openai;
 pub mod policy;
+pub mod rate_headers;
 pub mod schema;
 pub mod search;
 pub mod serper;

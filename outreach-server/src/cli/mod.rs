@@ -1,5 +1,6 @@
 //! Command-line parsing and dispatch. Each subcommand lives in its own file.
 
+mod check;
 mod credits;
 mod enrich;
 mod headers;
@@ -35,6 +36,9 @@ pub struct Cli {
 pub enum Command {
     /// Enrich a CSV/XLSX file with research and an opener per row.
     Enrich(Box<EnrichArgs>),
+    /// Call each provider once and diagnose: key accepted, model found, JSON mode,
+    /// rate-limit headers. Exits 1 when a provider is missing or failing.
+    Check(CheckArgs),
     /// Print the headers, row count and guessed email column as JSON.
     Headers {
         /// The CSV or XLSX file.
@@ -55,6 +59,22 @@ pub enum Command {
     /// HubSpot); the key comes from INSTANTLY_API_KEY, SMARTLEAD_API_KEY,
     /// LEMLIST_API_KEY or HUBSPOT_ACCESS_TOKEN.
     Push(push::PushArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Search endpoint (overrides SERPER_URL).
+    #[arg(long = "serper-url")]
+    pub serper_url: Option<String>,
+    /// OpenAI-compatible base URL (overrides LLM_BASE_URL).
+    #[arg(long = "llm-base-url")]
+    pub llm_base_url: Option<String>,
+    /// Model name (overrides LLM_MODEL).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// The report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -203,10 +223,10 @@ pub struct EnrichArgs {
     /// Model name (overrides LLM_MODEL).
     #[arg(long)]
     pub model: Option<String>,
-    /// Search requests per second (0 = unlimited).
+    /// Cap on search requests per second (default: none, the rate is learned from the provider).
     #[arg(long = "search-rps")]
     pub search_rps: Option<f64>,
-    /// LLM requests per second (0 = unlimited).
+    /// Cap on LLM requests per second (default: none, the rate is learned from the provider).
     #[arg(long = "llm-rps")]
     pub llm_rps: Option<f64>,
     /// No progress bar, even on a terminal.
@@ -217,6 +237,7 @@ pub struct EnrichArgs {
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Enrich(args) => enrich::run(*args).await,
+        Command::Check(args) => check::run(args).await,
         Command::Headers { input } => headers::run(&input).await,
         Command::Serve(args) => serve::run(args).await,
         Command::Worker(args) => worker::run(args).await,

@@ -53,7 +53,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         auth,
         BillingConfig::from_env()?,
     )?
-    .with_web(WebState::new(web, Some(opened.accounts.clone())));
+    .with_web(WebState::new(web, Some(opened.accounts.clone())))
+    .with_campaigns(campaign_state(opened.campaigns.clone())?);
+    // Old jobs and uploads go after OUTREACH_RETENTION_DAYS (the ledger stays).
+    let _retention = state.config.retention.map(|keep| {
+        tokio::spawn(outreach_server::server::cleanup::run(
+            system.clone(),
+            keep,
+            outreach_server::server::cleanup::EVERY,
+        ))
+    });
     let workers: Vec<_> = (0..args.workers)
         .map(|_| system.spawn_worker(system.default_parallelism()))
         .collect();
@@ -131,4 +140,17 @@ pub(super) async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Destinations, do-not-contact list and webhook; keys are sealed with
+/// `OUTREACH_SECRETS_KEY` (without it, saving a key answers 503).
+fn campaign_state(
+    settings: std::sync::Arc<dyn outreach_core::campaign::settings::CampaignSettings>,
+) -> anyhow::Result<outreach_server::server::campaigns::CampaignState> {
+    use outreach_server::server::secrets::{SecretBox, KEY_ENV};
+    let secrets = SecretBox::from_env()?;
+    if secrets.is_none() {
+        eprintln!("campaigns: {KEY_ENV} is not set, so destination keys and webhooks cannot be saved (openssl rand -hex 32)");
+    }
+    Ok(outreach_server::server::campaigns::CampaignState::new(settings, secrets).with_env_urls())
 }

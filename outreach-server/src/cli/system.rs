@@ -11,6 +11,8 @@ pub struct Opened {
     pub system: JobSystem,
     /// Password sign-ins for the built-in web sign-in (same database as the jobs).
     pub accounts: std::sync::Arc<dyn outreach_core::ports::LocalAccounts>,
+    /// Per-account destinations, do-not-contact list and webhook (same database).
+    pub campaigns: std::sync::Arc<dyn outreach_core::campaign::settings::CampaignSettings>,
     pub data_dir: PathBuf,
     /// False for the in-process queue (tasks die with the process).
     pub durable_queue: bool,
@@ -33,6 +35,7 @@ pub async fn open_from_env() -> anyhow::Result<Opened> {
     let providers = pipeline.providers_with(Default::default(), shared)?;
     let durable_queue = backends.durable_queue;
     let accounts = backends.accounts.clone();
+    let campaigns = backends.campaigns.clone();
     let system = JobSystem::new(
         backends.store,
         backends.ledger,
@@ -44,6 +47,7 @@ pub async fn open_from_env() -> anyhow::Result<Opened> {
     Ok(Opened {
         system,
         accounts,
+        campaigns,
         data_dir,
         durable_queue,
         shared_rate_limits,

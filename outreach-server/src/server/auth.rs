@@ -10,15 +10,17 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use axum::extract::FromRequestParts;
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use outreach_core::jobs::JobSystem;
 use outreach_core::Error as CoreError;
 use serde::{Deserialize, Serialize};
 
 use super::error::AppError;
-use super::state::AppState;
 
 /// Supabase's audience for signed-in users.
 pub const DEFAULT_AUDIENCE: &str = "authenticated";
@@ -128,12 +130,14 @@ impl AuthConfig {
         &self.audience
     }
 
-    /// Checks signature (HS256 only: `none` and other algorithms fail), expiry,
+    /// Checks signature (HS256 only: `none` and other algorithms fail), expiry, `nbf`,
     /// audience, issuer (when configured) and the subject's shape.
     pub fn verify(&self, token: &str) -> Result<Claims, AppError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_audience(&[&self.audience]);
         validation.leeway = 30;
+        // A token not valid yet (`nbf` in the future) is refused, not only an expired one.
+        validation.validate_nbf = true;
         let mut required = vec!["exp", "sub", "aud"];
         if let Some(iss) = &self.issuer {
             validation.set_issuer(&[iss]);
@@ -236,13 +240,26 @@ pub struct AuthUser {
     pub email: String,
 }
 
-impl FromRequestParts<AppState> for AuthUser {
+/// What authenticating a caller needs from the app's state (an axum sub-state: the
+/// app state provides it through `FromRef`, so this module does not know the app state).
+#[derive(Debug, Clone)]
+pub struct AuthContext {
+    pub config: Arc<AuthConfig>,
+    /// Accounts are created on first sight through its ledger.
+    pub jobs: JobSystem,
+    /// Credits of a new account.
+    pub free_credits: i64,
+}
+
+impl<S> FromRequestParts<S> for AuthUser
+where
+    AuthContext: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let context = AuthContext::from_ref(state);
         let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
             AppError::Unauthorized("missing `Authorization: Bearer <token>`".into())
         })?;
@@ -258,12 +275,12 @@ impl FromRequestParts<AppState> for AuthUser {
             .ok_or_else(|| {
                 AppError::Unauthorized("expected `Authorization: Bearer <token>`".into())
             })?;
-        let claims = state.auth.verify(token)?;
+        let claims = context.config.verify(token)?;
         let email = claims.email.unwrap_or_default();
-        state
+        context
             .jobs
             .ledger()
-            .ensure_account(&claims.sub, &email, state.config.free_credits)
+            .ensure_account(&claims.sub, &email, context.free_credits)
             .await?;
         Ok(AuthUser {
             user_id: claims.sub,

@@ -11,6 +11,9 @@
 //! everything that does not stream (uploads, downloads and event streams are exempt).
 
 pub mod auth;
+pub mod campaigns;
+pub mod cleanup;
+pub mod config;
 pub mod error;
 pub mod extract;
 pub mod job_watch;
@@ -18,6 +21,7 @@ pub mod listen;
 pub mod openapi;
 pub mod plans;
 pub mod routes;
+pub mod secrets;
 pub mod state;
 pub mod stream_cap;
 pub mod stripe;
@@ -63,6 +67,10 @@ fn api_routes(config: &ServerConfig) -> ApiRouter<AppState> {
         .merge(routes::templates::router(config))
         .merge(routes::account::router(config))
         .merge(routes::billing::router(config))
+        .merge(routes::destinations::router(config))
+        .merge(routes::suppression::router(config))
+        .merge(routes::push::router(config))
+        .merge(routes::webhooks::router(config))
         .merge(routes::health::router(config))
         .merge(web::api_router(config))
 }
@@ -95,7 +103,7 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(config.max_json_bytes))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            state.web.clone(),
             web::pages_for_browsers,
         ))
         .with_state(state);

@@ -1,99 +1,24 @@
 //! What every handler can reach: the core's job system (which owns the four ports),
 //! the auth and billing configuration, and the server's own settings.
+//!
+//! Handlers and extractors outside `routes/` take only the part they need, as axum
+//! sub-states (`FromRef`): the auth extractor an [`AuthContext`], the web app a
+//! [`WebContext`] and its [`WebState`]. So `auth.rs` and `web/` do not import this
+//! module, and this module is the only one that knows how the parts fit together.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
+use axum::extract::FromRef;
 use outreach_core::jobs::JobSystem;
 use outreach_core::Error as CoreError;
 
-use super::auth::AuthConfig;
+pub use super::config::ServerConfig;
+
+use super::auth::{AuthConfig, AuthContext};
 use super::job_watch::JobWatch;
 use super::stream_cap::StreamCap;
 use super::stripe::{BillingConfig, Stripe};
-use super::web::WebState;
-
-/// The server's settings (`OUTREACH_*` names; see `ServerConfig::from_lookup`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServerConfig {
-    /// Largest accepted upload (`OUTREACH_MAX_UPLOAD_BYTES`, default 50 MB).
-    pub max_upload_bytes: u64,
-    /// Largest JSON request body (1 MiB): the API's bodies are small.
-    pub max_json_bytes: usize,
-    /// Credits of a new account (`OUTREACH_FREE_CREDITS`, default 50).
-    pub free_credits: i64,
-    /// Allowed browser origins (`OUTREACH_CORS_ORIGINS`, comma-separated; `*` = any;
-    /// empty = no CORS headers, same-origin only).
-    pub cors_origins: Vec<String>,
-    /// Deadline of non-streaming requests (`OUTREACH_REQUEST_TIMEOUT_SECS`, default 30).
-    pub request_timeout: Duration,
-    /// How often the events stream polls the job store.
-    pub events_poll: Duration,
-    /// Uploads and downloads pass through temporary files here.
-    pub temp_dir: PathBuf,
-}
-
-impl ServerConfig {
-    pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 50 * 1000 * 1000;
-    pub const DEFAULT_FREE_CREDITS: i64 = 50;
-
-    /// Defaults, with temporary files under `data_dir/tmp`.
-    pub fn new(data_dir: &Path) -> Self {
-        Self {
-            max_upload_bytes: Self::DEFAULT_MAX_UPLOAD_BYTES,
-            max_json_bytes: 1 << 20,
-            free_credits: Self::DEFAULT_FREE_CREDITS,
-            cors_origins: Vec::new(),
-            request_timeout: Duration::from_secs(30),
-            events_poll: Duration::from_millis(500),
-            temp_dir: data_dir.join("tmp"),
-        }
-    }
-
-    pub fn from_env(data_dir: &Path) -> Result<Self, CoreError> {
-        Self::from_lookup(data_dir, |name| std::env::var(name).ok())
-    }
-
-    pub fn from_lookup(
-        data_dir: &Path,
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, CoreError> {
-        let mut config = Self::new(data_dir);
-        let var = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let number = |name: &str| -> Result<Option<u64>, CoreError> {
-            var(name)
-                .map(|v| {
-                    v.parse::<u64>().map_err(|_| {
-                        CoreError::Config(format!("{name} must be a whole number, got `{v}`"))
-                    })
-                })
-                .transpose()
-        };
-        if let Some(n) = number("OUTREACH_MAX_UPLOAD_BYTES")? {
-            config.max_upload_bytes = n.max(1);
-        }
-        if let Some(n) = number("OUTREACH_FREE_CREDITS")? {
-            config.free_credits = i64::try_from(n)
-                .map_err(|_| CoreError::Config("OUTREACH_FREE_CREDITS is too large".into()))?;
-        }
-        if let Some(n) = number("OUTREACH_REQUEST_TIMEOUT_SECS")? {
-            config.request_timeout = Duration::from_secs(n.max(1));
-        }
-        if let Some(origins) = var("OUTREACH_CORS_ORIGINS") {
-            config.cors_origins = origins
-                .split(',')
-                .map(|o| o.trim().trim_end_matches('/').to_string())
-                .filter(|o| !o.is_empty())
-                .collect();
-        }
-        Ok(config)
-    }
-}
+use super::web::{WebContext, WebState};
 
 /// The state handed to every handler; cheap to clone (everything is behind `Arc`s).
 #[derive(Debug, Clone)]
@@ -109,9 +34,18 @@ pub struct AppState {
     pub streams: StreamCap,
     /// One store poller per watched job, shared by its event streams.
     pub job_watch: JobWatch,
+    /// Destinations, do-not-contact list, pushes and webhook (`AppState::with_campaigns`);
+    /// `None`: those routes answer 503.
+    pub campaigns: Option<Arc<super::campaigns::CampaignState>>,
 }
 
 impl AppState {
+    /// With the campaign settings (destinations, do-not-contact list, webhook).
+    pub fn with_campaigns(mut self, campaigns: super::campaigns::CampaignState) -> Self {
+        self.campaigns = Some(Arc::new(campaigns));
+        self
+    }
+
     pub fn new(
         jobs: JobSystem,
         config: ServerConfig,
@@ -126,6 +60,52 @@ impl AppState {
             web: Arc::new(WebState::default()),
             streams: StreamCap::default(),
             job_watch: JobWatch::default(),
+            campaigns: None,
         })
+    }
+}
+
+impl AppState {
+    /// The state with the web app's sign-in settings and accounts.
+    pub fn with_web(mut self, web: WebState) -> Self {
+        self.web = Arc::new(web);
+        self
+    }
+}
+
+impl FromRef<AppState> for AuthContext {
+    fn from_ref(state: &AppState) -> Self {
+        AuthContext {
+            config: state.auth.clone(),
+            jobs: state.jobs.clone(),
+            free_credits: state.config.free_credits,
+        }
+    }
+}
+
+impl FromRef<AppState> for Arc<WebState> {
+    fn from_ref(state: &AppState) -> Self {
+        state.web.clone()
+    }
+}
+
+impl FromRef<AppState> for WebContext {
+    fn from_ref(state: &AppState) -> Self {
+        WebContext {
+            web: state.web.clone(),
+            auth: AuthContext::from_ref(state),
+        }
+    }
+}
+
+impl FromRef<AppState> for Arc<Stripe> {
+    fn from_ref(state: &AppState) -> Self {
+        state.stripe.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<ServerConfig> {
+    fn from_ref(state: &AppState) -> Self {
+        state.config.clone()
     }
 }

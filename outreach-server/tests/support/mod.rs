@@ -17,7 +17,9 @@ use outreach_core::jobs::{JobSettings, JobSystem, WorkerHandle};
 use outreach_core::setup::{BackendConfig, Backends};
 use outreach_fake_providers::{FakeOptions, FakeProviders};
 use outreach_server::server::auth::AuthConfig;
+use outreach_server::server::campaigns::CampaignState;
 use outreach_server::server::plans::Catalog;
+use outreach_server::server::secrets::SecretBox;
 use outreach_server::server::stripe::BillingConfig;
 use outreach_server::server::{app, AppState, ServerConfig};
 use serde_json::{json, Value};
@@ -28,6 +30,8 @@ pub const ISSUER: &str = "https://project.supabase.co/auth/v1";
 pub const AUDIENCE: &str = "authenticated";
 pub const WEBHOOK_SECRET: &str = "whsec_test_secret";
 pub const STRIPE_KEY: &str = "sk_test_123";
+/// `OUTREACH_SECRETS_KEY` of the test servers (32 bytes, hex).
+pub const SECRETS_KEY: &str = "5f0c2b9a7e3d41c8a6b4f2e0d9c7b5a3918f7e6d5c4b3a291807f6e5d4c3b2a1";
 
 pub struct Options {
     /// Start a worker loop (jobs complete); without one, jobs stay queued.
@@ -35,6 +39,8 @@ pub struct Options {
     pub free_credits: i64,
     pub max_upload_bytes: u64,
     pub stripe_api_base: Option<String>,
+    /// `ServerConfig::user_quota_bytes` (the default when `None`).
+    pub user_quota_bytes: Option<u64>,
     pub cors_origins: Vec<String>,
     /// `DATABASE_URL` (default: SQLite in the temp dir).
     pub database_url: Option<String>,
@@ -47,6 +53,7 @@ impl Default for Options {
             free_credits: 100,
             max_upload_bytes: 1_000_000,
             stripe_api_base: None,
+            user_quota_bytes: None,
             cors_origins: Vec::new(),
             database_url: None,
         }
@@ -92,6 +99,7 @@ impl Harness {
         })
         .await
         .unwrap();
+        let campaigns = backends.campaigns.clone();
         let system = JobSystem::new(
             backends.store,
             backends.ledger,
@@ -110,6 +118,9 @@ impl Harness {
         config.max_upload_bytes = options.max_upload_bytes;
         config.events_poll = Duration::from_millis(50);
         config.cors_origins = options.cors_origins;
+        if let Some(quota) = options.user_quota_bytes {
+            config.user_quota_bytes = quota;
+        }
         let auth = AuthConfig::new(SECRET, Some(ISSUER.into()), AUDIENCE);
         let billing = BillingConfig {
             secret_key: Some(STRIPE_KEY.into()),
@@ -121,7 +132,12 @@ impl Harness {
             catalog: catalog(),
             ..BillingConfig::default()
         };
-        let state = AppState::new(system.clone(), config, auth, billing).unwrap();
+        let state = AppState::new(system.clone(), config, auth, billing)
+            .unwrap()
+            .with_campaigns(CampaignState::new(
+                campaigns,
+                Some(SecretBox::from_hex(SECRETS_KEY).unwrap()),
+            ));
         let worker = options.worker.then(|| system.spawn_worker(4));
         Self {
             state,
@@ -275,6 +291,12 @@ fn with_auth(
 
 pub fn get(path: &str, token: Option<&str>) -> Request<Body> {
     with_auth(Request::get(path), token)
+        .body(Body::empty())
+        .unwrap()
+}
+
+pub fn delete(path: &str, token: Option<&str>) -> Request<Body> {
+    with_auth(Request::delete(path), token)
         .body(Body::empty())
         .unwrap()
 }

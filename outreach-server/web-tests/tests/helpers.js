@@ -63,7 +63,11 @@ export const PASSWORD = 'correct horse battery';
 
 // ---- Direct API calls, for setting up data ----
 
-async function call(path, { token, method = 'GET', json, form } = {}) {
+/** The server whose fake providers answer slowly (400 ms search, 1 s LLM), so a job
+ * runs for several seconds and its progress can be watched in between. */
+export const SLOW_BASE_URL = process.env.OUTREACH_SLOW_BASE_URL;
+
+async function call(path, { token, method = 'GET', json, form, base = BASE_URL } = {}) {
   const headers = { accept: 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
   let body;
@@ -73,7 +77,7 @@ async function call(path, { token, method = 'GET', json, form } = {}) {
   } else if (form) {
     body = form;
   }
-  const response = await fetch(new URL(path, BASE_URL), { method, headers, body });
+  const response = await fetch(new URL(path, base), { method, headers, body });
   const text = await response.text();
   let data = null;
   try {
@@ -85,19 +89,19 @@ async function call(path, { token, method = 'GET', json, form } = {}) {
   return data;
 }
 
-export async function apiSignUp(email, password = PASSWORD) {
-  const session = await call('/auth/signup', { method: 'POST', json: { email, password } });
+export async function apiSignUp(email, password = PASSWORD, base = BASE_URL) {
+  const session = await call('/auth/signup', { method: 'POST', json: { email, password }, base });
   return session.access_token;
 }
 
-export async function apiUpload(token, path, name) {
+export async function apiUpload(token, path, name, base = BASE_URL) {
   const form = new FormData();
   form.append('file', new Blob([readFileSync(path)]), name);
-  return call('/files', { token, method: 'POST', form });
+  return call('/files', { token, method: 'POST', form, base });
 }
 
-export async function apiCreateJob(token, body) {
-  return call('/jobs', { token, method: 'POST', json: body });
+export async function apiCreateJob(token, body, base = BASE_URL) {
+  return call('/jobs', { token, method: 'POST', json: body, base });
 }
 
 export async function apiWaitJob(token, id, timeoutMs = 60_000) {

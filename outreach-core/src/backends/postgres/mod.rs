@@ -60,6 +60,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "campaign settings",
         include_str!("../../../migrations/postgres/20261230000000_campaign_settings.sql"),
     ),
+    (
+        20261231000000,
+        "file sizes",
+        include_str!("../../../migrations/postgres/20261231000000_file_sizes.sql"),
+    ),
 ];
 
 /// The PostgreSQL [`Dialect`].

@@ -503,6 +503,14 @@ impl<D: Dialect> JobStore for SqlStore<D> {
         self.update_one(query, id, "update the job").await
     }
 
+    async fn add_credits_charged(&self, id: &str, credits: i64) -> Result<()> {
+        let query =
+            Query::new("UPDATE jobs SET credits_charged = credits_charged + $2 WHERE id = $1")
+                .bind(id)
+                .bind(credits);
+        self.update_one(query, id, "update the job").await
+    }
+
     async fn jobs_with_status(&self, statuses: &[JobStatus]) -> Result<Vec<Job>> {
         if statuses.is_empty() {
             return Ok(Vec::new());

@@ -32,6 +32,7 @@ mod campaign;
 pub mod dialect;
 mod jobs;
 mod ledger;
+mod user_data;
 
 use std::borrow::Cow;
 

@@ -59,6 +59,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "campaign settings",
         include_str!("../../../migrations/sqlite/20261230000000_campaign_settings.sql"),
     ),
+    (
+        20261231000000,
+        "file sizes",
+        include_str!("../../../migrations/sqlite/20261231000000_file_sizes.sql"),
+    ),
 ];
 
 /// The SQLite [`Dialect`].

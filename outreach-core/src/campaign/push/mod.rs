@@ -42,7 +42,7 @@ pub use lemlist::Lemlist;
 pub use smartlead::Smartlead;
 
 use super::SuppressionList;
-use crate::error::{Error, Result};
+use crate::error::{Error, ProviderKind, Result};
 use crate::metrics::Metrics;
 use crate::providers::policy::{Limit, Retry};
 use crate::providers::ProviderPolicy;
@@ -329,7 +329,13 @@ impl<D: Destination> Destination for Limit<D> {
         self.inner().batch_size()
     }
     async fn push_batch(&self, leads: &[Lead]) -> Result<Vec<LeadResult>> {
-        self.run(|| self.inner().push_batch(leads)).await
+        self.run(
+            ProviderKind::Destination,
+            0.0,
+            |_| None,
+            || self.inner().push_batch(leads),
+        )
+        .await
     }
 }
 

@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod queue;
 pub mod storage;
+pub mod user_data;
 
 use std::sync::Arc;
 
@@ -50,6 +51,7 @@ pub(crate) fn entry(user: &str, change: i64, key: &str) -> NewEntry {
 pub async fn run_all(ledger: Arc<dyn CreditLedger>, jobs: Arc<dyn JobStore>) {
     ledger::run_all(ledger.clone()).await;
     self::jobs::run_all(jobs.clone()).await;
+    user_data::run_all(jobs.clone()).await;
     job_creation_reserves_exactly(ledger, jobs).await;
 }
 

@@ -4,11 +4,13 @@
 //!
 //! - [`Retry`] retries transient failures with exponential backoff and full jitter,
 //!   honouring `Retry-After`;
-//! - [`Limit`] bounds in-flight requests and requests per second;
-//! - [`Metered`] counts attempts and tokens into [`Metrics`].
+//! - [`Limit`] bounds in-flight requests and paces starts at the rate the provider
+//!   allows, learned from its 429s and rate-limit headers ([`AdaptiveRateLimiter`]);
+//! - [`Metered`] counts attempts and tokens into [`Metrics`];
+//! - [`Breaker`] stops the run when the provider fails the same way many times in a row.
 //!
 //! [`wrap_search`] and [`wrap_llm`] stack them in the order the engine needs, with a
-//! per-process rate limit; [`wrap_search_with`] and [`wrap_llm_with`] build the same
+//! per-process limiter; [`wrap_search_with`] and [`wrap_llm_with`] build the same
 //! stack around a [`RateLimiter`] of the caller's (one shared by all workers).
 //!
 //! ```
@@ -26,6 +28,8 @@
 //! # }
 //! ```
 
+mod adaptive;
+mod breaker;
 mod limit;
 mod metered;
 mod retry;
@@ -33,7 +37,13 @@ mod retry;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use limit::{Limit, LocalRateLimiter, RateLimiter};
+pub use adaptive::{
+    AdaptiveConfig, AdaptiveRateLimiter, RateState, BOOKING_HORIZON, LONG_RETRY_AFTER,
+};
+pub use breaker::{Breaker, DEFAULT_BREAKER_COOLDOWN, DEFAULT_BREAKER_FAILURES};
+pub use limit::{
+    estimate_tokens, Feedback, Limit, LocalRateLimiter, Outcome, RateLimiter, RateSnapshot, Ticket,
+};
 pub use metered::Metered;
 pub use retry::Retry;
 
@@ -44,6 +54,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_SEARCH_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longer than search: a reasoning model writing JSON can take tens of seconds.
 pub const DEFAULT_LLM_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest provider wait (`Retry-After`, an exhausted bucket) a run sits out
+/// (`OUTREACH_MAX_WAIT_SECS`); a longer one stops the run. The adapters' own.
+pub const DEFAULT_MAX_WAIT: Duration = super::http::DEFAULT_MAX_WAIT;
 
 /// How one provider is called: retries, limits and timeouts.
 ///
@@ -58,29 +71,39 @@ pub struct ProviderPolicy {
     /// sleep is drawn uniformly from zero to the step ("full jitter").
     pub base_delay: Duration,
     pub max_delay: Duration,
-    /// The longest `Retry-After` we are willing to wait. A provider asking for more is
-    /// not going to recover within one row's patience: the error goes back to the
-    /// caller at once (it still carries the requested delay).
+    /// The longest wait the provider may ask for (`Retry-After`, or a pause until an
+    /// exhausted bucket refills): `OUTREACH_MAX_WAIT_SECS`. A provider asking for more
+    /// is not coming back within the run: the call fails with
+    /// [`crate::Error::QuotaExhausted`], which stops the run.
     pub max_retry_after: Duration,
-    /// Requests in flight at once (at least 1).
+    /// Requests in flight at once (at least 1). Until the provider pushes back, this
+    /// is the only bound.
     pub concurrency: usize,
-    /// Request starts per second, `None` for unlimited.
+    /// An explicit cap on request starts per second (`OUTREACH_SEARCH_RPS` /
+    /// `OUTREACH_LLM_RPS`); `None` = only what the provider's limits teach.
     pub requests_per_second: Option<f64>,
+    /// Consecutive failures of one kind that stop the run ([`Breaker`]); 0 = never.
+    pub breaker_failures: u32,
+    /// How long an open breaker fails calls before it lets one through again.
+    pub breaker_cooldown: Duration,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
 }
 
 impl ProviderPolicy {
-    /// Defaults for a search API: 3 retries (250 ms base, 8 s cap, `Retry-After` up to
-    /// 60 s), 64 in flight, 200 requests/s (so the default 64 rows in flight, ~4 calls each at real latencies, are never throttled below ~50 rows/s), 10 s to connect, 30 s per request.
+    /// Defaults for a search API: 3 retries (250 ms base, 8 s cap), waits of up to
+    /// 120 s, 64 in flight, no fixed request rate (learned from the provider), the
+    /// breaker at 20 failures in a row, 10 s to connect, 30 s per request.
     pub fn search() -> Self {
         Self {
             max_retries: 3,
             base_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(8),
-            max_retry_after: Duration::from_secs(60),
+            max_retry_after: DEFAULT_MAX_WAIT,
             concurrency: 64,
-            requests_per_second: Some(200.0),
+            requests_per_second: None,
+            breaker_failures: DEFAULT_BREAKER_FAILURES,
+            breaker_cooldown: DEFAULT_BREAKER_COOLDOWN,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             request_timeout: DEFAULT_SEARCH_TIMEOUT,
         }
@@ -102,9 +125,12 @@ impl Default for ProviderPolicy {
     }
 }
 
-/// `Retry(Limit(Metered(inner)))` as a trait object for the engine and front ends.
+/// `Breaker(Retry(Limit(Metered(inner))))` as a trait object for the engine and front
+/// ends.
 ///
 /// Why this order:
+/// - `Breaker` outermost: it judges calls after their retries, so a transient error
+///   that a retry cured is not a failure.
 /// - `Limit` inside `Retry`: every attempt, retries included, takes its own
 ///   concurrency slot and rate-limit token, so a burst of retries cannot exceed the
 ///   provider's limits; and the slot is released while a retry sleeps through its
@@ -126,7 +152,7 @@ pub fn wrap_llm<L: Llm>(inner: L, policy: &ProviderPolicy, metrics: Arc<Metrics>
 
 /// [`wrap_search`] with the rate kept by `limiter` instead of a per-process limiter
 /// built from `policy.requests_per_second` (which is then not used: the limiter was
-/// built with its own rate).
+/// built with its own cap).
 pub fn wrap_search_with<S: SearchProvider>(
     inner: S,
     policy: &ProviderPolicy,
@@ -146,10 +172,14 @@ pub fn wrap_llm_with<L: Llm>(
     Arc::new(stack_with(inner, policy, metrics, limiter))
 }
 
-fn stack<P>(inner: P, policy: &ProviderPolicy, metrics: Arc<Metrics>) -> Retry<Limit<Metered<P>>> {
+type Stack<P> = Breaker<Retry<Limit<Metered<P>>>>;
+
+fn stack<P>(inner: P, policy: &ProviderPolicy, metrics: Arc<Metrics>) -> Stack<P> {
     let metered = Metered::new(inner, metrics.clone());
-    let limited = Limit::new(metered, policy.concurrency, policy.requests_per_second);
-    Retry::new(limited, policy, metrics)
+    let limited = Limit::new(metered, policy.concurrency, policy.requests_per_second)
+        .with_max_wait(policy.max_retry_after);
+    let retried = Retry::new(limited, policy, metrics);
+    Breaker::new(retried, policy.breaker_failures, policy.breaker_cooldown)
 }
 
 fn stack_with<P>(
@@ -157,8 +187,10 @@ fn stack_with<P>(
     policy: &ProviderPolicy,
     metrics: Arc<Metrics>,
     limiter: Arc<dyn RateLimiter>,
-) -> Retry<Limit<Metered<P>>> {
+) -> Stack<P> {
     let metered = Metered::new(inner, metrics.clone());
-    let limited = Limit::with_limiter(metered, policy.concurrency, limiter);
-    Retry::new(limited, policy, metrics)
+    let limited = Limit::with_limiter(metered, policy.concurrency, limiter)
+        .with_max_wait(policy.max_retry_after);
+    let retried = Retry::new(limited, policy, metrics);
+    Breaker::new(retried, policy.breaker_failures, policy.breaker_cooldown)
 }

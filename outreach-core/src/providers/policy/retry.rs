@@ -76,12 +76,25 @@ impl<P> Retry<P> {
                 tracing::debug!(%error, ?delay, retry = retries, "retrying provider call");
             })
             .await;
-        if let Err(error) = &result {
-            if should_retry(error) {
-                tracing::warn!(%error, retries, "giving up on provider call");
+        match result {
+            // A wait longer than a run sits out: the quota is gone for now. Said
+            // once, as an error that stops the run instead of failing every row.
+            Err(Error::RateLimited {
+                provider,
+                retry_after: Some(wait),
+            }) if wait > self.max_retry_after => Err(Error::QuotaExhausted {
+                provider,
+                retry_after: wait,
+                message: "Retry-After".into(),
+            }),
+            Err(error) => {
+                if should_retry(&error) {
+                    tracing::warn!(%error, retries, "giving up on provider call");
+                }
+                Err(error)
             }
+            ok => ok,
         }
-        result
     }
 
     /// The sleep before the next attempt, or `None` to stop: no backoff step left, or

@@ -1,14 +1,16 @@
-//! `GET /me` (plan and credits) and `GET /ledger` (the caller's credit history).
+//! `GET /me` (plan and credits), `GET /ledger` (the caller's credit history) and
+//! `DELETE /me/data` (erase the caller's files, jobs and research; the ledger stays).
 
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
+use outreach_core::retention;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::routes;
 
 use crate::server::auth::AuthUser;
-use crate::server::error::AppResult;
+use crate::server::error::{AppError, AppResult};
 use crate::server::extract::{AppQuery, Page};
 use crate::server::openapi::{schemas, ApiRouter, Authed, BadInput, ErrorBody, Timed};
 use crate::server::state::{AppState, ServerConfig};
@@ -18,6 +20,7 @@ pub fn router(config: &ServerConfig) -> ApiRouter<AppState> {
     ApiRouter::new()
         .routes(timed_api(routes!(me), config))
         .routes(timed_api(routes!(ledger), config))
+        .routes(timed_api(routes!(erase), config))
 }
 
 /// The caller's plan and credits.
@@ -124,5 +127,48 @@ async fn ledger(
         total,
         offset: page.offset,
         limit: page.limit(),
+    }))
+}
+
+/// What `DELETE /me/data` removed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Erased {
+    erased: bool,
+    /// Jobs whose rows, inputs, chunks, results and logs were removed.
+    jobs: u64,
+    /// Stored objects removed (uploads, chunks, results).
+    objects: u64,
+}
+
+/// Erases the caller's uploads, job inputs, chunks, results, research and logs, and
+/// their jobs' rows. The account and its ledger stay (what was bought and spent remains
+/// accounted for). Refused (`409`) while a job is queued or running: cancel it first,
+/// so nothing is written after the erasure.
+#[utoipa::path(
+    delete,
+    path = "/me/data",
+    operation_id = "eraseMyData",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "What was erased", body = Erased),
+        Authed, Timed,
+        (status = 409, description = "A job is queued or running: cancel it first", body = ErrorBody),
+    )
+)]
+async fn erase(State(state): State<AppState>, user: AuthUser) -> AppResult<Json<Erased>> {
+    let store = state.jobs.store();
+    let (jobs, _) = store.list_jobs(&user.user_id, 0, u64::MAX).await?;
+    if jobs.iter().any(|j| !j.status.is_terminal()) {
+        return Err(AppError::Conflict {
+            code: "jobs_running",
+            message: "a job is queued or running; cancel it (or let it finish) first".into(),
+        });
+    }
+    let removed =
+        retention::erase_user(store.as_ref(), state.jobs.storage().as_ref(), &user.user_id).await?;
+    Ok(Json(Erased {
+        erased: true,
+        jobs: removed.jobs as u64,
+        objects: removed.objects as u64,
     }))
 }

@@ -235,6 +235,7 @@ pub struct WebhookReceipt {
         (status = 200, description = "Received", body = WebhookReceipt),
         JsonBody, Timed,
         (status = 404, description = "The event names an account that does not exist", body = ErrorBody),
+        (status = 502, description = "Stripe failed while fetching a session's line items or a disputed charge", body = ErrorBody),
         (status = 503, description = "Billing not configured (no STRIPE_WEBHOOK_SECRET)", body = ErrorBody),
     )
 )]

@@ -72,7 +72,7 @@ fn multipart_error(e: MultipartError) -> AppError {
             ("CreateJob" = (operation_id = "createJob", request_body = json!({ "file_path": "$response.body#/file_path" }))),
         )),
         crate::server::openapi::BadInput, Authed,
-        (status = 413, description = "Larger than OUTREACH_MAX_UPLOAD_BYTES", body = ErrorBody),
+        (status = 413, description = "Larger than OUTREACH_MAX_UPLOAD_BYTES, or over the storage quota (OUTREACH_USER_QUOTA_BYTES)", body = ErrorBody),
         (status = 415, description = "Not .csv or .xlsx", body = ErrorBody),
     )
 )]
@@ -107,6 +107,12 @@ async fn upload(
                 "`{filename}` is not a .csv or .xlsx file"
             )));
         }
+        // Over the quota nothing is read: the answer comes before the body.
+        let quota = state.config.user_quota_bytes;
+        let used = state.jobs.store().stored_bytes(&user.user_id).await?;
+        if quota > 0 && used >= quota {
+            return Err(quota_exceeded(used, quota));
+        }
         let limit = state.config.max_upload_bytes;
         let temp = TempCopy::new(&state.config.temp_dir, &filename).await?;
         let mut file = tokio::fs::File::create(&temp.path).await?;
@@ -124,6 +130,10 @@ async fn upload(
         }
         file.flush().await?;
         drop(file);
+        if quota > 0 && used.saturating_add(size) > quota {
+            temp.remove().await;
+            return Err(quota_exceeded(used, quota));
+        }
         let key = upload_key(&user.user_id, &filename);
         let stored = state.jobs.storage().put_file(&key, &temp.path).await;
         temp.remove().await;
@@ -132,6 +142,11 @@ async fn upload(
             .jobs
             .store()
             .record_file(&user.user_id, None, &filename, &key, "upload")
+            .await?;
+        state
+            .jobs
+            .store()
+            .set_file_size(&user.user_id, &key, size)
             .await?;
         tracing::info!(user = %user.user_id, %key, size, "file uploaded");
         return Ok((
@@ -146,6 +161,12 @@ async fn upload(
     Err(AppError::bad_request(
         "missing_file",
         "no `file` field in the form",
+    ))
+}
+
+fn quota_exceeded(used: u64, quota: u64) -> AppError {
+    AppError::PayloadTooLarge(format!(
+        "storage quota exceeded: {used} of {quota} bytes are in use; delete data (DELETE /me/data) or wait for old files to expire"
     ))
 }
 

@@ -5,9 +5,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use std::sync::Arc;
 
-use outreach_core::campaign::{DraftSpec, SuppressionList, VariantSpec};
+use outreach_core::campaign::{DraftSpec, VariantSpec};
 use outreach_core::jobs::{CampaignRequest, CreateJob};
 use outreach_core::output::OutputFormat;
 use outreach_core::ports::{Job, JobLog, JobStatus, Timing};
@@ -168,12 +167,9 @@ async fn create(
         req.variants,
         req.variant_seed,
     )?;
-    let suppression = if req.suppress.is_empty() {
-        None
-    } else {
-        let (list, _) = SuppressionList::parse(&req.suppress.join("\n"));
-        Some(Arc::new(list))
-    };
+    // The account's do-not-contact list applies to every job, with the job's own.
+    let suppression =
+        super::suppression::with_account_list(&state, &user.user_id, &req.suppress).await?;
     let system = state.jobs.clone();
     let user_id = user.user_id.clone();
     let job = run_to_completion(async move {

@@ -21,9 +21,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
+use super::WebState;
 use crate::server::error::AppError;
 use crate::server::extract::AppPath;
-use crate::server::state::AppState;
 
 /// A page of the web app. The one list of pages ([`PAGES`]): the server routes the
 /// shell from it, `/ui/config.json` hands it to `app.js` (which routes the URLs to the
@@ -139,6 +139,12 @@ pub const ASSETS: &[Asset] = &[
     asset!("pages/jobs.js", JS),
     asset!("pages/login.js", JS),
     asset!("pages/upload.js", JS),
+    asset!("pages/upload/columns.js", JS),
+    asset!("pages/upload/file.js", JS),
+    asset!("pages/upload/offer.js", JS),
+    asset!("pages/upload/template.js", JS),
+    asset!("research.js", JS),
+    asset!("service.js", JS),
     asset!("style.css", CSS),
     asset!("ui.js", JS),
 ];
@@ -171,8 +177,8 @@ pub fn shell_html() -> &'static str {
     SHELL.get_or_init(|| SHELL_TEMPLATE.replace("{{ASSETS}}", &format!("/assets/{}", version())))
 }
 
-fn content_security_policy(state: &AppState) -> String {
-    let connect = match &state.web.config.supabase {
+fn content_security_policy(web: &WebState) -> String {
+    let connect = match &web.config.supabase {
         Some(s) => format!("'self' {}", s.url),
         None => "'self'".to_string(),
     };
@@ -183,7 +189,7 @@ fn content_security_policy(state: &AppState) -> String {
     )
 }
 
-pub fn shell_response(state: &AppState) -> Response {
+pub fn shell_response(web: &WebState) -> Response {
     let mut response = shell_html().into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -195,15 +201,15 @@ pub fn shell_response(state: &AppState) -> Response {
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    if let Ok(csp) = HeaderValue::from_str(&content_security_policy(state)) {
+    if let Ok(csp) = HeaderValue::from_str(&content_security_policy(web)) {
         headers.insert(CONTENT_SECURITY_POLICY, csp);
     }
     response
 }
 
 /// The shell, at every page URL that is not also an API route.
-pub async fn shell(State(state): State<AppState>) -> Response {
-    shell_response(&state)
+pub async fn shell(State(web): State<std::sync::Arc<WebState>>) -> Response {
+    shell_response(&web)
 }
 
 pub fn find(path: &str) -> Option<&'static Asset> {

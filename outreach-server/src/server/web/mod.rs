@@ -37,7 +37,7 @@ pub mod rate_limit;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::{FromRef, Request, State};
 use axum::http::header::{ACCEPT, AUTHORIZATION};
 use axum::http::Method;
 use axum::middleware::Next;
@@ -53,9 +53,11 @@ use utoipa::ToSchema;
 use utoipa_axum::routes;
 
 use self::rate_limit::LoginLimiter;
+use super::auth::AuthContext;
+use super::config::ServerConfig;
 use super::openapi::{schemas, ApiRouter, Timed};
 use super::routes::billing::OfferView;
-use super::state::{AppState, ServerConfig};
+use super::stripe::Stripe;
 use super::timed_api;
 
 /// Supabase Auth for the browser: the project URL and its public (anon) key.
@@ -161,16 +163,22 @@ impl WebState {
     }
 }
 
-impl AppState {
-    /// The state with the web app's sign-in settings and accounts.
-    pub fn with_web(mut self, web: WebState) -> Self {
-        self.web = Arc::new(web);
-        self
-    }
+/// What the sign-up and sign-in handlers need: the web app's state and what issuing a
+/// session needs (an axum sub-state of the app state).
+#[derive(Debug, Clone)]
+pub struct WebContext {
+    pub web: Arc<WebState>,
+    pub auth: AuthContext,
 }
 
 /// The web app's API routes: the UI's configuration and the local sign-in routes.
-pub fn api_router(config: &ServerConfig) -> ApiRouter<AppState> {
+pub fn api_router<S>(config: &ServerConfig) -> ApiRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+    WebContext: FromRef<S>,
+    Arc<Stripe>: FromRef<S>,
+    Arc<ServerConfig>: FromRef<S>,
+{
     ApiRouter::new()
         .routes(timed_api(routes!(ui_config), config))
         .routes(timed_api(routes!(local_auth::signup), config))
@@ -178,7 +186,11 @@ pub fn api_router(config: &ServerConfig) -> ApiRouter<AppState> {
 }
 
 /// The pages and their assets (not part of the API document).
-pub fn pages_router() -> axum::Router<AppState> {
+pub fn pages_router<S>() -> axum::Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<WebState>: FromRef<S>,
+{
     let mut router = axum::Router::new().route("/assets/{version}/{*path}", get(assets::asset));
     for page in assets::PAGES.iter().filter(|p| !p.api) {
         router = router.route(page.path, get(assets::shell));
@@ -222,14 +234,18 @@ pub struct UiBilling {
     operation_id = "uiConfig",
     responses((status = 200, description = "Web app configuration", body = UiConfig), Timed)
 )]
-async fn ui_config(State(state): State<AppState>) -> Json<UiConfig> {
+async fn ui_config(
+    State(state): State<WebContext>,
+    State(stripe): State<Arc<Stripe>>,
+    State(server): State<Arc<ServerConfig>>,
+) -> Json<UiConfig> {
     let auth = match &state.web.config.supabase {
         Some(s) => {
             json!({ "mode": "supabase", "supabase_url": s.url, "supabase_anon_key": s.anon_key })
         }
         None => json!({ "mode": "local", "signup": local_auth::accounts(&state).is_ok() }),
     };
-    let billing = state.stripe.config();
+    let billing = stripe.config();
     Json(UiConfig {
         auth,
         billing: UiBilling {
@@ -237,9 +253,9 @@ async fn ui_config(State(state): State<AppState>) -> Json<UiConfig> {
             plans: OfferView::list(&billing.catalog.plans),
             addons: OfferView::list(&billing.catalog.addons),
         },
-        free_credits: state.config.free_credits,
+        free_credits: server.free_credits,
         pages: serde_json::to_value(assets::PAGES).unwrap_or(Value::Null),
-        max_upload_bytes: state.config.max_upload_bytes,
+        max_upload_bytes: server.max_upload_bytes,
         service_defaults: ServiceContext::default(),
         service: ServiceForm::new(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -265,7 +281,7 @@ fn is_browser_navigation(req: &Request) -> bool {
 /// Serves the app shell for browser navigations to `/jobs` and `/jobs/{id}`; every
 /// other request goes on to the API unchanged.
 pub async fn pages_for_browsers(
-    State(state): State<AppState>,
+    State(state): State<Arc<WebState>>,
     req: Request,
     next: Next,
 ) -> Response {

@@ -1,11 +1,13 @@
 // /jobs/{id}: one job: live progress, error, credits, timings, what was asked, the
-// log, and a sample of the result rows.
+// log, and a sample of the result rows with each row's status and the evidence of
+// every fact (quote and source link).
 
 import { actions, progressBlock } from '../jobactions.js';
 import { api, ApiError, describe } from '../api.js';
 import { watchJob } from '../live.js';
 import { alertBox, fill, fmtDateTime, fmtDuration, fmtNumber, fmtTime, h, isTerminal, pill, table } from '../ui.js';
-import { researchLines, SERVICE_FIELDS } from './upload.js';
+import { evidenceList, researchLines, statusLabelOf } from '../research.js';
+import { serviceFields } from '../service.js';
 
 const SAMPLE_ROWS = 10;
 
@@ -29,21 +31,29 @@ function timingFacts(t) {
   ]);
 }
 
+const HEADINGS = { sif_personalized: 'Opener', sif_research: 'Research and evidence', sif_status: 'Status' };
+
 function sampleTable(preview, emailCol) {
-  // The email, the opener and the research: what a person checks first.
-  const columns = [emailCol, 'sif_personalized', 'sif_research'].filter((c) => c && preview.headers.includes(c));
+  // The email, the row's status, the opener and the research with its evidence: what
+  // a person checks first, and where each fact was found.
+  const columns = [emailCol, 'sif_status', 'sif_personalized', 'sif_research'].filter((c) => c && preview.headers.includes(c));
   const idx = columns.map((c) => preview.headers.indexOf(c));
   const rows = preview.rows.map((r) =>
     h('tr', {}, idx.map((i, n) => {
       const name = columns[n];
-      if (name === 'sif_research') return h('td', {}, h('ul', { class: 'small' }, researchLines(r[i] || '').map((l) => h('li', {}, l))));
+      if (name === 'sif_research') {
+        return h('td', {}, h('ul', { class: 'small' }, researchLines(r[i] || '').map((l) => h('li', {}, l))), evidenceList(r[i] || ''));
+      }
+      if (name === 'sif_status') {
+        return h('td', { class: 'row-status', 'data-status': r[i] ?? '' }, statusLabelOf(r[i]), h('div', { class: 'small muted' }, h('code', {}, r[i] ?? '')));
+      }
       return h('td', { class: name === emailCol ? 'email' : '' }, r[i] ?? '');
     })));
-  return table(columns.map((c) => (c === 'sif_personalized' ? 'Opener' : c === 'sif_research' ? 'Research' : c)), rows, { class: 'results', label: 'Sample of the result rows' });
+  return table(columns.map((c) => HEADINGS[c] || c), rows, { class: 'results', label: 'Sample of the result rows' });
 }
 
 export async function render(main, ctx) {
-  const { signal, params } = ctx;
+  const { signal, params, config } = ctx;
   const id = params[0];
   const error = alertBox('error');
   const back = h('p', {}, h('a', { href: '/jobs' }, '← All jobs'));
@@ -94,7 +104,7 @@ export async function render(main, ctx) {
         ['Result format', (job.format || 'xlsx').toUpperCase()],
         ['Rows limit', job.limit ? `first ${fmtNumber(job.limit)}` : 'all rows'],
         ['Output columns', job.output_columns ? job.output_columns.join(', ') : 'all, plus research and opener'],
-        ...SERVICE_FIELDS.filter(([k]) => job.service?.[k]).map(([k, label]) => [label, job.service[k]]),
+        ...serviceFields(config).filter(({ name }) => job.service?.[name]).map(({ name, label }) => [label, job.service[name]]),
       ])));
     const logs = job.logs || [];
     fill(logsCard, h('h2', { id: 'logs-h' }, 'Log'),
