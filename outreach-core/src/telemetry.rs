@@ -122,6 +122,12 @@ pub fn jobs_now(status: JobStatus, count: usize) {
     gauge!(JOBS, "status" => status_label(&status)).set(count as f64);
 }
 
+/// Sets the rate-limit gauge of a provider: the pace its limiter keeps now (learned
+/// from 429s and rate-limit headers, or the explicit cap).
+pub fn provider_rate(kind: ProviderKind, requests_per_second: f64) {
+    gauge!(PROVIDER_RATE, "provider" => provider_label(kind)).set(requests_per_second);
+}
+
 pub fn queue_depth(tasks: u64) {
     gauge!(QUEUE_DEPTH).set(tasks as f64);
 }

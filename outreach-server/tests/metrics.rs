@@ -107,7 +107,9 @@ async fn metrics_move_as_a_job_runs_and_pass_promtool() {
         "SERPER_API_KEY" | "LLM_API_KEY" => Some("fake".into()),
         "SERPER_URL" => Some(serper.clone()),
         "LLM_BASE_URL" => Some(llm.clone()),
-        "OUTREACH_SEARCH_RPS" | "OUTREACH_LLM_RPS" => Some("0".into()),
+        "OUTREACH_SEARCH_RPS" => Some("0".into()),
+        // An explicit cap: the rate-limit gauge shows the pace the limiter keeps.
+        "OUTREACH_LLM_RPS" => Some("500".into()),
         _ => None,
     });
     let system = JobSystem::new(
@@ -177,6 +179,15 @@ async fn metrics_move_as_a_job_runs_and_pass_promtool() {
 
     let after = scrape(&router).await;
     let moved = |series: &str| sample(&after, series) - sample(&before, series);
+    assert_eq!(
+        sample(&after, r#"outreach_provider_rate_limit_rps{provider="llm"}"#),
+        500.0,
+        "{after}"
+    );
+    assert!(
+        !after.contains(r#"outreach_provider_rate_limit_rps{provider="search"}"#),
+        "no pace without a cap or a word from the provider:\n{after}"
+    );
     assert_eq!(
         moved(r#"outreach_rows_processed_total{sif_status="enriched"}"#),
         11.0,

@@ -285,6 +285,10 @@ impl<P> Limit<P> {
                 estimated_tokens,
             })
             .await;
+        // Only once the provider has set a pace: without one, in-flight calls bound it.
+        if let Some(rps) = self.rate.snapshot().and_then(|s| s.requests_per_second) {
+            crate::telemetry::provider_rate(provider, rps);
+        }
         result
     }
 }
