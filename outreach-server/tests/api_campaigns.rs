@@ -3,7 +3,8 @@
 //! never shown, the do-not-contact list (API, CSV upload) applied to a job before any
 //! provider call, a push of the finished job to a wiremock Instantly as a push of its
 //! own (progress, per-row results), a second push that creates nothing, and the
-//! push.finished webhook verified with an HMAC implementation other than the server's.
+//! push.finished and job.finished webhooks verified with an HMAC implementation other
+//! than the server's.
 
 mod support;
 
@@ -335,16 +336,26 @@ async fn destinations_suppression_push_and_webhook() {
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 
-    // Two signed push.finished deliveries.
+    // One signed job.finished (sent by the finalize that flipped the status) and two
+    // signed push.finished deliveries, nothing more.
     let deadline = Instant::now() + Duration::from_secs(10);
-    let deliveries = loop {
+    let mut deliveries = loop {
         let got = hooks.received_requests().await.unwrap_or_default();
-        if got.len() >= 2 || Instant::now() > deadline {
+        if got.len() >= 3 || Instant::now() > deadline {
             break got;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert_eq!(deliveries.len(), 2);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let late = hooks.received_requests().await.unwrap_or_default();
+    assert_eq!(
+        late.len(),
+        deliveries.len(),
+        "a duplicate delivery came late"
+    );
+    deliveries = late;
+    assert_eq!(deliveries.len(), 3);
+    let mut kinds = Vec::new();
     for d in &deliveries {
         let header = d
             .headers
@@ -355,7 +366,23 @@ async fn destinations_suppression_push_and_webhook() {
         assert!(verify(&secret, header, &d.body), "bad signature {header}");
         assert!(!verify("whsec_other", header, &d.body));
         let event: Value = serde_json::from_slice(&d.body).unwrap();
-        assert_eq!(event["type"], "push.finished");
         assert_eq!(event["data"]["job_id"], job.as_str());
+        kinds.push(event["type"].as_str().unwrap().to_string());
+        if event["type"] == "job.finished" {
+            let data = &event["data"];
+            assert_eq!(data["status"], "succeeded", "{event}");
+            assert_eq!(data["rows"], 4, "{event}");
+            assert_eq!(data["rows_processed"], 4, "{event}");
+            assert_eq!(
+                data["download_path"],
+                format!("/jobs/{job}/download").as_str()
+            );
+            let reserved = data["credits_charged"].as_i64().unwrap();
+            let refunded = data["credits_refunded"].as_i64().unwrap();
+            assert!(reserved >= refunded && refunded >= 0, "{event}");
+            assert!(data.get("user_id").is_none(), "{event}");
+        }
     }
+    kinds.sort();
+    assert_eq!(kinds, ["job.finished", "push.finished", "push.finished"]);
 }

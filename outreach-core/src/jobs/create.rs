@@ -301,6 +301,7 @@ impl JobSystem {
         crate::telemetry::job_finished(JobStatus::Cancelled);
         let progress = self.store().chunk_progress(job_id).await?;
         let cost = job.meta.credit_cost;
+        let (mut refund, mut refunded) = (0, Ok(()));
         if cost > 0 {
             // Processed rows are charged, minus those that failed for provider reasons
             // and those on the do-not-contact list (never charged; all of them are
@@ -310,18 +311,25 @@ impl JobSystem {
                 .rows_processed
                 .saturating_sub(progress.totals.refundable)
                 .saturating_sub(suppressed) as i64;
-            let refund = (cost - delivered).max(0);
+            refund = (cost - delivered).max(0);
             if refund > 0 {
-                self.refund(
-                    user_id,
-                    job_id,
-                    refund,
-                    keys::refund_cancel(job_id, job.attempt),
-                    "job cancelled",
-                )
-                .await?;
+                refunded = self
+                    .refund(
+                        user_id,
+                        job_id,
+                        refund,
+                        keys::refund_cancel(job_id, job.attempt),
+                        "job cancelled",
+                    )
+                    .await;
             }
         }
+        // Told once: only the cancel that flipped the status gets here.
+        let finished = self.store().get_job(None, job_id).await;
+        if let Ok(finished) = &finished {
+            self.notify_finished(finished, progress.rows_processed, refund);
+        }
+        refunded?;
         self.store()
             .add_log(
                 job_id,
@@ -330,7 +338,7 @@ impl JobSystem {
                 "Job cancelled",
             )
             .await?;
-        self.store().get_job(None, job_id).await
+        finished
     }
 }
 

@@ -73,7 +73,14 @@ impl JobSystem {
         }
         let job = self.store().get_job(None, job_id).await?;
         if job.status == JobStatus::Succeeded {
-            self.refund_failed_rows(&job).await?;
+            let refunded = self.refund_failed_rows(&job).await;
+            if won {
+                // Told once, by the finalize that flipped the status, even when the
+                // refund must be retried (it is idempotent and its amount is fixed).
+                let amount = failed_rows_refund(&job, &progress);
+                self.notify_finished(&job, progress.rows_processed, amount);
+            }
+            refunded?;
         }
         Ok(())
     }
@@ -83,7 +90,7 @@ impl JobSystem {
             return Ok(());
         }
         let progress = self.store().chunk_progress(&job.id).await?;
-        let credits = (progress.totals.refundable as i64).min(job.meta.credit_cost);
+        let credits = failed_rows_refund(job, &progress);
         self.refund(
             &job.user_id,
             &job.id,
@@ -143,6 +150,14 @@ impl JobSystem {
         .await;
         Ok((bytes, report.truncated_cells))
     }
+}
+
+/// The credits a succeeded job gives back: its rows that failed for provider reasons.
+fn failed_rows_refund(job: &Job, progress: &ChunkProgress) -> i64 {
+    if job.meta.credit_cost <= 0 {
+        return 0;
+    }
+    (progress.totals.refundable as i64).min(job.meta.credit_cost)
 }
 
 fn timing_json(

@@ -24,6 +24,7 @@ mod files;
 mod finalize;
 pub mod keys;
 mod local;
+mod notify;
 mod split;
 mod work_chunk;
 mod worker;
@@ -42,6 +43,7 @@ use crate::ports::{CreditLedger, Job, JobQueue, JobStore, Storage};
 
 pub use create::{CampaignRequest, CreateJob};
 pub use local::LocalRun;
+pub use notify::{FinishedJob, JobNotifier};
 pub use worker::{StallTracker, WorkerHandle, DEFAULT_SHUTDOWN_GRACE};
 
 /// Tuning of the job system.
@@ -137,6 +139,8 @@ struct Inner {
     in_flight: Arc<Semaphore>,
     /// Input files being read (headers, job creation) in this process.
     parses: ParseGate,
+    /// Told once per job when it ends (`JobSystem::set_notifier`).
+    notifier: std::sync::RwLock<Option<Arc<dyn JobNotifier>>>,
 }
 
 impl JobSystem {
@@ -161,6 +165,7 @@ impl JobSystem {
                 enrichers: Cache::new(32),
                 in_flight,
                 parses,
+                notifier: std::sync::RwLock::new(None),
             }),
         }
     }
@@ -183,6 +188,29 @@ impl JobSystem {
     pub fn settings(&self) -> &JobSettings {
         &self.inner.settings
     }
+    /// Who is told when a job of this process ends (replaces any earlier one).
+    pub fn set_notifier(&self, notifier: Arc<dyn JobNotifier>) {
+        let mut slot = self
+            .inner
+            .notifier
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        *slot = Some(notifier);
+    }
+
+    /// Tells the notifier, if any, that `job` ended. Call only where the finish won.
+    pub(crate) fn notify_finished(&self, job: &Job, rows_processed: u64, refunded: i64) {
+        let notifier = self
+            .inner
+            .notifier
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(n) = notifier {
+            n.job_finished(FinishedJob::new(job, rows_processed, refunded));
+        }
+    }
+
     /// The bound on input files read at once (per user and overall).
     pub fn parse_gate(&self) -> &ParseGate {
         &self.inner.parses

@@ -301,7 +301,7 @@ impl JobSystem {
             )
             .await?;
         let job: Job = self.store().get_job(None, job_id).await?;
-        if job.status == JobStatus::Failed {
+        let refunded = if job.status == JobStatus::Failed {
             // Idempotent: a second fail (or a crash between these lines) pays once.
             let credits = self.undelivered_credits(&job).await?;
             self.refund(
@@ -311,8 +311,15 @@ impl JobSystem {
                 keys::refund(job_id, job.attempt),
                 "job refund",
             )
-            .await?;
+            .await
+        } else {
+            Ok(())
+        };
+        if won {
+            // Told once, by the fail that flipped the status (the refund is retried).
+            self.notify_finished(&job, job.rows_processed, job.meta.credit_cost);
         }
+        refunded?;
         if won {
             crate::telemetry::job_finished(JobStatus::Failed);
             self.store()

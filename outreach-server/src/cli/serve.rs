@@ -144,7 +144,7 @@ pub(super) async fn shutdown_signal() {
 
 /// Destinations, do-not-contact list and webhook; keys are sealed with
 /// `OUTREACH_SECRETS_KEY` (without it, saving a key answers 503).
-fn campaign_state(
+pub(crate) fn campaign_state(
     settings: std::sync::Arc<dyn outreach_core::campaign::settings::CampaignSettings>,
 ) -> anyhow::Result<outreach_server::server::campaigns::CampaignState> {
     use outreach_server::server::secrets::{SecretBox, KEY_ENV};

@@ -19,6 +19,11 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let system = opened.system;
+    // Jobs this worker finishes send `job.finished` to their account's webhook.
+    let campaigns = super::serve::campaign_state(opened.campaigns.clone())?;
+    system.set_notifier(std::sync::Arc::new(
+        outreach_server::server::campaigns::JobWebhook(std::sync::Arc::new(campaigns)),
+    ));
     let parallel = args
         .parallel
         .unwrap_or_else(|| system.default_parallelism());

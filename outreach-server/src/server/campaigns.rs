@@ -22,6 +22,7 @@ use outreach_core::campaign::push::{
 };
 use outreach_core::campaign::settings::CampaignSettings;
 use outreach_core::campaign::SuppressionList;
+use outreach_core::jobs::{FinishedJob, JobNotifier};
 use outreach_core::ports::Storage;
 use serde::{Deserialize, Serialize};
 
@@ -162,6 +163,31 @@ impl CampaignState {
             }
         }
         tracing::error!(event, "webhook delivery gave up");
+    }
+}
+
+/// Sends `job.finished` through the account's webhook, on a task of its own so the
+/// worker that finished the job never waits for the delivery and its retries.
+#[derive(Debug)]
+pub struct JobWebhook(pub Arc<CampaignState>);
+
+impl JobNotifier for JobWebhook {
+    fn job_finished(&self, event: FinishedJob) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(job = %event.job_id, "no runtime to send job.finished on");
+            return;
+        };
+        let state = self.0.clone();
+        runtime.spawn(async move {
+            let data = match serde_json::to_value(&event) {
+                Ok(data) => data,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not encode job.finished");
+                    return;
+                }
+            };
+            state.notify(&event.user_id, "job.finished", data).await;
+        });
     }
 }
 

@@ -42,7 +42,11 @@ pub struct AppState {
 impl AppState {
     /// With the campaign settings (destinations, do-not-contact list, webhook).
     pub fn with_campaigns(mut self, campaigns: super::campaigns::CampaignState) -> Self {
-        self.campaigns = Some(Arc::new(campaigns));
+        let campaigns = Arc::new(campaigns);
+        // Jobs finished by this process's workers send `job.finished` through it.
+        self.jobs
+            .set_notifier(Arc::new(super::campaigns::JobWebhook(campaigns.clone())));
+        self.campaigns = Some(campaigns);
         self
     }
 
