@@ -180,7 +180,10 @@ async fn metrics_move_as_a_job_runs_and_pass_promtool() {
     let after = scrape(&router).await;
     let moved = |series: &str| sample(&after, series) - sample(&before, series);
     assert_eq!(
-        sample(&after, r#"outreach_provider_rate_limit_rps{provider="llm"}"#),
+        sample(
+            &after,
+            r#"outreach_provider_rate_limit_rps{provider="llm"}"#
+        ),
         500.0,
         "{after}"
     );
