@@ -289,7 +289,10 @@ fn unwrap_address(raw: &str) -> &str {
             s = s[start + 1..end].trim();
         }
     }
-    if s.len() >= 7 && s[..7].eq_ignore_ascii_case("mailto:") {
+    // `get` and not `[..7]`: the seventh byte may fall inside a character.
+    if s.get(..7)
+        .is_some_and(|p| p.eq_ignore_ascii_case("mailto:"))
+    {
         s = &s[7..];
     }
     s.trim()
@@ -333,6 +336,23 @@ fn normalise_domain(s: &str) -> Option<String> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multibyte_text_is_rejected_not_a_panic() {
+        // Found by schemathesis: the seventh byte fell inside `¹`.
+        for raw in ["\u{c5}\u{e4}\u{92}\u{b9}H", "U\u{94}F\u{5638d}\u{d7}"] {
+            assert_eq!(Entry::parse(raw), None, "{raw:?}");
+        }
+        // A prefix that only looks like `mailto:` up to a multibyte character stays.
+        assert_eq!(
+            Entry::parse("mailto\u{e9}x@acme.com"),
+            Some(Entry::Email("mailto\u{e9}x@acme.com".into()))
+        );
+        assert_eq!(
+            Entry::parse("MAILTO:Jane@Acme.com"),
+            Some(Entry::Email("jane@acme.com".into()))
+        );
+    }
 
     #[test]
     fn lines_take_emails_domains_and_at_domains() {
