@@ -7,10 +7,13 @@
 # 2. installs the test dependencies (playwright-core, pinned) in outreach-server/web-tests;
 # 3. builds `outreach` and the fake providers (debug) and copies both binaries into a
 #    temp dir, so a concurrent build in a shared target dir cannot swap them mid-run;
-# 4. starts the fake Serper/LLM servers (20 ms search, 50 ms LLM) and a real
-#    `outreach serve` on the embedded defaults (SQLite, local files, in-process queue)
-#    in a temp data dir, on a free port, pointed at the fakes; and a second one that
-#    signs people in through a stand-in for Supabase Auth (web-tests/fake-supabase.mjs);
+# 4. starts the fake Serper/LLM servers (20 ms search, 50 ms LLM), a stand-in for
+#    Instantly API v2 (web-tests/fake-instantly.mjs, 1 s per request so a push's
+#    progress can be watched) and a real `outreach serve` on the embedded defaults
+#    (SQLite, local files, in-process queue) in a temp data dir, on a free port,
+#    pointed at the fakes, with a random OUTREACH_SECRETS_KEY so destination keys can
+#    be saved; and a second one that signs people in through a stand-in for Supabase
+#    Auth (web-tests/fake-supabase.mjs);
 # 5. runs the tests (node:test + playwright-core driving /usr/bin/chromium);
 # 6. stops everything and removes the temp dir, whatever happens.
 #
@@ -116,10 +119,19 @@ start_server() {
 # The embedded defaults only: nothing from the caller's environment may point the
 # servers at another database, queue, storage or auth provider.
 unset DATABASE_URL REDIS_URL STORAGE_URL SUPABASE_URL SUPABASE_ANON_KEY SUPABASE_JWT_SECRET \
-    SUPABASE_JWT_ISS SUPABASE_JWT_AUD GROQ_API_KEY OUTREACH_PLANS STRIPE_SECRET_KEY
-start_server server
+    SUPABASE_JWT_ISS SUPABASE_JWT_AUD GROQ_API_KEY OUTREACH_PLANS STRIPE_SECRET_KEY \
+    OUTREACH_SECRETS_KEY INSTANTLY_URL SMARTLEAD_URL LEMLIST_URL HUBSPOT_URL
+
+# The stand-in for Instantly that "Send to …" pushes to.
+FAKE_INSTANTLY_DELAY_MS=1000 node "$web_tests/fake-instantly.mjs" >"$tmp/instantly.env" 2>"$tmp/instantly.log" &
+pids+=($!)
+wait_for_line "$tmp/instantly.env" INSTANTLY_URL "${pids[-1]}"
+instantly_url=$(sed -n 's/^INSTANTLY_URL=//p' "$tmp/instantly.env")
+
+secrets_key=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+start_server server OUTREACH_SECRETS_KEY="$secrets_key" INSTANTLY_URL="$instantly_url"
 base_url=$server_url
-echo "server at $base_url (built-in sign-in; data in $tmp/server)"
+echo "server at $base_url (built-in sign-in; data in $tmp/server; Instantly at $instantly_url)"
 
 # A second server that signs people in through (a stand-in for) Supabase Auth.
 supabase_secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -148,7 +160,7 @@ echo "server at $slow_base_url (slow providers)"
 step "browser tests (headless chromium)"
 tests_started=$(date +%s)
 (cd "$web_tests" && OUTREACH_BASE_URL=$base_url OUTREACH_SUPABASE_BASE_URL=$supabase_base_url \
-    OUTREACH_SLOW_BASE_URL=$slow_base_url \
+    OUTREACH_SLOW_BASE_URL=$slow_base_url OUTREACH_FAKE_INSTANTLY_URL=$instantly_url \
     OUTREACH_REPO=$root \
     node --test --test-concurrency=1 --test-reporter=spec ${OUTREACH_BROWSER_TEST_ARGS:-} tests/)
 echo

@@ -42,11 +42,21 @@ export async function newPage(browser, options = {}) {
   const page = await context.newPage();
   page.setDefaultTimeout(15_000);
   page.consoleErrors = [];
+  page.consoleErrorUrls = []; // the resource each console error is about, if any
   page.on('console', (m) => {
-    if (m.type() === 'error') page.consoleErrors.push(m.text());
+    if (m.type() !== 'error') return;
+    page.consoleErrors.push(m.text());
+    page.consoleErrorUrls.push(m.location()?.url || '');
   });
   page.on('pageerror', (e) => page.consoleErrors.push(String(e)));
   return page;
+}
+
+/** Console errors other than the browser's note on an expected error answer: `GET
+ * /api/webhook` answers 404 when no webhook is set, and Chromium logs every 4xx fetch. */
+export function unexpectedConsoleErrors(page) {
+  return page.consoleErrors.filter((text, i) =>
+    !(/status of 404/.test(text) && new URL(page.consoleErrorUrls[i] || 'about:blank').pathname === '/api/webhook'));
 }
 
 export async function screenshot(page, name) {

@@ -53,8 +53,9 @@ async function send(path, options) {
   }
 }
 
-/** JSON request. `json` is sent as the body; FormData as multipart. */
-export async function api(path, { method = 'GET', json, form, signal } = {}) {
+/** JSON request. `json` is sent as the body; FormData as multipart; `raw` (a Blob,
+ * File or string) as it is, with `contentType`. */
+export async function api(path, { method = 'GET', json, form, raw, contentType, signal } = {}) {
   const headers = { accept: 'application/json', ...authHeaders() };
   let body;
   if (json !== undefined) {
@@ -62,6 +63,9 @@ export async function api(path, { method = 'GET', json, form, signal } = {}) {
     body = JSON.stringify(json);
   } else if (form) {
     body = form;
+  } else if (raw !== undefined) {
+    if (contentType) headers['content-type'] = contentType;
+    body = raw;
   }
   const response = await send(path, { method, headers, body, signal });
   if (!response.ok) throw await errorFrom(response);

@@ -65,6 +65,7 @@ pub const PAGES: &[Page] = &[
         ..page("/jobs/{id}", "job", "Job")
     },
     page("/billing", "billing", "Billing"),
+    page("/settings", "settings", "Settings"),
     Page {
         public: true,
         ..page("/login", "login", "Sign in")
@@ -129,6 +130,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("api.js", JS),
     asset!("app.js", JS),
     asset!("auth.js", JS),
+    asset!("destinations.js", JS),
     asset!("favicon.svg", SVG),
     asset!("jobactions.js", JS),
     asset!("live.js", JS),
@@ -136,8 +138,13 @@ pub const ASSETS: &[Asset] = &[
     asset!("pages/billing.js", JS),
     asset!("pages/dashboard.js", JS),
     asset!("pages/job.js", JS),
+    asset!("pages/job/push.js", JS),
     asset!("pages/jobs.js", JS),
     asset!("pages/login.js", JS),
+    asset!("pages/settings.js", JS),
+    asset!("pages/settings/destinations.js", JS),
+    asset!("pages/settings/suppression.js", JS),
+    asset!("pages/settings/webhook.js", JS),
     asset!("pages/upload.js", JS),
     asset!("pages/upload/columns.js", JS),
     asset!("pages/upload/file.js", JS),

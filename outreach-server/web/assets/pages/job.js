@@ -5,6 +5,7 @@
 import { actions, progressBlock } from '../jobactions.js';
 import { api, ApiError, describe } from '../api.js';
 import { watchJob } from '../live.js';
+import { pushPanel } from './job/push.js';
 import { alertBox, fill, fmtDateTime, fmtDuration, fmtNumber, fmtTime, h, isTerminal, pill, table } from '../ui.js';
 import { evidenceList, researchLines, statusLabelOf } from '../research.js';
 import { serviceFields } from '../service.js';
@@ -81,6 +82,7 @@ export async function render(main, ctx) {
   const sampleCard = h('section', { class: 'card', 'aria-labelledby': 'sample-h', hidden: true });
   main.append(back, head, error, progressCard, detailGrid, sampleCard, logsCard);
   let progress = null;
+  let pushCard = null; // "Send to …", once the job has a result
 
   function draw() {
     fill(head, h('h1', { class: 'row' }, job.filename, ' ', pill(job.status)),
@@ -112,6 +114,10 @@ export async function render(main, ctx) {
         ? h('ol', { class: 'logs' }, logs.map((l) => h('li', {}, h('time', { datetime: l.created_at }, fmtTime(l.created_at)), l.message)))
         : h('p', { class: 'muted' }, 'No entries yet.'));
     if (job.status === 'succeeded') loadSample();
+    if (job.status === 'succeeded' && !pushCard) {
+      pushCard = pushPanel(job, { signal });
+      progressCard.after(pushCard);
+    }
   }
 
   async function loadSample() {
