@@ -33,6 +33,7 @@ let browser;
 // first without a destination, then with Instantly saved.
 let email;
 let token;
+let smallJob; // 3 rows, run by the first test
 
 before(async () => {
   browser = await launch();
@@ -81,6 +82,7 @@ test('with no destination saved, "Send to …" is disabled and links to the sett
   const upload = await apiUpload(token, SAMPLE, 'prospects.csv');
   const job = await apiCreateJob(token, { file_path: upload.file_path, limit: 3 });
   await apiWaitJob(token, job.job_id);
+  smallJob = job.job_id;
   const page = await newPage(browser);
   await signInWithForm(page, email, PASSWORD);
   await page.goto(`/jobs/${job.job_id}`);
@@ -191,6 +193,50 @@ test('Send to Instantly: progress, then each row\'s result; a second push create
   // An earlier push's rows, from the history.
   await page.locator('#push-history tbody tr').nth(1).getByRole('button').click();
   await page.waitForFunction((n) => [...document.querySelectorAll('#push-results td.push-status')].filter((td) => td.dataset.status === 'pushed').length === n, pushedCount);
+  assert.deepEqual(unexpectedConsoleErrors(page), []);
+  await page.close();
+});
+
+test('leaving the page stops following a push; a rejected key stops the push and says so', async () => {
+  assert.ok(smallJob, 'the first test ran a job');
+  const page = await newPage(browser);
+  await signInWithForm(page, email, PASSWORD);
+  const polls = [];
+  page.on('request', (r) => {
+    if (/\/api\/jobs\/[^/]+\/pushes\/push_/.test(new URL(r.url()).pathname)) polls.push(Date.now());
+  });
+
+  // A push of the small job (the fake answers after 1 s); leave at once.
+  await page.goto(`/jobs/${smallJob}`);
+  await page.waitForFunction(() => document.getElementById('push-start')?.textContent === 'Send to Instantly');
+  await page.locator('#push-start').click();
+  await page.locator('#push-progress[data-status="running"]').waitFor();
+  await page.getByRole('link', { name: 'All jobs' }).click();
+  await page.getByRole('heading', { name: 'Jobs', exact: true }).waitFor();
+  const left = Date.now();
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.equal(polls.filter((t) => t > left + 100).length, 0, `no polling after leaving: ${polls.map((t) => t - left)}`);
+
+  // Back on the page, the ended push is in the history.
+  await page.goto(`/jobs/${smallJob}`);
+  await page.locator('#push-history tbody tr[data-status="succeeded"]').waitFor();
+
+  // A key Instantly refuses (the fake answers 401 "Invalid API key").
+  await page.goto('/settings');
+  await page.getByLabel('Instantly API key').fill('invalid-key-0000');
+  await page.locator('#campaign-instantly').fill('camp-refused');
+  await page.getByRole('button', { name: 'Save Instantly' }).click();
+  await page.locator('#destination-instantly .dest-status').filter({ hasText: 'camp-refused' }).waitFor();
+  await page.goto(`/jobs/${smallJob}`);
+  await page.waitForFunction(() => document.getElementById('push-campaign')?.value === 'camp-refused');
+  await page.locator('#push-start').click();
+  await page.locator('#push-progress[data-status="failed"]').waitFor({ timeout: 30_000 });
+  const error = await page.locator('#push-error').textContent();
+  assert.match(error, /rejected the API key \(HTTP 401\)/, error);
+  assert.equal(await page.locator('#push-error').getAttribute('role'), 'alert');
+  assert.equal(await page.locator('#push-error a').getAttribute('href'), '/settings');
+  assert.equal((await fakeCampaign('camp-refused')).created.length, 0);
+  await screenshot(page, 'job-push-refused-key');
   assert.deepEqual(unexpectedConsoleErrors(page), []);
   await page.close();
 });

@@ -109,7 +109,8 @@ export function pushPanel(job, { signal }) {
         : `The push to ${where} stopped after ${fmtNumber(p.rows)} rows · ${counts(p)}.`;
     if (statusText.textContent !== text) statusText.textContent = text;
     if (p.status === 'failed' && p.error) {
-      pushError.textContent = `Error: ${p.error}`;
+      fill(pushError, h('strong', {}, 'Error: '), p.error, '. ',
+        /key/i.test(p.error) ? ['Check the key in ', h('a', { href: '/settings' }, 'Settings'), ', then send again.'] : 'Send again to finish: rows already sent are not added twice.');
       pushError.hidden = false;
     } else {
       pushError.hidden = true;
