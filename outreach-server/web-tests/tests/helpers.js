@@ -63,6 +63,11 @@ export async function screenshot(page, name) {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
 
+/** A screenshot of one part of the page (a locator). */
+export async function screenshotOf(locator, name) {
+  await locator.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+}
+
 let counter = 0;
 export function uniqueEmail(prefix) {
   counter += 1;

@@ -14,12 +14,14 @@ import {
   apiSignUp,
   apiUpload,
   apiWaitJob,
+  BASE_URL,
   launch,
   newPage,
   PASSWORD,
   readCsv,
   SAMPLE,
   screenshot,
+  screenshotOf,
   signInWithForm,
   uniqueEmail,
   unexpectedConsoleErrors,
@@ -161,6 +163,7 @@ test('Send to Instantly: progress, then each row\'s result; a second push create
   assert.equal(await page.locator('#push-history tbody tr').count(), 1);
   assert.ok(await start.isEnabled(), 'ready for another push');
   await screenshot(page, 'job-push-results');
+  await screenshotOf(card, 'job-push-card');
 
   // Only the rejected ones, through the filter.
   await page.getByLabel('Show', { exact: true }).selectOption('rejected');
@@ -197,7 +200,7 @@ test('Send to Instantly: progress, then each row\'s result; a second push create
   await page.close();
 });
 
-test('leaving the page stops following a push; a rejected key stops the push and says so', async () => {
+test('leaving the page stops following a push; a refused key or a destination removed meanwhile is explained', async () => {
   assert.ok(smallJob, 'the first test ran a job');
   const page = await newPage(browser);
   await signInWithForm(page, email, PASSWORD);
@@ -236,7 +239,20 @@ test('leaving the page stops following a push; a rejected key stops the push and
   assert.equal(await page.locator('#push-error').getAttribute('role'), 'alert');
   assert.equal(await page.locator('#push-error a').getAttribute('href'), '/settings');
   assert.equal((await fakeCampaign('camp-refused')).created.length, 0);
-  await screenshot(page, 'job-push-refused-key');
-  assert.deepEqual(unexpectedConsoleErrors(page), []);
+  await screenshotOf(page.locator('#push'), 'job-push-refused-key');
+
+  const errorsBefore = unexpectedConsoleErrors(page);
+  assert.deepEqual(errorsBefore, []);
+
+  // The destination removed elsewhere (another tab, the API) after the page loaded: the
+  // API's 409 becomes a sentence with the way out.
+  const removed = await fetch(new URL('/api/destinations/instantly', BASE_URL), { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+  assert.equal(removed.status, 204);
+  await page.locator('#push-start').click();
+  const refusal = page.locator('#push [role=alert]').filter({ hasText: 'No Instantly API key is saved' });
+  await refusal.waitFor();
+  assert.equal(await refusal.locator('a').getAttribute('href'), '/settings');
+  // Chromium's one note is about that 409.
+  assert.deepEqual(unexpectedConsoleErrors(page).slice(errorsBefore.length).map((e) => /status of 409/.test(e)), [true]);
   await page.close();
 });

@@ -174,3 +174,18 @@ test('the API\'s errors are shown in plain words (a server without OUTREACH_SECR
   assert.match(await page.locator('#destination-smartlead .dest-status').textContent(), /Not set up/);
   await page.close();
 });
+
+test('the settings page fits a phone screen (no sideways scrolling)', async () => {
+  const page = await newPage(browser, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+  await signInWithForm(page, email, PASSWORD);
+  await page.goto('/settings');
+  await page.locator('#destination-hubspot').waitFor();
+  await page.waitForFunction(() => !/Loading/.test(document.getElementById('dnc-count').textContent));
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(overflow <= 0, `the settings page overflows by ${overflow}px`);
+  const save = page.getByRole('button', { name: 'Save Instantly' });
+  const box = await save.boundingBox();
+  assert.ok(box && box.height >= 32, `a button big enough to tap: ${JSON.stringify(box)}`);
+  await screenshot(page, 'settings-phone');
+  await page.close();
+});

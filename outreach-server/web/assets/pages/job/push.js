@@ -4,7 +4,7 @@
 // each row's result (pushed, skipped or rejected, with the reason) and the job's
 // earlier pushes. Polling stops when the page is left (the page's AbortSignal).
 
-import { api, describe } from '../../api.js';
+import { api, ApiError, describe } from '../../api.js';
 import { destinationName, needsCampaign } from '../../destinations.js';
 import { alertBox, busy, clear, fill, fmtDateTime, fmtNumber, h, progressBar, setProgress, table } from '../../ui.js';
 
@@ -25,6 +25,16 @@ const sleep = (ms, signal) =>
 
 function counts(p) {
   return `${fmtNumber(p.pushed)} pushed · ${fmtNumber(p.skipped)} skipped · ${fmtNumber(p.rejected)} rejected`;
+}
+
+/** Why POST /push was refused, in the page's words (the API's code picks them). */
+function pushRefusal(e, to) {
+  const name = destinationName(to);
+  if (e instanceof ApiError && e.code === 'destination_not_configured') {
+    return [`No ${name} API key is saved. Save one in `, h('a', { href: '/settings' }, 'Settings'), ', then send again.'];
+  }
+  if (e instanceof ApiError && e.code === 'job_not_finished') return ['This job has no result to send yet: only a completed job can be sent.'];
+  return [describe(e, `sending to ${name}`)];
 }
 
 /** The card; it loads the saved destinations and the job's pushes itself. */
@@ -239,7 +249,7 @@ export function pushPanel(job, { signal }) {
     try {
       answer = await api(`${jobPath}/push`, { method: 'POST', json: needsCampaign(d.to) ? { to: d.to, campaign } : { to: d.to }, signal });
     } catch (e) {
-      if (e.name !== 'AbortError') error.show(describe(e, `sending to ${destinationName(d.to)}`));
+      if (e.name !== 'AbortError') error.show(...pushRefusal(e, d.to));
     } finally {
       start.classList.remove('busy');
       start.removeAttribute('aria-busy');
