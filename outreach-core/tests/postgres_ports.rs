@@ -82,6 +82,8 @@ on_postgres! {
     local_accounts_create_and_find: |s| accounts::create_and_find_by_any_spelling(&*s).await;
     local_accounts_duplicate_email: |s| accounts::duplicate_email_is_already_exists(&*s).await;
     local_accounts_concurrent_signups: |s| accounts::concurrent_signups_create_one_user(s).await;
+    local_accounts_token_versions: |s| accounts::token_versions_and_passwords(s).await;
+    local_accounts_verify_once: |s| accounts::email_verification_happens_once(s).await;
     campaign_settings_roundtrip: |s| suite::campaign::settings_roundtrip_scoped(&*s).await;
 }
 

@@ -13,7 +13,7 @@ use axum::http::{header, Request, StatusCode};
 use outreach_core::backends::SqliteStore;
 use outreach_core::ports::LocalAccounts;
 use outreach_server::server::web::assets::{self, version};
-use outreach_server::server::web::rate_limit::{Limits, LoginLimiter};
+use outreach_server::server::web::rate_limit::{Backoff, LoginLimiter};
 use outreach_server::server::web::{SupabaseAuth, WebConfig, WebState};
 use serde_json::{json, Value};
 use support::*;
@@ -513,10 +513,8 @@ async fn wrong_password_and_unknown_email_look_the_same() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_sign_ins_are_rate_limited_per_email() {
-    let limits = |n| Limits {
-        max_failures: n,
-        window: Duration::from_secs(600),
-    };
+    // `n` free failures, then a 10-minute pause (longer than the hold: refused).
+    let limits = |n| Backoff::after(n, Duration::from_secs(600));
     let (h, _) = harness_with(
         WebConfig::default(),
         LoginLimiter::new(limits(3), limits(100)),
@@ -571,10 +569,8 @@ async fn one_client_address_cannot_sign_up_or_guess_without_bound() {
     use axum::extract::ConnectInfo;
     use std::net::SocketAddr;
 
-    let limits = |n| Limits {
-        max_failures: n,
-        window: Duration::from_secs(600),
-    };
+    // `n` free failures, then a 10-minute pause (longer than the hold: refused).
+    let limits = |n| Backoff::after(n, Duration::from_secs(600));
     let (h, _) = harness_with(
         WebConfig::default(),
         LoginLimiter::new(limits(100), limits(3)),

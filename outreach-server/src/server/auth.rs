@@ -5,6 +5,24 @@
 //!
 //! The [`AuthUser`] extractor is the only way a handler learns who is calling; it also
 //! creates the caller's account on first sight with the free plan's credits.
+//!
+//! # Revocation
+//!
+//! Tokens of the server's own password accounts carry `ver`, the account's
+//! `token_version` when they were issued; sign-out and password changes move the
+//! version on, which refuses every older token. The extractor reads the account row on
+//! every request (one primary-key lookup, like the profile read it already does) rather
+//! than caching it: a cache would keep a signed-out token alive on the other server
+//! processes for its lifetime, and the row read costs about what the profile read does.
+//! A token without `ver` counts as version 0, so tokens of accounts that never signed
+//! out stay valid until they expire; Supabase users have no local row and no check.
+//!
+//! # Links
+//!
+//! Email verification and password reset links carry a JWT too, signed with a key
+//! derived from the same secret for that purpose alone (HMAC-SHA256 of the secret and
+//! the purpose) and with their own audience, so a link is never a session, nor a
+//! reset link a verification link.
 
 use std::io::Write;
 use std::path::Path;
@@ -15,8 +33,10 @@ use std::sync::Arc;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use hmac::{Hmac, KeyInit, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use outreach_core::jobs::JobSystem;
+use outreach_core::ports::LocalAccounts;
 use outreach_core::Error as CoreError;
 use serde::{Deserialize, Serialize};
 
@@ -73,6 +93,40 @@ pub struct Claims {
     pub exp: u64,
     #[serde(default)]
     pub iat: u64,
+    /// The account's token version at issue (local accounts; absent = 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ver: Option<i64>,
+}
+
+/// What a link (email verification, password reset) carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkClaims {
+    /// The user id.
+    pub sub: String,
+    /// The email the link was sent to.
+    pub email: String,
+    /// The account's token version when the link was made: a reset link works only
+    /// while it is unchanged, so once (the reset moves it on).
+    pub ver: i64,
+    pub aud: String,
+    pub exp: u64,
+    pub iat: u64,
+}
+
+/// What a link is for; each has its own key and audience.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkPurpose {
+    VerifyEmail,
+    ResetPassword,
+}
+
+impl LinkPurpose {
+    fn audience(self) -> &'static str {
+        match self {
+            LinkPurpose::VerifyEmail => "outreach:verify-email",
+            LinkPurpose::ResetPassword => "outreach:reset-password",
+        }
+    }
 }
 
 impl AuthConfig {
@@ -163,6 +217,27 @@ impl AuthConfig {
 
     /// A token for `user_id`, valid for `ttl` (self-hosting without Supabase).
     pub fn issue(&self, user_id: &str, email: &str, ttl: Duration) -> Result<String, CoreError> {
+        self.issue_claims(user_id, email, ttl, None)
+    }
+
+    /// A session of a password account: carries its token version `ver`.
+    pub fn issue_session(
+        &self,
+        user_id: &str,
+        email: &str,
+        ttl: Duration,
+        ver: i64,
+    ) -> Result<String, CoreError> {
+        self.issue_claims(user_id, email, ttl, Some(ver))
+    }
+
+    fn issue_claims(
+        &self,
+        user_id: &str,
+        email: &str,
+        ttl: Duration,
+        ver: Option<i64>,
+    ) -> Result<String, CoreError> {
         if !valid_user_id(user_id) {
             return Err(CoreError::Config(format!(
                 "user id `{user_id}` is not valid: use letters, digits, `-` and `_` (at most 128)"
@@ -176,6 +251,7 @@ impl AuthConfig {
             iss: self.issuer.clone(),
             exp: now + ttl.as_secs(),
             iat: now,
+            ver,
         };
         jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -183,6 +259,61 @@ impl AuthConfig {
             &EncodingKey::from_secret(&self.secret),
         )
         .map_err(|e| CoreError::Config(format!("could not sign the token: {e}")))
+    }
+
+    /// The key of one kind of link: HMAC-SHA256(secret, purpose).
+    fn link_key(&self, purpose: LinkPurpose) -> Result<Vec<u8>, CoreError> {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&self.secret)
+            .map_err(|e| CoreError::Config(format!("link key: {e}")))?;
+        mac.update(b"outreach link key v1: ");
+        mac.update(purpose.audience().as_bytes());
+        Ok(mac.finalize().into_bytes().to_vec())
+    }
+
+    /// A signed link token for `purpose`, valid until `exp` (Unix seconds).
+    pub fn sign_link(
+        &self,
+        purpose: LinkPurpose,
+        user_id: &str,
+        email: &str,
+        ver: i64,
+        exp: u64,
+    ) -> Result<String, CoreError> {
+        let claims = LinkClaims {
+            sub: user_id.to_owned(),
+            email: email.to_owned(),
+            ver,
+            aud: purpose.audience().to_owned(),
+            exp,
+            iat: jsonwebtoken::get_current_timestamp(),
+        };
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(&self.link_key(purpose)?),
+        )
+        .map_err(|e| CoreError::Config(format!("could not sign the link: {e}")))
+    }
+
+    /// The claims of a link for `purpose`: signature, audience and expiry (no leeway).
+    pub fn verify_link(&self, purpose: LinkPurpose, token: &str) -> Result<LinkClaims, AppError> {
+        let invalid =
+            || AppError::bad_request("invalid_link", "this link is invalid or has expired");
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_audience(&[purpose.audience()]);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub", "aud"]);
+        let key = self.link_key(purpose).map_err(|_| invalid())?;
+        let data =
+            jsonwebtoken::decode::<LinkClaims>(token, &DecodingKey::from_secret(&key), &validation)
+                .map_err(|e| {
+                    tracing::debug!(error = %e, "link rejected");
+                    invalid()
+                })?;
+        if !valid_user_id(&data.claims.sub) {
+            return Err(invalid());
+        }
+        Ok(data.claims)
     }
 }
 
@@ -249,6 +380,8 @@ pub struct AuthContext {
     pub jobs: JobSystem,
     /// Credits of a new account.
     pub free_credits: i64,
+    /// The password accounts, whose token versions are checked (none: no check).
+    pub accounts: Option<Arc<dyn LocalAccounts>>,
 }
 
 impl<S> FromRequestParts<S> for AuthUser
@@ -276,6 +409,9 @@ where
                 AppError::Unauthorized("expected `Authorization: Bearer <token>`".into())
             })?;
         let claims = context.config.verify(token)?;
+        if let Some(accounts) = &context.accounts {
+            check_version(&**accounts, &claims).await?;
+        }
         let email = claims.email.unwrap_or_default();
         context
             .jobs
@@ -287,4 +423,17 @@ where
             email,
         })
     }
+}
+
+/// Refuses a token of a password account whose version has moved on (signed out, or
+/// the password changed since it was issued).
+pub async fn check_version(accounts: &dyn LocalAccounts, claims: &Claims) -> Result<(), AppError> {
+    if let Some(user) = accounts.user_by_id(&claims.sub).await? {
+        if user.token_version != claims.ver.unwrap_or(0) {
+            return Err(AppError::Unauthorized(
+                "this session has ended (signed out or password changed); sign in again".into(),
+            ));
+        }
+    }
+    Ok(())
 }

@@ -18,6 +18,7 @@ pub mod error;
 pub mod extract;
 pub mod job_watch;
 pub mod listen;
+pub mod mail;
 pub mod openapi;
 pub mod plans;
 pub mod routes;

@@ -83,6 +83,7 @@ impl FromRef<AppState> for AuthContext {
             config: state.auth.clone(),
             jobs: state.jobs.clone(),
             free_credits: state.config.free_credits,
+            accounts: state.web.accounts.clone(),
         }
     }
 }

@@ -64,6 +64,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "file sizes",
         include_str!("../../../migrations/sqlite/20261231000000_file_sizes.sql"),
     ),
+    (
+        20270110000000,
+        "account security",
+        include_str!("../../../migrations/sqlite/20270110000000_account_security.sql"),
+    ),
 ];
 
 /// The SQLite [`Dialect`].

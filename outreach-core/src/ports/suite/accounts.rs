@@ -11,7 +11,9 @@ use crate::ports::{LocalAccounts, NewLocalUser};
 pub async fn run_all(accounts: Arc<dyn LocalAccounts>) {
     create_and_find_by_any_spelling(&*accounts).await;
     duplicate_email_is_already_exists(&*accounts).await;
-    concurrent_signups_create_one_user(accounts).await;
+    concurrent_signups_create_one_user(accounts.clone()).await;
+    token_versions_and_passwords(accounts.clone()).await;
+    email_verification_happens_once(accounts).await;
 }
 
 fn new_user(email: &str) -> NewLocalUser {
@@ -38,6 +40,20 @@ pub async fn create_and_find_by_any_spelling(accounts: &dyn LocalAccounts) {
         "stored trimmed and lower-cased"
     );
     assert_eq!(created.password_hash, new.password_hash);
+    assert_eq!(created.token_version, 0, "a new user starts at version 0");
+    assert_eq!(
+        created.email_verified_at, None,
+        "a new user is not verified"
+    );
+    assert_eq!(
+        accounts.user_by_id(&new.user_id).await.unwrap().as_ref(),
+        Some(&created),
+        "found by id"
+    );
+    assert_eq!(
+        accounts.user_by_id(&fresh_id("nobody")).await.unwrap(),
+        None
+    );
     for spelling in [email.clone(), email.to_uppercase(), format!(" {email}")] {
         let found = accounts.user_by_email(&spelling).await.unwrap();
         assert_eq!(found.as_ref(), Some(&created), "lookup by `{spelling}`");
@@ -100,4 +116,119 @@ pub async fn concurrent_signups_create_one_user(accounts: Arc<dyn LocalAccounts>
         accounts.user_by_email(&email).await.unwrap().as_ref(),
         winners.first()
     );
+}
+
+/// Revocations add one each (also concurrently); `set_password` is a compare-and-set on
+/// the version that also moves it on, so of concurrent resets bound to one version
+/// exactly one wins; unknown users are `NotFound`.
+pub async fn token_versions_and_passwords(accounts: Arc<dyn LocalAccounts>) {
+    let user = accounts
+        .create_user(new_user(&fresh_email()))
+        .await
+        .unwrap();
+    let id = user.user_id.clone();
+    assert_eq!(accounts.revoke_tokens(&id).await.unwrap(), 1);
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let accounts = accounts.clone();
+            let id = id.clone();
+            tokio::spawn(async move { accounts.revoke_tokens(&id).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let stored = accounts.user_by_id(&id).await.unwrap().unwrap();
+    assert_eq!(stored.token_version, 11, "no concurrent revocation is lost");
+    assert_eq!(stored.password_hash, user.password_hash);
+
+    // A stale version changes nothing.
+    assert_eq!(
+        accounts
+            .set_password(&id, "$argon2id$stale", 3)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        accounts
+            .user_by_id(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        user.password_hash
+    );
+    // 10 concurrent changes bound to the current version: exactly one wins.
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let accounts = accounts.clone();
+            let id = id.clone();
+            tokio::spawn(async move {
+                let hash = format!("$argon2id$new{i}");
+                (hash.clone(), accounts.set_password(&id, &hash, 11).await)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (hash, result) = task.await.unwrap();
+        if let Some(version) = result.unwrap() {
+            assert_eq!(version, 12);
+            winners.push(hash);
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one change per version");
+    let stored = accounts.user_by_id(&id).await.unwrap().unwrap();
+    assert_eq!(Some(&stored.password_hash), winners.first());
+    assert_eq!(stored.token_version, 12);
+
+    let nobody = fresh_id("nobody");
+    assert!(matches!(
+        accounts.revoke_tokens(&nobody).await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        accounts.set_password(&nobody, "$argon2id$x", 0).await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+/// Of concurrent verifications exactly one reports that it verified; the time stays.
+pub async fn email_verification_happens_once(accounts: Arc<dyn LocalAccounts>) {
+    let user = accounts
+        .create_user(new_user(&fresh_email()))
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let accounts = accounts.clone();
+            let id = user.user_id.clone();
+            tokio::spawn(async move { accounts.mark_email_verified(&id).await })
+        })
+        .collect();
+    let mut firsts = 0;
+    for task in tasks {
+        if task.await.unwrap().unwrap() {
+            firsts += 1;
+        }
+    }
+    assert_eq!(firsts, 1, "exactly one call verifies");
+    let stored = accounts.user_by_id(&user.user_id).await.unwrap().unwrap();
+    let at = stored.email_verified_at.expect("verified");
+    assert!(!accounts.mark_email_verified(&user.user_id).await.unwrap());
+    assert_eq!(
+        accounts
+            .user_by_id(&user.user_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .email_verified_at,
+        Some(at),
+        "the first verification's time stays"
+    );
+    assert!(matches!(
+        accounts.mark_email_verified(&fresh_id("nobody")).await,
+        Err(Error::NotFound(_))
+    ));
 }

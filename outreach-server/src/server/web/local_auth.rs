@@ -11,16 +11,18 @@
 //!   blocking thread.
 //! - A wrong password and an unknown email get the same 401 and take about the same
 //!   time (an unknown email is checked against a dummy hash).
-//! - Failed sign-ins are limited per email and per client address ([`LoginLimiter`]):
-//!   `429` with `Retry-After`. The attempt is counted before the password is hashed, in
-//!   the same step as the check, so a flood gets exactly the allowance of Argon2 work.
+//! - Failed sign-ins slow down per email and per client address ([`LoginLimiter`]):
+//!   growing delays, never a lock; an attempt whose turn is near is held until then,
+//!   one further out is `429` with `Retry-After`. The attempt is counted before the
+//!   password is hashed, in the same step as the check, so a flood gets exactly the
+//!   allowance of Argon2 work. Behind a trusted proxy the client address comes from
+//!   `X-Forwarded-For` ([`ClientAddr`]).
 //! - Argon2 runs under [`HashingSlots`] (one per CPU): each hash holds ~19 MiB, so
 //!   memory stays bounded however many requests arrive at once; the rest wait within
 //!   their request's deadline.
 //!
 //! [`LoginLimiter`]: super::rate_limit::LoginLimiter
 
-use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
 use std::time::Duration;
@@ -29,17 +31,18 @@ use tokio::sync::Semaphore;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::header::RETRY_AFTER;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
-use outreach_core::ports::{normalize_email, LocalAccounts, NewLocalUser};
+use axum::Json;
+use outreach_core::ports::{normalize_email, LocalAccounts, LocalUser, NewLocalUser};
 use outreach_core::Error as CoreError;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use super::client_addr::ClientAddr;
 use super::rate_limit::Key;
 use super::WebContext;
 use crate::server::auth::SecretSource;
@@ -136,6 +139,8 @@ pub struct Session {
 pub struct SessionUser {
     id: String,
     email: String,
+    /// The email was verified (free credits are granted then).
+    email_verified: bool,
 }
 
 /// The API's errors plus the one status the API has no variant for (429).
@@ -162,13 +167,18 @@ impl IntoResponse for AuthError {
         match self {
             AuthError::App(e) => e.into_response(),
             AuthError::RateLimited(wait) => {
-                let secs = wait.as_secs().max(1);
+                let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+                let when = if secs < 120 {
+                    format!("{secs} seconds")
+                } else {
+                    format!("{} minutes", secs.div_ceil(60))
+                };
                 (
                     StatusCode::TOO_MANY_REQUESTS,
                     [(RETRY_AFTER, secs.to_string())],
                     Json(json!({ "error": {
                         "code": "rate_limited",
-                        "message": format!("too many failed sign-ins; try again in {} minute(s)", secs.div_ceil(60)),
+                        "message": format!("too many attempts; try again in {when}"),
                         "retry_after": secs,
                     } })),
                 )
@@ -286,7 +296,7 @@ impl HashingSlots {
     }
 
     /// Runs `f` (a hash or a verification) on a blocking thread once a slot is free.
-    async fn run<T: Send + 'static>(
+    pub(crate) async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AppError> {
@@ -306,22 +316,39 @@ impl HashingSlots {
     }
 }
 
-fn session(state: &WebContext, user_id: &str, email: &str) -> Result<Json<Session>, AuthError> {
+/// A session for `user`: a token carrying its token version.
+pub(crate) fn session(state: &WebContext, user: &LocalUser) -> Result<Json<Session>, AuthError> {
     let ttl = state.web.config.session_ttl;
-    let token = state.auth.config.issue(user_id, email, ttl)?;
+    let token =
+        state
+            .auth
+            .config
+            .issue_session(&user.user_id, &user.email, ttl, user.token_version)?;
     Ok(Json(Session {
         access_token: token,
         token_type: "bearer".into(),
         expires_in: ttl.as_secs(),
         user: SessionUser {
-            id: user_id.into(),
-            email: email.into(),
+            id: user.user_id.clone(),
+            email: user.email.clone(),
+            email_verified: user.email_verified_at.is_some(),
         },
     }))
 }
 
-fn client_of(peer: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<String> {
-    peer.map(|Extension(ConnectInfo(addr))| Key::client_of(addr.ip()))
+/// Holds a sign-in for its turn (`Ok(wait)` from [`LoginLimiter::sign_in`]).
+///
+/// [`LoginLimiter::sign_in`]: super::rate_limit::LoginLimiter::sign_in
+pub(crate) async fn throttle(state: &WebContext, keys: &[Key]) -> Result<(), AuthError> {
+    let wait = state
+        .web
+        .limiter
+        .sign_in(keys)
+        .map_err(AuthError::RateLimited)?;
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
+    }
+    Ok(())
 }
 
 /// `POST /auth/signup {email, password}` → `201` and a session; `409` when the email
@@ -342,14 +369,17 @@ fn client_of(peer: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<String>
 )]
 pub async fn signup(
     State(state): State<WebContext>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    ClientAddr(peer): ClientAddr,
     AppJson(credentials): AppJson<Credentials>,
 ) -> Result<(StatusCode, Json<Session>), AuthError> {
     let accounts = accounts(&state)?;
     let email = validate(&credentials)?;
     // Sign-ups count against the client's own sign-up allowance (IPv6: per /64), so
     // one address cannot make accounts (and spend Argon2 time) without bound.
-    let client: Vec<Key> = client_of(peer).map(Key::Signup).into_iter().collect();
+    let client: Vec<Key> = peer
+        .map(|ip| Key::Signup(Key::client_of(ip)))
+        .into_iter()
+        .collect();
     state
         .web
         .limiter
@@ -383,10 +413,7 @@ pub async fn signup(
         .ensure_account(&user.user_id, &user.email, state.auth.free_credits)
         .await?;
     tracing::info!(user = %user.user_id, "local account created");
-    Ok((
-        StatusCode::CREATED,
-        session(&state, &user.user_id, &user.email)?,
-    ))
+    Ok((StatusCode::CREATED, session(&state, &user)?))
 }
 
 /// `POST /auth/login {email, password}` → a session; `401` for a wrong password or an
@@ -407,19 +434,16 @@ pub async fn signup(
 )]
 pub async fn login(
     State(state): State<WebContext>,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    ClientAddr(peer): ClientAddr,
     AppJson(credentials): AppJson<Credentials>,
 ) -> Result<Json<Session>, AuthError> {
     let accounts = accounts(&state)?;
     let email = normalize_email(&credentials.email);
     let mut keys = vec![Key::Email(email.clone())];
-    keys.extend(client_of(peer).map(Key::Client));
-    // Counted now, before any hashing; a success takes it back below.
-    state
-        .web
-        .limiter
-        .attempt(&keys)
-        .map_err(AuthError::RateLimited)?;
+    keys.extend(peer.map(|ip| Key::Client(Key::client_of(ip))));
+    // Counted now, before any hashing (and held for its turn after earlier failures);
+    // a success takes it back below.
+    throttle(&state, &keys).await?;
     let wrong = || AppError::Unauthorized("wrong email or password".into());
     if credentials.password.len() > MAX_PASSWORD_BYTES {
         return Err(wrong().into());
@@ -436,8 +460,7 @@ pub async fn login(
         .await?;
     match user {
         Some(user) if matches => {
-            state.web.limiter.clear(&Key::Email(email));
-            state.web.limiter.forgive(&keys[1..]);
+            state.web.limiter.succeeded(&keys);
             // The profile normally exists since sign-up; make sure (a restored database).
             state
                 .auth
@@ -445,7 +468,7 @@ pub async fn login(
                 .ledger()
                 .ensure_account(&user.user_id, &user.email, state.auth.free_credits)
                 .await?;
-            session(&state, &user.user_id, &user.email)
+            session(&state, &user)
         }
         _ => Err(wrong().into()),
     }

@@ -30,7 +30,9 @@
 //!   Argon2id (the `argon2` crate's defaults); tokens are the same HS256 tokens
 //!   `outreach token` mints, so the rest of the API cannot tell them apart.
 
+pub mod account_auth;
 pub mod assets;
+pub mod client_addr;
 pub mod local_auth;
 pub mod rate_limit;
 
@@ -75,13 +77,16 @@ pub struct WebConfig {
     /// With Supabase configured, the browser signs in there and the local sign-up and
     /// sign-in routes answer 503.
     pub supabase: Option<SupabaseAuth>,
-    /// Lifetime of tokens from `POST /auth/signup` and `POST /auth/login`.
+    /// Lifetime of tokens from `POST /auth/signup` and `POST /auth/login`
+    /// (`OUTREACH_TOKEN_TTL_SECS`, default 24 hours).
     pub session_ttl: Duration,
     /// `OUTREACH_LOCAL_ACCOUNTS=1`: keep this server's own password accounts although
     /// tokens are Supabase's (`SUPABASE_JWT_SECRET`). Off by default, because local
     /// sign-ups would then mint Supabase-signed tokens past Supabase's own sign-up
     /// controls.
     pub local_accounts_with_supabase: bool,
+    /// `OUTREACH_TRUSTED_PROXIES`: whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: client_addr::TrustedProxies,
 }
 
 impl Default for WebConfig {
@@ -90,6 +95,7 @@ impl Default for WebConfig {
             supabase: None,
             session_ttl: Duration::from_secs(24 * 3600),
             local_accounts_with_supabase: false,
+            trusted_proxies: client_addr::TrustedProxies::default(),
         }
     }
 }
@@ -132,11 +138,23 @@ impl WebConfig {
             var("OUTREACH_LOCAL_ACCOUNTS").as_deref(),
             Some("1" | "true" | "yes")
         );
-        Ok(Self {
+        let mut config = Self {
             supabase,
             local_accounts_with_supabase,
             ..Self::default()
-        })
+        };
+        if let Some(v) = var("OUTREACH_TOKEN_TTL_SECS") {
+            let secs = v.parse::<u64>().ok().filter(|&n| n > 0).ok_or_else(|| {
+                CoreError::Config(format!(
+                    "OUTREACH_TOKEN_TTL_SECS must be a positive whole number of seconds, got `{v}`"
+                ))
+            })?;
+            config.session_ttl = Duration::from_secs(secs);
+        }
+        if let Some(list) = var("OUTREACH_TRUSTED_PROXIES") {
+            config.trusted_proxies = client_addr::TrustedProxies::parse(&list)?;
+        }
+        Ok(config)
     }
 }
 
@@ -176,6 +194,7 @@ pub fn api_router<S>(config: &ServerConfig) -> ApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,
     WebContext: FromRef<S>,
+    AuthContext: FromRef<S>,
     Arc<Stripe>: FromRef<S>,
     Arc<ServerConfig>: FromRef<S>,
 {
@@ -183,6 +202,8 @@ where
         .routes(timed_api(routes!(ui_config), config))
         .routes(timed_api(routes!(local_auth::signup), config))
         .routes(timed_api(routes!(local_auth::login), config))
+        .routes(timed_api(routes!(account_auth::logout), config))
+        .routes(timed_api(routes!(account_auth::change_password), config))
 }
 
 /// The pages and their assets (not part of the API document).

@@ -1,21 +1,30 @@
-//! A basic limit on sign-in attempts, in memory: after `max_failures` wrong passwords
-//! for one key (an email, or a client address) within `window`, further attempts for
-//! that key are refused until the window, counted from the first failure, has passed.
-//! A successful sign-in clears its email's count. Sign-ups count against the client
-//! address the same way, so one address cannot create accounts without bound.
+//! Limits on sign-in attempts, sign-ups and account mail, in memory.
 //!
-//! An attempt is counted in the same step that checks the limit ([`LoginLimiter::attempt`]),
-//! before the password is hashed: of 300 concurrent wrong passwords only the allowance
-//! reaches Argon2 (a review once saw all 300 verified against a limit of 10, holding
-//! 5.7 GB). A successful sign-in takes its email's attempt back.
-//! Sign-ups are counted on their own key ([`Key::Signup`]), so creating accounts does not
-//! use up an address's sign-in allowance, nor the reverse. IPv6 clients are counted per
-//! /64 (one subscriber's usual allocation), not per address.
+//! **Failed sign-ins slow down; they never lock.** Each key (an email, or a client
+//! address) has a [`Backoff`]: its first `free` failures wait for nothing, then each
+//! further one must wait twice as long as the one before (`first_delay`, ×2 each time,
+//! at most `max_delay`). An attempt whose turn comes within `max_wait` is held until
+//! then and goes through; one further out is refused with `429` and `Retry-After`.
+//! So after ten failures from someone else, the owner's correct password still gets in
+//! (after a second), while a guesser's rate halves with every failure. A key is
+//! forgotten after `forget_after` without attempts past its turn.
+//!
+//! An attempt is counted in the same step that checks it ([`LoginLimiter::sign_in`]),
+//! under one lock, before the password is hashed: of 300 concurrent wrong passwords
+//! only those whose turn falls within `max_wait` reach Argon2 (a review once saw all 300
+//! verified against a limit of 10, holding 5.7 GB). A successful sign-in forgets its
+//! email's failures and takes its attempt back from the address.
+//!
+//! **Sign-ups and account mail have fixed windows** ([`Limits`]): at most
+//! `max_failures` per `window` per key, counted apart from failed sign-ins
+//! ([`Key::Signup`], [`Key::Mail`]), so making accounts does not use up an address's
+//! sign-in allowance, nor the reverse. IPv6 clients are counted per /64 (one
+//! subscriber's usual allocation), not per address; behind a reverse proxy the client
+//! address comes from `X-Forwarded-For` when the proxy is trusted
+//! ([`super::client_addr`]).
 //!
 //! Per process: with several server processes each keeps its own counts, which only
-//! multiplies the allowance by the number of processes. Behind a reverse proxy the
-//! client address is the proxy's, so the per-email limit is the one that matters there
-//! (the per-address limit is set higher for that reason).
+//! multiplies the allowance by the number of processes.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -24,29 +33,61 @@ use std::time::{Duration, Instant};
 /// Keys tracked before expired ones are swept out.
 const SWEEP_AT: usize = 10_000;
 
+/// A fixed window: at most `max_failures` counted attempts per `window`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub max_failures: u32,
     pub window: Duration,
 }
 
-#[derive(Debug)]
-pub struct LoginLimiter {
-    per_email: Limits,
-    per_client: Limits,
-    per_signup_client: Limits,
-    counts: Mutex<HashMap<Key, Window>>,
+/// Growing delays between failed attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// Failures that wait for nothing.
+    pub free: u32,
+    /// The wait after the first failure beyond `free`; doubles with each further one.
+    pub first_delay: Duration,
+    /// The longest wait.
+    pub max_delay: Duration,
+    /// Quiet time past the key's turn after which its failures are forgotten.
+    pub forget_after: Duration,
+}
+
+impl Backoff {
+    /// `free` failures, then always `delay` (a fixed pause; tests and strict setups).
+    pub fn after(free: u32, delay: Duration) -> Self {
+        Self {
+            free,
+            first_delay: delay,
+            max_delay: delay,
+            forget_after: delay,
+        }
+    }
+
+    /// The wait after the `failures`-th failure.
+    pub fn delay_after(&self, failures: u32) -> Duration {
+        if failures < self.free {
+            return Duration::ZERO;
+        }
+        let doublings = (failures - self.free).min(32);
+        self.first_delay
+            .saturating_mul(1u32 << doublings.min(31))
+            .min(self.max_delay)
+    }
 }
 
 /// What attempts are counted against.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Key {
-    /// A normalised email.
+    /// A normalised email, for failed sign-ins.
     Email(String),
     /// A client's IP address (IPv6: its /64), for failed sign-ins.
     Client(String),
     /// A client's IP address (IPv6: its /64), for sign-ups.
     Signup(String),
+    /// Account mail asked for (verification resends, password resets), per recipient
+    /// email or per client address (`"to:<email>"`, `"from:<client>"`).
+    Mail(String),
 }
 
 impl Key {
@@ -67,24 +108,42 @@ impl Key {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Window {
+struct Entry {
+    /// Fixed windows: when this window started. Backoff: the last attempt.
     started: Instant,
     hits: u32,
+    /// Backoff: the earliest time the next attempt may be checked.
+    next_at: Instant,
+}
+
+#[derive(Debug)]
+pub struct LoginLimiter {
+    per_email: Backoff,
+    per_client: Backoff,
+    signups: Limits,
+    mail: Limits,
+    /// The longest an attempt is held for its turn before it is refused instead.
+    max_wait: Duration,
+    entries: Mutex<HashMap<Key, Entry>>,
 }
 
 impl Default for LoginLimiter {
-    /// 10 failures per email and 50 per client address, per 15 minutes; 10 sign-ups
-    /// per client address per hour.
+    /// Per email: 10 free failures, then 1 s, 2 s, 4 s… up to 5 minutes. Per client
+    /// address: 20 free, then 1 s… up to 15 minutes. Attempts are held up to 3 s.
+    /// 10 sign-ups per address per hour; 5 account mails per email or address per hour.
     fn default() -> Self {
-        let window = Duration::from_secs(15 * 60);
         Self::new(
-            Limits {
-                max_failures: 10,
-                window,
+            Backoff {
+                free: 10,
+                first_delay: Duration::from_secs(1),
+                max_delay: Duration::from_secs(5 * 60),
+                forget_after: Duration::from_secs(15 * 60),
             },
-            Limits {
-                max_failures: 50,
-                window,
+            Backoff {
+                free: 20,
+                first_delay: Duration::from_secs(1),
+                max_delay: Duration::from_secs(15 * 60),
+                forget_after: Duration::from_secs(15 * 60),
             },
         )
         .with_signups(Limits {
@@ -95,111 +154,181 @@ impl Default for LoginLimiter {
 }
 
 impl LoginLimiter {
-    /// Sign-ups per client share `per_client` until [`LoginLimiter::with_signups`].
-    pub fn new(per_email: Limits, per_client: Limits) -> Self {
+    /// Sign-ups per client get `per_client.free` per `per_client.max_delay` until
+    /// [`LoginLimiter::with_signups`].
+    pub fn new(per_email: Backoff, per_client: Backoff) -> Self {
         Self {
             per_email,
             per_client,
-            per_signup_client: per_client,
-            counts: Mutex::new(HashMap::new()),
+            signups: Limits {
+                max_failures: per_client.free,
+                window: per_client.max_delay,
+            },
+            mail: Limits {
+                max_failures: 5,
+                window: Duration::from_secs(3600),
+            },
+            max_wait: Duration::from_secs(3),
+            entries: Mutex::new(HashMap::new()),
         }
     }
 
-    pub fn with_signups(mut self, per_signup_client: Limits) -> Self {
-        self.per_signup_client = per_signup_client;
+    pub fn with_signups(mut self, signups: Limits) -> Self {
+        self.signups = signups;
         self
     }
 
-    fn limits(&self, key: &Key) -> Limits {
+    pub fn with_mail(mut self, mail: Limits) -> Self {
+        self.mail = mail;
+        self
+    }
+
+    pub fn with_max_wait(mut self, max_wait: Duration) -> Self {
+        self.max_wait = max_wait;
+        self
+    }
+
+    /// The longest an attempt is held.
+    pub fn max_wait(&self) -> Duration {
+        self.max_wait
+    }
+
+    fn backoff(&self, key: &Key) -> Option<Backoff> {
         match key {
-            Key::Email(_) => self.per_email,
-            Key::Client(_) => self.per_client,
-            Key::Signup(_) => self.per_signup_client,
+            Key::Email(_) => Some(self.per_email),
+            Key::Client(_) => Some(self.per_client),
+            Key::Signup(_) | Key::Mail(_) => None,
         }
     }
 
-    /// Checks every key and, when none is over its limit, counts one attempt against
-    /// each, under one lock: concurrent attempts can never all pass the check before
-    /// any of them is counted. `Err(wait)` (nothing counted) when a key is over.
-    pub fn attempt(&self, keys: &[Key]) -> Result<(), Duration> {
-        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        Self::over(&counts, keys, |k| self.limits(k))?;
-        self.count(&mut counts, keys);
-        Ok(())
+    fn window(&self, key: &Key) -> Limits {
+        match key {
+            Key::Mail(_) => self.mail,
+            _ => self.signups,
+        }
     }
 
-    fn over(
-        counts: &HashMap<Key, Window>,
-        keys: &[Key],
-        limits: impl Fn(&Key) -> Limits,
-    ) -> Result<(), Duration> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Entry>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn sweep(&self, entries: &mut HashMap<Key, Entry>, now: Instant) {
+        if entries.len() < SWEEP_AT {
+            return;
+        }
+        let keep = self
+            .per_email
+            .forget_after
+            .max(self.per_client.forget_after)
+            .max(self.signups.window)
+            .max(self.mail.window);
+        entries.retain(|_, e| now.saturating_duration_since(e.next_at.max(e.started)) < keep);
+    }
+
+    /// A sign-in attempt against `keys` (an email and the client's address): `Ok(wait)`
+    /// when it may go ahead once `wait` has passed (it is counted now), `Err(retry)`
+    /// when its turn is further out than the longest hold (nothing counted).
+    pub fn sign_in(&self, keys: &[Key]) -> Result<Duration, Duration> {
         let now = Instant::now();
+        let mut entries = self.lock();
+        self.sweep(&mut entries, now);
+        let mut start = now;
+        for key in keys {
+            let Some(backoff) = self.backoff(key) else {
+                continue;
+            };
+            if let Some(e) = entries.get(key) {
+                if now.saturating_duration_since(e.next_at) >= backoff.forget_after {
+                    entries.remove(key);
+                } else {
+                    start = start.max(e.next_at);
+                }
+            }
+        }
+        let wait = start - now;
+        if wait > self.max_wait {
+            return Err(wait);
+        }
+        for key in keys {
+            let Some(backoff) = self.backoff(key) else {
+                continue;
+            };
+            let e = entries.entry(key.clone()).or_insert(Entry {
+                started: now,
+                hits: 0,
+                next_at: now,
+            });
+            // Each key keeps its own schedule: an attempt held for another key's turn
+            // does not push this key's.
+            e.hits = e.hits.saturating_add(1);
+            e.started = now;
+            e.next_at = e.next_at.max(now) + backoff.delay_after(e.hits);
+        }
+        Ok(wait)
+    }
+
+    /// A sign-in that succeeded: its email's failures are forgotten, and its attempt is
+    /// taken back from the other keys (the client address).
+    pub fn succeeded(&self, keys: &[Key]) {
+        let now = Instant::now();
+        let mut entries = self.lock();
+        for key in keys {
+            match key {
+                Key::Email(_) => {
+                    entries.remove(key);
+                }
+                other => {
+                    let Some(backoff) = self.backoff(other) else {
+                        continue;
+                    };
+                    if let Some(e) = entries.get_mut(other) {
+                        e.hits = e.hits.saturating_sub(1);
+                        if backoff.delay_after(e.hits).is_zero() {
+                            e.next_at = e.next_at.min(now);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A sign-up or a mail request against fixed windows: `Ok` and counted, or
+    /// `Err(retry)` (nothing counted) when a key is at its limit.
+    pub fn attempt(&self, keys: &[Key]) -> Result<(), Duration> {
+        let now = Instant::now();
+        let mut entries = self.lock();
+        self.sweep(&mut entries, now);
         let mut wait = None::<Duration>;
         for key in keys {
-            let limits = limits(key);
-            if let Some(w) = counts.get(key) {
-                let elapsed = now.duration_since(w.started);
-                if w.hits >= limits.max_failures && elapsed < limits.window {
+            let limits = self.window(key);
+            if let Some(e) = entries.get(key) {
+                let elapsed = now.saturating_duration_since(e.started);
+                if e.hits >= limits.max_failures && elapsed < limits.window {
                     let left = limits.window - elapsed;
                     wait = Some(wait.map_or(left, |w| w.max(left)));
                 }
             }
         }
-        wait.map_or(Ok(()), Err)
-    }
-
-    /// `Err(wait)` when any of the keys is over its limit (counts nothing).
-    pub fn check(&self, keys: &[Key]) -> Result<(), Duration> {
-        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        Self::over(&counts, keys, |k| self.limits(k))
-    }
-
-    /// Counts one attempt against each key without checking.
-    pub fn hit(&self, keys: &[Key]) {
-        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        self.count(&mut counts, keys);
-    }
-
-    fn count(&self, counts: &mut HashMap<Key, Window>, keys: &[Key]) {
-        let now = Instant::now();
-        if counts.len() >= SWEEP_AT {
-            let longest = self
-                .per_email
-                .window
-                .max(self.per_client.window)
-                .max(self.per_signup_client.window);
-            counts.retain(|_, w| now.duration_since(w.started) < longest);
+        if let Some(wait) = wait {
+            return Err(wait);
         }
         for key in keys {
-            let window = self.limits(key).window;
-            let w = counts.entry(key.clone()).or_insert(Window {
+            let window = self.window(key).window;
+            let e = entries.entry(key.clone()).or_insert(Entry {
                 started: now,
                 hits: 0,
+                next_at: now,
             });
-            if now.duration_since(w.started) >= window {
-                *w = Window {
+            if now.saturating_duration_since(e.started) >= window {
+                *e = Entry {
                     started: now,
                     hits: 0,
+                    next_at: now,
                 };
             }
-            w.hits = w.hits.saturating_add(1);
+            e.hits = e.hits.saturating_add(1);
         }
-    }
-
-    /// Takes one counted attempt back from each key (a sign-in that succeeded).
-    pub fn forgive(&self, keys: &[Key]) {
-        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        for key in keys {
-            if let Some(w) = counts.get_mut(key) {
-                w.hits = w.hits.saturating_sub(1);
-            }
-        }
-    }
-
-    /// Forgets a key's count (an email after a successful sign-in).
-    pub fn clear(&self, key: &Key) {
-        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        counts.remove(key);
+        Ok(())
     }
 }
 
@@ -207,17 +336,17 @@ impl LoginLimiter {
 mod tests {
     use super::*;
 
-    fn limiter(window: Duration) -> LoginLimiter {
+    fn limiter() -> LoginLimiter {
         LoginLimiter::new(
-            Limits {
-                max_failures: 3,
-                window,
+            Backoff {
+                free: 3,
+                first_delay: Duration::from_secs(10),
+                max_delay: Duration::from_secs(60),
+                forget_after: Duration::from_secs(600),
             },
-            Limits {
-                max_failures: 5,
-                window,
-            },
+            Backoff::after(5, Duration::from_secs(600)),
         )
+        .with_max_wait(Duration::from_secs(20))
     }
 
     fn email(e: &str) -> Key {
@@ -229,59 +358,85 @@ mod tests {
     }
 
     #[test]
-    fn blocks_an_email_after_its_failures_and_clears_on_success() {
-        let l = limiter(Duration::from_secs(60));
-        for _ in 0..3 {
-            assert!(l.check(&[email("a@x.io"), client("1.2.3.4")]).is_ok());
-            l.hit(&[email("a@x.io"), client("1.2.3.4")]);
-        }
-        let wait = l.check(&[email("a@x.io"), client("9.9.9.9")]);
-        assert!(
-            matches!(wait, Err(d) if d <= Duration::from_secs(60) && d > Duration::from_secs(50)),
-            "{wait:?}"
+    fn delays_double_after_the_free_failures_up_to_the_cap() {
+        let b = Backoff {
+            free: 10,
+            first_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(300),
+            forget_after: Duration::from_secs(900),
+        };
+        let delays: Vec<u64> = (0..22).map(|n| b.delay_after(n).as_secs()).collect();
+        assert_eq!(
+            delays,
+            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]
         );
-        // Another email from the same client is still allowed (the client limit is 5).
-        assert!(l.check(&[email("b@x.io"), client("1.2.3.4")]).is_ok());
-        l.clear(&email("a@x.io"));
-        assert!(l.check(&[email("a@x.io")]).is_ok());
+        assert_eq!(b.delay_after(u32::MAX), Duration::from_secs(300));
     }
 
     #[test]
-    fn blocks_a_client_across_emails() {
-        let l = limiter(Duration::from_secs(60));
-        for i in 0..5 {
-            l.hit(&[email(&format!("user{i}@x.io")), client("1.2.3.4")]);
+    fn attempts_wait_their_turn_and_are_refused_beyond_the_longest_hold() {
+        let l = limiter();
+        let keys = [email("a@x.io"), client("1.2.3.4")];
+        for _ in 0..3 {
+            assert_eq!(l.sign_in(&keys), Ok(Duration::ZERO));
         }
-        assert!(l.check(&[email("new@x.io"), client("1.2.3.4")]).is_err());
-        assert!(l.check(&[email("new@x.io"), client("5.6.7.8")]).is_ok());
-        assert!(l.check(&[email("new@x.io")]).is_ok());
+        // The 4th waits 10 s (held: within 20 s); the 5th would wait 10 + 20 s: refused.
+        let fourth = l.sign_in(&keys).unwrap();
+        assert!(fourth > Duration::from_secs(9) && fourth <= Duration::from_secs(10));
+        let fifth = l.sign_in(&keys);
+        assert!(
+            matches!(fifth, Err(w) if w > Duration::from_secs(29)),
+            "{fifth:?}"
+        );
+        // Another email from the same client is not slowed (the client has 5 free).
+        assert_eq!(
+            l.sign_in(&[email("b@x.io"), client("1.2.3.4")]),
+            Ok(Duration::ZERO)
+        );
+        // A success forgets the email's failures.
+        l.succeeded(&keys);
+        assert_eq!(l.sign_in(&[email("a@x.io")]), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn a_client_is_slowed_across_emails() {
+        let l = limiter();
+        for i in 0..5 {
+            assert!(l
+                .sign_in(&[email(&format!("u{i}@x.io")), client("1.2.3.4")])
+                .is_ok());
+        }
+        assert!(l.sign_in(&[email("new@x.io"), client("1.2.3.4")]).is_err());
+        assert!(l.sign_in(&[email("new@x.io"), client("5.6.7.8")]).is_ok());
     }
 
     #[test]
     fn concurrent_attempts_never_exceed_the_allowance() {
-        let l = std::sync::Arc::new(limiter(Duration::from_secs(60)));
+        let l = std::sync::Arc::new(limiter());
         let passed = std::sync::atomic::AtomicU32::new(0);
         std::thread::scope(|s| {
             for _ in 0..32 {
                 s.spawn(|| {
-                    if l.attempt(&[email("a@x.io")]).is_ok() {
+                    if l.sign_in(&[email("a@x.io")]).is_ok() {
                         passed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     }
                 });
             }
         });
-        assert_eq!(passed.into_inner(), 3, "exactly the allowance of 3 passes");
+        // 3 free, then one held for 10 s; the next would wait 30 s > 20 s.
+        assert_eq!(passed.into_inner(), 4);
     }
 
     #[test]
     fn signups_and_sign_ins_are_counted_apart() {
-        let l = limiter(Duration::from_secs(60));
+        let l = limiter();
         for _ in 0..5 {
             assert!(l.attempt(&[Key::Signup("1.2.3.4".into())]).is_ok());
         }
         assert!(l.attempt(&[Key::Signup("1.2.3.4".into())]).is_err());
-        assert!(
-            l.attempt(&[client("1.2.3.4")]).is_ok(),
+        assert_eq!(
+            l.sign_in(&[client("1.2.3.4")]),
+            Ok(Duration::ZERO),
             "sign-ins unaffected"
         );
     }
@@ -298,18 +453,37 @@ mod tests {
     }
 
     #[test]
-    fn the_window_expires() {
-        let l = limiter(Duration::from_millis(30));
-        for _ in 0..3 {
-            l.hit(&[email("a@x.io")]);
-        }
-        assert!(l.check(&[email("a@x.io")]).is_err());
+    fn the_fixed_window_expires() {
+        let l = LoginLimiter::default().with_mail(Limits {
+            max_failures: 2,
+            window: Duration::from_millis(30),
+        });
+        let key = [Key::Mail("to:a@x.io".into())];
+        assert!(l.attempt(&key).is_ok());
+        assert!(l.attempt(&key).is_ok());
+        assert!(l.attempt(&key).is_err());
         std::thread::sleep(Duration::from_millis(40));
-        assert!(l.check(&[email("a@x.io")]).is_ok());
-        l.hit(&[email("a@x.io")]);
-        assert!(
-            l.check(&[email("a@x.io")]).is_ok(),
-            "a new window starts at 1"
+        assert!(l.attempt(&key).is_ok(), "a new window starts");
+    }
+
+    #[test]
+    fn failures_are_forgotten_after_a_quiet_time() {
+        let l = LoginLimiter::new(
+            Backoff {
+                free: 1,
+                first_delay: Duration::from_millis(5),
+                max_delay: Duration::from_millis(5),
+                forget_after: Duration::from_millis(20),
+            },
+            Backoff::after(100, Duration::from_secs(1)),
         );
+        let key = [email("a@x.io")];
+        assert_eq!(l.sign_in(&key), Ok(Duration::ZERO));
+        assert!(
+            l.sign_in(&key).unwrap() > Duration::ZERO,
+            "the second waits"
+        );
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(l.sign_in(&key), Ok(Duration::ZERO), "forgotten");
     }
 }

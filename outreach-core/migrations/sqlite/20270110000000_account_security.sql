@@ -1,0 +1,8 @@
+-- Sign-out and password changes revoke tokens: a session token carries the account's
+-- `token_version` and is refused once the version moved on. Free credits wait for a
+-- verified email (`email_verified_at`). Accounts made before this migration were
+-- granted their credits at sign-up, so they count as verified.
+
+ALTER TABLE local_users ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE local_users ADD COLUMN email_verified_at TEXT;
+UPDATE local_users SET email_verified_at = created_at;
