@@ -45,6 +45,7 @@ on_file! {
     record_chunk_is_idempotent_and_progress_derived: |s| {
         jobs::record_chunk_is_idempotent_and_progress_derived(s).await
     };
+    record_chunk_only_while_running: |s| jobs::record_chunk_only_while_running(s).await;
     chunk_rows_advance_progress_once: |s| jobs::chunk_rows_advance_progress_once(&*s).await;
     finish_exactly_once: |s| jobs::finish_exactly_once(s).await;
     retry_only_from_failed: |s| jobs::retry_only_from_failed(s).await;
@@ -52,6 +53,7 @@ on_file! {
     jobs_with_status_oldest_first: |s| jobs::jobs_with_status_oldest_first(&*s).await;
     done_chunks_sorted: |s| jobs::done_chunks_sorted(&*s).await;
     credits_refunded_accumulates: |s| jobs::credits_refunded_accumulates(&*s).await;
+    credits_charged_accumulates: |s| jobs::credits_charged_accumulates(&*s).await;
     unknown_job_is_not_found: |s| jobs::unknown_job_is_not_found(&*s).await;
     record_file_is_idempotent: |s| jobs::record_file_is_idempotent(&*s).await;
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::credits::undelivered_credits;
 use super::{keys, JobSystem};
 use crate::campaign::{DraftSpec, Drafts, SuppressionList};
 use crate::error::{Error, Result};
@@ -299,30 +300,21 @@ impl JobSystem {
             ));
         }
         crate::telemetry::job_finished(JobStatus::Cancelled);
+        // Counted after the status flipped: no chunk records any more, so this is the
+        // same count a failure refunds (`credits.rs`): the recorded chunks' charged rows.
         let progress = self.store().chunk_progress(job_id).await?;
-        let cost = job.meta.credit_cost;
-        let (mut refund, mut refunded) = (0, Ok(()));
-        if cost > 0 {
-            // Processed rows are charged, minus those that failed for provider reasons
-            // and those on the do-not-contact list (never charged; all of them are
-            // counted out, processed or not, so the user is never short).
-            let suppressed = job.meta.campaign.as_ref().map_or(0, |c| c.suppressed_rows);
-            let delivered = progress
-                .rows_processed
-                .saturating_sub(progress.totals.refundable)
-                .saturating_sub(suppressed) as i64;
-            refund = (cost - delivered).max(0);
-            if refund > 0 {
-                refunded = self
-                    .refund(
-                        user_id,
-                        job_id,
-                        refund,
-                        keys::refund_cancel(job_id, job.attempt),
-                        "job cancelled",
-                    )
-                    .await;
-            }
+        let refund = undelivered_credits(&job, &progress.totals);
+        let mut refunded = Ok(());
+        if refund > 0 {
+            refunded = self
+                .refund(
+                    user_id,
+                    job_id,
+                    refund,
+                    keys::refund_cancel(job_id, job.attempt),
+                    "job cancelled",
+                )
+                .await;
         }
         // Told once: only the cancel that flipped the status gets here.
         let finished = self.store().get_job(None, job_id).await;

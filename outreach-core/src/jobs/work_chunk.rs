@@ -24,11 +24,6 @@ impl JobSystem {
         let stats = match self.chunk_output(&job, chunk).await? {
             Some(done) => done.stats,
             None => match self.enrich_chunk(&job, chunk).await {
-                // The job failed (or was cancelled) while this chunk ran: its output is
-                // stored, but it is not recorded, so the failure's refund (rows not
-                // delivered) and a retry's charge count the same chunks. A retry
-                // records it from the stored output, with no provider call.
-                Ok(_) if !self.still_running(job_id).await? => return Ok(()),
                 Ok(stats) => stats,
                 Err(Error::Cancelled) => {
                     tracing::info!(job = job_id, chunk, "job cancelled; chunk stopped");
@@ -37,7 +32,20 @@ impl JobSystem {
                 Err(e) => return Err(e),
             },
         };
-        let progress = self.store().record_chunk(job_id, chunk, stats).await?;
+        // The store records a chunk only while its job runs, checking the status in the
+        // record's own transaction. A chunk that finishes after its job failed (or was
+        // cancelled) is stored but not recorded, so the refund counted when the job
+        // ended (rows not delivered) and a retry's charge count the same chunks; no
+        // chunk can slip in between a status check and that refund. A retry records it
+        // from the stored output, with no provider call.
+        let Some(progress) = self.store().record_chunk(job_id, chunk, stats).await? else {
+            tracing::info!(
+                job = job_id,
+                chunk,
+                "job no longer running; chunk stored, not recorded"
+            );
+            return Ok(());
+        };
         self.store()
             .add_log(
                 job_id,
@@ -60,10 +68,6 @@ impl JobSystem {
                 .await?;
         }
         Ok(())
-    }
-
-    async fn still_running(&self, job_id: &str) -> Result<bool> {
-        Ok(self.store().get_job(None, job_id).await?.status == JobStatus::InProgress)
     }
 
     /// The chunk processor on the stored raw chunk, drained into the chunk's stored

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
+use super::credits::undelivered_credits;
 use super::{keys, JobSystem};
 use crate::error::{Error, Result};
 use crate::ports::{Delivery, Job, JobFinish, JobStatus, Task};
@@ -275,8 +276,8 @@ impl JobSystem {
     }
 
     /// Mark the job failed with a readable error and refund what it did not deliver:
-    /// every reserved row but the charged rows of its finished chunks
-    /// ([`Self::undelivered_credits`]). A retry charges exactly that again.
+    /// every reserved row but the charged rows of its recorded chunks
+    /// ([`undelivered_credits`]). A retry charges exactly that again.
     pub async fn fail_job(&self, job_id: &str, message: &str) -> Result<()> {
         let job = match self.store().get_job(None, job_id).await {
             Ok(job) => job,
@@ -301,23 +302,26 @@ impl JobSystem {
             )
             .await?;
         let job: Job = self.store().get_job(None, job_id).await?;
-        let refunded = if job.status == JobStatus::Failed {
-            // Idempotent: a second fail (or a crash between these lines) pays once.
-            let credits = self.undelivered_credits(&job).await?;
-            self.refund(
-                &job.user_id,
-                job_id,
-                credits,
-                keys::refund(job_id, job.attempt),
-                "job refund",
-            )
-            .await
-        } else {
-            Ok(())
-        };
+        let (mut credits, mut refunded) = (0, Ok(()));
+        if job.status == JobStatus::Failed {
+            // Counted after the status flipped: no chunk records any more (see
+            // `credits.rs`). Idempotent: a second fail (or a crash between these lines)
+            // pays once.
+            let totals = self.store().chunk_progress(job_id).await?.totals;
+            credits = undelivered_credits(&job, &totals);
+            refunded = self
+                .refund(
+                    &job.user_id,
+                    job_id,
+                    credits,
+                    keys::refund(job_id, job.attempt),
+                    "job refund",
+                )
+                .await;
+        }
         if won {
             // Told once, by the fail that flipped the status (the refund is retried).
-            self.notify_finished(&job, job.rows_processed, job.meta.credit_cost);
+            self.notify_finished(&job, job.rows_processed, credits);
         }
         refunded?;
         if won {
@@ -332,24 +336,6 @@ impl JobSystem {
                 .await?;
         }
         Ok(())
-    }
-
-    /// The credits of a job's rows that were not delivered: its cost minus the charged
-    /// rows of its finished chunks (rows, minus refundable ones, minus every row on the
-    /// do-not-contact list, so the user is never short). Rows of a chunk that stopped
-    /// halfway count as not delivered: the chunk is redone by a retry.
-    pub(crate) async fn undelivered_credits(&self, job: &Job) -> Result<i64> {
-        let cost = job.meta.credit_cost;
-        if cost <= 0 {
-            return Ok(0);
-        }
-        let totals = self.store().chunk_progress(&job.id).await?.totals;
-        let suppressed = job.meta.campaign.as_ref().map_or(0, |c| c.suppressed_rows);
-        let delivered = totals
-            .rows
-            .saturating_sub(totals.refundable)
-            .saturating_sub(suppressed);
-        Ok((cost - i64::try_from(delivered).unwrap_or(i64::MAX)).max(0))
     }
 
     /// Wait until the job ends, calling `on_update` whenever its progress changes.

@@ -237,7 +237,11 @@ pub struct JobLog {
 ///   `started_at` (if unset); moving to a terminal status sets `finished_at`.
 /// - `record_chunk` is idempotent per (job, chunk): the first record wins, later ones
 ///   change nothing. It returns the progress derived from all recorded chunks and
-///   updates the job's `rows_processed` / `progress_percent` from it.
+///   updates the job's `rows_processed` / `progress_percent` from it. It records only
+///   while the job is `in_progress`, checked atomically with the record (against any
+///   concurrent `finish`/`transition`): otherwise it records nothing and returns
+///   `None`. So once a job has left `in_progress`, its recorded chunks are final, and a
+///   refund counted from them then is exact.
 /// - `record_chunk_rows(id, chunk, rows)` reports rows done so far by a running chunk
 ///   (progress by row). Per (job, chunk) the largest report counts, and a recorded
 ///   chunk's own rows replace it, so a redelivered chunk never counts a row twice. The
@@ -259,7 +263,12 @@ pub trait JobStore: JobRecords + super::UserData {
     async fn list_jobs(&self, user_id: &str, offset: u64, limit: u64) -> Result<(Vec<Job>, u64)>;
     async fn transition(&self, id: &str, from: JobStatus, to: JobStatus) -> Result<bool>;
     async fn set_chunks_total(&self, id: &str, chunks_total: u32) -> Result<()>;
-    async fn record_chunk(&self, id: &str, chunk: u32, stats: ChunkStats) -> Result<ChunkProgress>;
+    async fn record_chunk(
+        &self,
+        id: &str,
+        chunk: u32,
+        stats: ChunkStats,
+    ) -> Result<Option<ChunkProgress>>;
     async fn record_chunk_rows(&self, id: &str, chunk: u32, rows: u64) -> Result<u64>;
     async fn chunk_progress(&self, id: &str) -> Result<ChunkProgress>;
     /// Indices of recorded chunks, ascending.

@@ -197,17 +197,16 @@ async fn raise_progress<D: Dialect>(tx: &mut D::Tx, id: &str) -> Result<u64> {
     row.u64("rows_processed")
 }
 
-/// Locks the job's row for this write transaction; `NotFound` if there is no job.
-async fn lock_job<D: Dialect>(tx: &mut D::Tx, id: &str, op: &'static str) -> Result<()> {
-    let lock = format!("SELECT id FROM jobs WHERE id = $1{}", D::LOCK_ROW);
-    if On::<D>::Tx(tx)
+/// Locks the job's row for this write transaction and returns its status as of the
+/// lock (no other writer can change it before commit); `NotFound` if there is no job.
+async fn lock_job<D: Dialect>(tx: &mut D::Tx, id: &str, op: &'static str) -> Result<JobStatus> {
+    let lock = format!("SELECT status FROM jobs WHERE id = $1{}", D::LOCK_ROW);
+    let row = On::<D>::Tx(tx)
         .optional(Query::new(lock).bind(id), op)
         .await?
-        .is_none()
-    {
-        return Err(unknown_job(id));
-    }
-    Ok(())
+        .ok_or_else(|| unknown_job(id))?;
+    let status = row.text("status")?;
+    JobStatus::parse(&status).ok_or_else(|| corrupt("job status", &status))
 }
 
 /// The body of `record_chunk_rows`, inside a write transaction.
@@ -237,10 +236,15 @@ async fn record_chunk_in<D: Dialect>(
     id: &str,
     chunk: u32,
     values: &[i64],
-) -> Result<ChunkProgress> {
+) -> Result<Option<ChunkProgress>> {
     // The job's row lock serialises the records of its chunks: each recount below sees
-    // every chunk committed before it, and the job row ends at the last one.
-    lock_job::<D>(tx, id, "record the chunk").await?;
+    // every chunk committed before it, and the job row ends at the last one. It also
+    // orders the record against the statements that end the job (`finish`,
+    // `transition`), which write the same row: a chunk records only while the job is
+    // running, so a refund computed after the job ended sees every chunk it ever will.
+    if lock_job::<D>(tx, id, "record the chunk").await? != JobStatus::InProgress {
+        return Ok(None);
+    }
     let mut insert = Query::new(
         "INSERT INTO job_chunks (job_id, chunk, rows, fallbacks, refundable, search_calls, \
              llm_calls, cache_hits, retries, prompt_tokens, completion_tokens, millis, \
@@ -265,7 +269,7 @@ async fn record_chunk_in<D: Dialect>(
     if inserted {
         raise_progress::<D>(tx, id).await?;
     }
-    Ok(progress)
+    Ok(Some(progress))
 }
 
 impl<D: Dialect> SqlStore<D> {
@@ -411,7 +415,12 @@ impl<D: Dialect> JobStore for SqlStore<D> {
         self.update_one(query, id, "update the job").await
     }
 
-    async fn record_chunk(&self, id: &str, chunk: u32, stats: ChunkStats) -> Result<ChunkProgress> {
+    async fn record_chunk(
+        &self,
+        id: &str,
+        chunk: u32,
+        stats: ChunkStats,
+    ) -> Result<Option<ChunkProgress>> {
         let values = [
             stats.rows,
             stats.fallbacks,

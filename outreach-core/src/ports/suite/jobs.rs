@@ -15,6 +15,7 @@ pub async fn run_all(jobs: Arc<dyn JobStore>) {
     create_get_list_scoped(&*jobs).await;
     claim_is_exactly_once(jobs.clone()).await;
     record_chunk_is_idempotent_and_progress_derived(jobs.clone()).await;
+    record_chunk_only_while_running(jobs.clone()).await;
     chunk_rows_advance_progress_once(&*jobs).await;
     finish_exactly_once(jobs.clone()).await;
     retry_only_from_failed(jobs.clone()).await;
@@ -22,6 +23,7 @@ pub async fn run_all(jobs: Arc<dyn JobStore>) {
     jobs_with_status_oldest_first(&*jobs).await;
     done_chunks_sorted(&*jobs).await;
     credits_refunded_accumulates(&*jobs).await;
+    credits_charged_accumulates(&*jobs).await;
     unknown_job_is_not_found(&*jobs).await;
     record_file_is_idempotent(&*jobs).await;
 }
@@ -260,7 +262,11 @@ pub async fn record_chunk_is_idempotent_and_progress_derived(jobs: Arc<dyn JobSt
         .collect();
     let mut max_done = 0;
     for task in tasks {
-        let p = task.await.unwrap().unwrap();
+        let p = task
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("a running job's chunk records");
         assert_eq!(p.chunks_total, CHUNKS);
         assert!(
             (1..=CHUNKS).contains(&p.chunks_done),
@@ -300,7 +306,8 @@ pub async fn record_chunk_is_idempotent_and_progress_derived(jobs: Arc<dyn JobSt
         .await
         .unwrap();
     assert_eq!(
-        again, progress,
+        again,
+        Some(progress),
         "a later duplicate with other numbers changes nothing"
     );
 
@@ -310,6 +317,7 @@ pub async fn record_chunk_is_idempotent_and_progress_derived(jobs: Arc<dyn JobSt
     let p = jobs
         .record_chunk(&partial.id, 0, stats(25, 1))
         .await
+        .unwrap()
         .unwrap();
     assert_eq!((p.chunks_done, p.rows_processed), (1, 25));
     let stored = jobs.get_job(None, &partial.id).await.unwrap();
@@ -319,6 +327,111 @@ pub async fn record_chunk_is_idempotent_and_progress_derived(jobs: Arc<dyn JobSt
         "25 of 100 rows is 25 %, got {}",
         stored.progress_percent
     );
+}
+
+/// A chunk records only while its job is `in_progress`: not before the job is
+/// claimed, not after it failed, was cancelled or succeeded (nothing changes, `None`).
+/// And against a concurrent finish, the record and the status change are ordered:
+/// either the chunk is recorded and the finish sees it, or the finish comes first and
+/// the chunk is not recorded; never a chunk recorded on a finished job.
+pub async fn record_chunk_only_while_running(jobs: Arc<dyn JobStore>) {
+    let queued = jobs
+        .create_job(new_job(&fresh_id("user"), 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        jobs.record_chunk(&queued.id, 0, stats(10, 1))
+            .await
+            .unwrap(),
+        None,
+        "a queued job records no chunk"
+    );
+    assert!(jobs.done_chunks(&queued.id).await.unwrap().is_empty());
+
+    let ends: [(&str, JobFinish); 3] = [
+        ("failed", failure()),
+        (
+            "cancelled",
+            JobFinish {
+                status: JobStatus::Cancelled,
+                result_path: None,
+                error: None,
+                timing: None,
+            },
+        ),
+        (
+            "succeeded",
+            JobFinish {
+                status: JobStatus::Succeeded,
+                result_path: Some("outputs/r.csv".into()),
+                error: None,
+                timing: None,
+            },
+        ),
+    ];
+    for (what, end) in ends {
+        let job = create_started(&*jobs, 20).await;
+        jobs.set_chunks_total(&job.id, 2).await.unwrap();
+        assert!(jobs
+            .record_chunk(&job.id, 0, stats(10, 1))
+            .await
+            .unwrap()
+            .is_some());
+        assert!(jobs.finish(&job.id, end).await.unwrap());
+        let before = jobs.get_job(None, &job.id).await.unwrap();
+        assert_eq!(
+            jobs.record_chunk(&job.id, 1, stats(10, 2)).await.unwrap(),
+            None,
+            "a {what} job records no chunk"
+        );
+        assert_eq!(jobs.done_chunks(&job.id).await.unwrap(), [0]);
+        let after = jobs.get_job(None, &job.id).await.unwrap();
+        assert_eq!(
+            (after.rows_processed, after.progress_percent),
+            (before.rows_processed, before.progress_percent),
+            "a refused record of a {what} job changes no progress"
+        );
+        assert_eq!(jobs.chunk_progress(&job.id).await.unwrap().totals.rows, 10);
+    }
+
+    // Records racing a failure: every chunk recorded was recorded before the status
+    // changed, so the chunks counted right after the finish are all there will be.
+    for _ in 0..5 {
+        const CHUNKS: u32 = 20;
+        let job = create_started(&*jobs, 10 * u64::from(CHUNKS)).await;
+        jobs.set_chunks_total(&job.id, CHUNKS).await.unwrap();
+        let records: Vec<_> = (0..CHUNKS)
+            .map(|i| {
+                let jobs = jobs.clone();
+                let id = job.id.clone();
+                tokio::spawn(async move { jobs.record_chunk(&id, i, stats(10, 0)).await })
+            })
+            .collect();
+        let finish = {
+            let jobs = jobs.clone();
+            let id = job.id.clone();
+            tokio::spawn(async move {
+                assert!(jobs.finish(&id, failure()).await.unwrap());
+                jobs.chunk_progress(&id).await.unwrap().chunks_done
+            })
+        };
+        let counted_at_finish = finish.await.unwrap();
+        let mut recorded = 0;
+        for record in records {
+            if record.await.unwrap().unwrap().is_some() {
+                recorded += 1;
+            }
+        }
+        assert_eq!(
+            jobs.chunk_progress(&job.id).await.unwrap().chunks_done,
+            recorded,
+            "a record that returned None recorded a chunk"
+        );
+        assert_eq!(
+            counted_at_finish, recorded,
+            "a chunk was recorded after its job failed"
+        );
+    }
 }
 
 /// Progress by row: reports of running chunks move `rows_processed` forward, a
@@ -347,7 +460,11 @@ pub async fn chunk_rows_advance_progress_once(jobs: &dyn JobStore) {
     }
     assert_eq!(jobs.record_chunk_rows(&job.id, 0, 45).await.unwrap(), 50);
     // Recording chunk 0 (50 rows) replaces its report; chunk 1's report still counts.
-    let p = jobs.record_chunk(&job.id, 0, stats(50, 1)).await.unwrap();
+    let p = jobs
+        .record_chunk(&job.id, 0, stats(50, 1))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         p.rows_processed, 50,
         "chunk progress counts recorded chunks"
@@ -359,7 +476,11 @@ pub async fn chunk_rows_advance_progress_once(jobs: &dyn JobStore) {
     // A late report for a recorded chunk changes nothing.
     assert_eq!(jobs.record_chunk_rows(&job.id, 0, 10).await.unwrap(), 55);
     assert_eq!(jobs.record_chunk_rows(&job.id, 1, 49).await.unwrap(), 99);
-    jobs.record_chunk(&job.id, 1, stats(50, 2)).await.unwrap();
+    assert!(jobs
+        .record_chunk(&job.id, 1, stats(50, 2))
+        .await
+        .unwrap()
+        .is_some());
     let stored = jobs.get_job(None, &job.id).await.unwrap();
     assert_eq!(stored.rows_processed, 100, "exact at the end");
     assert_eq!(stored.progress_percent, 100.0);
@@ -486,7 +607,11 @@ pub async fn retry_only_from_failed(jobs: Arc<dyn JobStore>) {
         None,
         "a running job is not retried"
     );
-    jobs.record_chunk(&job.id, 0, stats(2, 0)).await.unwrap();
+    assert!(jobs
+        .record_chunk(&job.id, 0, stats(2, 0))
+        .await
+        .unwrap()
+        .is_some());
     assert!(jobs.finish(&job.id, failure()).await.unwrap());
 
     assert_eq!(jobs.retry(&job.id).await.unwrap(), Some(2));
@@ -644,9 +769,11 @@ pub async fn done_chunks_sorted(jobs: &dyn JobStore) {
     let job = create_started(jobs, 100).await;
     assert!(jobs.done_chunks(&job.id).await.unwrap().is_empty());
     for chunk in [5, 1, 3, 0, 3] {
-        jobs.record_chunk(&job.id, chunk, stats(10, 0))
+        assert!(jobs
+            .record_chunk(&job.id, chunk, stats(10, 0))
             .await
-            .unwrap();
+            .unwrap()
+            .is_some());
     }
     assert_eq!(jobs.done_chunks(&job.id).await.unwrap(), [0, 1, 3, 5]);
 }
@@ -662,6 +789,61 @@ pub async fn credits_refunded_accumulates(jobs: &dyn JobStore) {
     assert_eq!(
         jobs.get_job(None, &job.id).await.unwrap().credits_refunded,
         7
+    );
+}
+
+/// `add_credits_charged` adds (a retry's charge) and touches nothing else: a job's
+/// `credits_charged - credits_refunded` is what it holds, whatever order charges and
+/// refunds come in, also concurrently.
+pub async fn credits_charged_accumulates(jobs: &dyn JobStore) {
+    let job = jobs
+        .create_job(new_job(&fresh_id("user"), 10))
+        .await
+        .unwrap();
+    assert_eq!(job.credits_charged, 10, "the creation's charge");
+    jobs.add_credits_refunded(&job.id, 6).await.unwrap();
+    jobs.add_credits_charged(&job.id, 6).await.unwrap();
+    jobs.add_credits_refunded(&job.id, 2).await.unwrap();
+    jobs.add_credits_charged(&job.id, 2).await.unwrap();
+    let stored = jobs.get_job(None, &job.id).await.unwrap();
+    assert_eq!(
+        (stored.credits_charged, stored.credits_refunded),
+        (18, 8),
+        "charges and refunds add up separately"
+    );
+    assert_eq!(
+        stored.credits_charged - stored.credits_refunded,
+        10,
+        "the job holds its full cost again"
+    );
+    assert_eq!(
+        (
+            stored.status,
+            stored.rows_processed,
+            stored.meta.credit_cost
+        ),
+        (job.status, job.rows_processed, job.meta.credit_cost),
+        "nothing else changes"
+    );
+    let adds: Vec<_> = (1..=10)
+        .map(|n| jobs.add_credits_charged(&job.id, n))
+        .collect();
+    for add in futures::future::join_all(adds).await {
+        add.unwrap();
+    }
+    assert_eq!(
+        jobs.get_job(None, &job.id).await.unwrap().credits_charged,
+        18 + 55,
+        "concurrent charges all count"
+    );
+    let other = jobs
+        .create_job(new_job(&fresh_id("user"), 3))
+        .await
+        .unwrap();
+    assert_eq!(
+        jobs.get_job(None, &other.id).await.unwrap().credits_charged,
+        3,
+        "another job's charge is its own"
     );
 }
 
@@ -693,6 +875,10 @@ pub async fn unknown_job_is_not_found(jobs: &dyn JobStore) {
     nf(
         "add_credits_refunded",
         jobs.add_credits_refunded(&id, 1).await,
+    );
+    nf(
+        "add_credits_charged",
+        jobs.add_credits_charged(&id, 1).await,
     );
     nf("add_log", jobs.add_log(&id, 0, 0, "x").await);
     nf("logs", jobs.logs(&id).await.map(|_| ()));
