@@ -9,7 +9,8 @@
 //! error).
 //!
 //! What the annotations share lives here: the error body, the groups of error statuses
-//! every route of a kind can answer ([`Authed`], [`Timed`], [`JsonBody`], …), the links
+//! every route of a kind can answer ([`Authed`], [`Timed`], [`JsonBody`],
+//! [`ShortOfCredits`], [`JobStateConflict`], …), the links
 //! from a created job to the operations on it, and the security scheme.
 
 pub mod schemas;
@@ -134,6 +135,18 @@ error_group!(
 error_group!(
     /// Names a job (or an upload) that must be the caller's.
     NotFound: ("404", "Not found (or not the caller's)")
+);
+error_group!(
+    /// Spends credits (creating or retrying a job).
+    ShortOfCredits: ("402", "Not enough credits (`needed`, `available`)")
+);
+error_group!(
+    /// Changes a job's state (retry, cancel), which its current state may not allow.
+    JobStateConflict: ("409", "The job is not in a state that allows this")
+);
+error_group!(
+    /// Reads a job's result, which exists only once the job succeeded.
+    NoResultYet: ("409", "The job has no result yet")
 );
 error_group!(
     /// Reads an uploaded file.

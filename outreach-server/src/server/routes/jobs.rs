@@ -18,7 +18,10 @@ use utoipa_axum::routes;
 use crate::server::auth::AuthUser;
 use crate::server::error::{AppError, AppResult};
 use crate::server::extract::{AppJson, AppPath, AppQuery, Page};
-use crate::server::openapi::{schemas, ApiRouter, Authed, JsonBody, NotFound, Timed};
+use crate::server::openapi::{
+    schemas, ApiRouter, Authed, BadInput, ErrorBody, JobStateConflict, JsonBody, NotFound,
+    ReadsUpload, ShortOfCredits, Timed,
+};
 use crate::server::state::{AppState, ServerConfig};
 use crate::server::timed_api;
 use crate::server::uploads::owned_upload;
@@ -144,9 +147,8 @@ pub struct JobList {
             ("RetryJob" = (operation_id = "retryJob", parameters(("id" = "$response.body#/job_id")))),
             ("CancelJob" = (operation_id = "cancelJob", parameters(("id" = "$response.body#/job_id")))),
         )),
-        JsonBody, Authed, NotFound, Timed, crate::server::openapi::ReadsUpload,
-        (status = 402, description = "Not enough credits (`needed`, `available`)", body = crate::server::openapi::ErrorBody),
-        (status = 409, description = "A job with this id exists", body = crate::server::openapi::ErrorBody),
+        JsonBody, Authed, NotFound, Timed, ReadsUpload, ShortOfCredits,
+        (status = 409, description = "A job with this id exists", body = ErrorBody),
     )
 )]
 async fn create(
@@ -216,7 +218,7 @@ async fn create(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Jobs", body = JobList),
-        crate::server::openapi::BadInput, Authed, Timed,
+        BadInput, Authed, Timed,
     )
 )]
 async fn list(
@@ -268,9 +270,7 @@ async fn detail(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The job", body = JobSummary),
-        crate::server::openapi::BadInput, Authed, NotFound, Timed,
-        (status = 409, description = "The job is not in a state that allows this", body = crate::server::openapi::ErrorBody),
-        (status = 402, description = "Not enough credits (`needed`, `available`)", body = crate::server::openapi::ErrorBody),
+        BadInput, Authed, NotFound, Timed, JobStateConflict, ShortOfCredits,
     )
 )]
 async fn retry(
@@ -292,8 +292,7 @@ async fn retry(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The job", body = JobSummary),
-        crate::server::openapi::BadInput, Authed, NotFound, Timed,
-        (status = 409, description = "The job is not in a state that allows this", body = crate::server::openapi::ErrorBody),
+        BadInput, Authed, NotFound, Timed, JobStateConflict,
     )
 )]
 async fn cancel(

@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 use crate::server::auth::AuthUser;
 use crate::server::error::{AppError, AppResult};
 use crate::server::extract::{AppPath, AppQuery};
-use crate::server::openapi::{schemas, ApiRouter, Authed, BadInput, ErrorBody, NotFound, Timed};
+use crate::server::openapi::{schemas, ApiRouter, Authed, BadInput, NoResultYet, NotFound, Timed};
 use crate::server::routes::jobs::JobId;
 use crate::server::state::{AppState, ServerConfig};
 use crate::server::tempfiles::TempCopy;
@@ -69,8 +69,7 @@ async fn finished_job(state: &AppState, user: &AuthUser, id: &str) -> AppResult<
             (inline(ResultFile) = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
             (String = "text/csv"),
         )),
-        Authed, NotFound,
-        (status = 409, description = "The job has no result yet", body = ErrorBody),
+        Authed, NotFound, NoResultYet,
     )
 )]
 async fn download(
@@ -164,8 +163,7 @@ pub struct Preview {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "First rows", body = Preview),
-        BadInput, Authed, NotFound, Timed,
-        (status = 409, description = "The job has no result yet", body = ErrorBody),
+        BadInput, Authed, NotFound, Timed, NoResultYet,
     )
 )]
 async fn preview(
