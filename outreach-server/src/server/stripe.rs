@@ -1,5 +1,6 @@
-//! Stripe: the configuration, the one API call we make (create a Checkout session,
-//! form-encoded as Stripe expects) and webhook signature verification.
+//! Stripe: the configuration, the API calls we make (create a Checkout session,
+//! form-encoded as Stripe expects; read what a webhook's event does not carry), all
+//! through one request path, and webhook signature verification.
 //!
 //! Signatures: the `Stripe-Signature` header is `t=<unix time>,v1=<hex>[,v1=…]`, where
 //! each `v1` is HMAC-SHA256 of `"{t}.{raw body}"` keyed with the endpoint's secret. A
@@ -115,43 +116,34 @@ impl Stripe {
         &self,
         form: &[(String, String)],
     ) -> Result<String, AppError> {
-        let key = self
-            .config
-            .secret_key
-            .as_deref()
-            .ok_or(AppError::Unavailable {
-                code: "billing_not_configured",
-                message: "billing is not configured on this server".into(),
-            })?;
-        let url = format!("{}/v1/checkout/sessions", self.config.api_base);
-        let response = self
-            .http
-            .post(&url)
-            .bearer_auth(key)
-            .form(form)
-            .send()
-            .await
-            .map_err(|e| AppError::Upstream(format!("Stripe checkout request failed: {e}")))?;
-        let status = response.status();
-        let body: serde_json::Value = response.json().await.map_err(|e| {
-            AppError::Upstream(format!("Stripe checkout answer unreadable ({status}): {e}"))
-        })?;
-        if !status.is_success() {
-            let message = body["error"]["message"].as_str().unwrap_or("no message");
-            return Err(AppError::Upstream(format!(
-                "Stripe checkout returned {status}: {message}"
-            )));
-        }
+        let path = "/v1/checkout/sessions";
+        let request = self.http.post(self.url(path)).form(form);
+        let body = self.send(request, path).await?;
         body["url"]
             .as_str()
             .map(str::to_string)
-            .ok_or_else(|| AppError::Upstream("Stripe checkout answer has no url".into()))
+            .ok_or_else(|| AppError::Upstream(format!("Stripe's answer to {path} has no url")))
     }
 
     /// `GET {path}` on Stripe's API (a session's line items, a disputed charge): what a
     /// webhook needs that its event does not carry. Failures are 502s, so Stripe
     /// delivers the event again later.
     pub async fn get_json(&self, path: &str) -> Result<serde_json::Value, AppError> {
+        self.send(self.http.get(self.url(path)), path).await
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.config.api_base)
+    }
+
+    /// Every Stripe API call: authenticated with the secret key (503 without one), the
+    /// answer read as JSON; an unreachable Stripe, an unreadable answer or an error
+    /// status is a 502 naming the path and Stripe's own message.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        path: &str,
+    ) -> Result<serde_json::Value, AppError> {
         let key = self
             .config
             .secret_key
@@ -160,19 +152,17 @@ impl Stripe {
                 code: "billing_not_configured",
                 message: "billing is not configured on this server".into(),
             })?;
-        let url = format!("{}{path}", self.config.api_base);
-        let response = self
-            .http
-            .get(&url)
+        let response = request
             .bearer_auth(key)
             .send()
             .await
-            .map_err(|e| AppError::Upstream(format!("Stripe request failed: {e}")))?;
+            .map_err(|e| AppError::Upstream(format!("Stripe request to {path} failed: {e}")))?;
         let status = response.status();
-        let body: serde_json::Value = response
-            .json()
-            .await
-            .map_err(|e| AppError::Upstream(format!("Stripe answer unreadable ({status}): {e}")))?;
+        let body: serde_json::Value = response.json().await.map_err(|e| {
+            AppError::Upstream(format!(
+                "Stripe's answer to {path} is unreadable ({status}): {e}"
+            ))
+        })?;
         if !status.is_success() {
             let message = body["error"]["message"].as_str().unwrap_or("no message");
             return Err(AppError::Upstream(format!(
