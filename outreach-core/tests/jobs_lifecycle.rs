@@ -12,7 +12,7 @@ use std::time::Duration;
 use outreach_core::backends::memory_queue::MemoryQueue;
 use outreach_core::backends::object_storage::ObjectStorage;
 use outreach_core::backends::sqlite::SqliteStore;
-use outreach_core::jobs::{keys, CreateJob, JobSettings, JobSystem};
+use outreach_core::jobs::{keys, CreateJob, FinishedJob, JobNotifier, JobSettings, JobSystem};
 use outreach_core::output::OutputFormat;
 use outreach_core::ports::{CreditLedger, JobRecords, JobStatus, JobStore, Storage};
 use outreach_core::preflight::PreflightOnce;
@@ -349,6 +349,16 @@ async fn a_rejected_key_fails_and_refunds_and_retry_redoes_only_missing_chunks()
 }
 
 /// The row number in a prospect's research or opener request (`person<N>@…`).
+/// Collects the job-finished events.
+#[derive(Debug, Default)]
+struct Told(std::sync::Mutex<Vec<FinishedJob>>);
+
+impl JobNotifier for Told {
+    fn job_finished(&self, event: FinishedJob) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
 fn row_of(req: &outreach_core::providers::ChatRequest) -> usize {
     req.messages[1]
         .content
@@ -381,6 +391,8 @@ async fn a_run_stopping_error_refunds_only_the_rows_not_delivered() {
         }
     });
     let system = env.system(echo_search(), llm, 5);
+    let told = Arc::new(Told::default());
+    system.set_notifier(told.clone());
     let job = system
         .create_job(request(env.upload(&rows).await))
         .await
@@ -405,6 +417,13 @@ async fn a_run_stopping_error_refunds_only_the_rows_not_delivered() {
     // invalid email = 11.
     let failed = env.db.get_job(None, &job.id).await.unwrap();
     assert_eq!(failed.credits_refunded, 11);
+    let events = told.0.lock().unwrap().clone();
+    assert_eq!(events.len(), 1, "told once: {events:?}");
+    assert_eq!(
+        (events[0].status, events[0].credits_refunded),
+        (JobStatus::Failed, 11),
+        "the job.finished event reports what the failure refunded"
+    );
     assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 91);
     assert_eq!(ledger_sum(&env.db, USER).await, 91);
 
