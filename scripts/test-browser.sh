@@ -13,7 +13,9 @@
 #    (SQLite, local files, in-process queue) in a temp data dir, on a free port,
 #    pointed at the fakes, with a random OUTREACH_SECRETS_KEY so destination keys can
 #    be saved; and a second one that signs people in through a stand-in for Supabase
-#    Auth (web-tests/fake-supabase.mjs);
+#    Auth (web-tests/fake-supabase.mjs); every server writes its account mail
+#    (verification and reset links) to $tmp/outbox.jsonl (OUTREACH_MAIL_OUTBOX), which
+#    the tests read to follow the links;
 # 5. runs the tests (node:test + playwright-core driving /usr/bin/chromium);
 # 6. stops everything and removes the temp dir, whatever happens.
 #
@@ -103,6 +105,7 @@ start_server() {
     local name=$1
     shift
     env "$@" OUTREACH_DATA_DIR="$tmp/$name" OUTREACH_FREE_CREDITS=500 OUTREACH_WORKERS=1 \
+        OUTREACH_MAIL_OUTBOX="$tmp/outbox.jsonl" \
         RUST_LOG="${RUST_LOG:-info}" NO_COLOR=1 \
         "$tmp/bin/outreach" serve --addr 127.0.0.1:0 >"$tmp/$name.out" 2>"$tmp/$name.log" &
     pids+=($!)
@@ -161,7 +164,7 @@ step "browser tests (headless chromium)"
 tests_started=$(date +%s)
 (cd "$web_tests" && OUTREACH_BASE_URL=$base_url OUTREACH_SUPABASE_BASE_URL=$supabase_base_url \
     OUTREACH_SLOW_BASE_URL=$slow_base_url OUTREACH_FAKE_INSTANTLY_URL=$instantly_url \
-    OUTREACH_REPO=$root \
+    OUTREACH_REPO=$root OUTREACH_MAIL_OUTBOX="$tmp/outbox.jsonl" \
     node --test --test-concurrency=1 --test-reporter=spec ${OUTREACH_BROWSER_TEST_ARGS:-} tests/)
 echo
 echo "browser tests passed in $(( $(date +%s) - tests_started )) s (script total $(( $(date +%s) - started )) s)"

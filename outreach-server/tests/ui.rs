@@ -392,11 +392,13 @@ async fn sign_up_hashes_the_password_and_the_token_works() {
     assert_eq!(id.len(), 36, "a uuid: {id}");
     let t = session_token(&r);
 
-    // The token is accepted everywhere, and the account has the free credits.
+    // The token is accepted everywhere; the free credits wait for the email to be
+    // verified (tests/attack_verification.rs).
     let me = h.me(&t).await;
     assert_eq!(me["user_id"], id.as_str());
     assert_eq!(me["email"], "ada@example.com");
-    assert_eq!(me["credits_remaining"], 100);
+    assert_eq!(me["credits_remaining"], 0);
+    assert_eq!(v["user"]["email_verified"], false);
     let claims = h.state.auth.verify(&t).unwrap();
     assert_eq!(claims.sub, id);
 
@@ -421,7 +423,7 @@ async fn sign_up_hashes_the_password_and_the_token_works() {
     assert_eq!(r.json()["user"]["id"], id.as_str());
     assert_eq!(
         h.me(&t2).await["credits_remaining"],
-        100,
+        0,
         "signing in grants nothing"
     );
 }

@@ -47,13 +47,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ),
         None => eprintln!("web app: built-in sign-up and sign-in (set SUPABASE_URL and SUPABASE_ANON_KEY for Supabase Auth)"),
     }
+    // Verification and reset links: SMTP, an outbox file, or the console.
+    let mail = outreach_server::server::mail::MailConfig::from_env()?;
     let state = AppState::new(
         system.clone(),
         ServerConfig::from_env(&data_dir)?,
         auth,
         BillingConfig::from_env()?,
     )?
-    .with_web(WebState::new(web, Some(opened.accounts.clone())))
+    .with_web(WebState::new(web, Some(opened.accounts.clone())).with_mail(mail))
     .with_campaigns(campaign_state(opened.campaigns.clone())?);
     // Old jobs and uploads go after OUTREACH_RETENTION_DAYS (the ledger stays).
     let _retention = state.config.retention.map(|keep| {

@@ -1,4 +1,5 @@
-// The main path, as a user does it: sign up, upload the sample, pick the column,
+// The main path, as a user does it: sign up, confirm the email from the mailed link,
+// upload the sample, pick the column,
 // preview 3 rows, run the file, watch the progress reach 100%, download the XLSX and
 // check its rows, then see the deductions on the dashboard.
 
@@ -6,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 
-import { apiGet, launch, newPage, PASSWORD, readCsv, readXlsx, SAMPLE, screenshot, uniqueEmail } from './helpers.js';
+import { apiGet, launch, mailedLink, newPage, PASSWORD, readCsv, readXlsx, SAMPLE, screenshot, uniqueEmail } from './helpers.js';
 
 let browser;
 let page;
@@ -37,7 +38,7 @@ test('sign up with email and password', async () => {
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password', { exact: true }).fill('short');
   await page.getByRole('button', { name: 'Create account' }).last().click();
-  await page.getByText('at least 8 characters', { exact: false }).first().waitFor();
+  await page.getByText('at least 10 characters', { exact: false }).first().waitFor();
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
   await page.getByRole('button', { name: 'Create account' }).last().click();
   // Back where the visitor wanted to go.
@@ -46,6 +47,25 @@ test('sign up with email and password', async () => {
   const session = await page.evaluate(() => JSON.parse(localStorage.getItem('outreach.session')));
   assert.equal(session.user.email, email);
   assert.match(session.access_token, /^ey/);
+  // No free credits before the email is confirmed; the page says how to get them.
+  await page.locator('#verify-banner').filter({ hasText: '500 free credits' }).waitFor();
+  assert.equal((await apiGet('/me', session.access_token)).credits_remaining, 0);
+});
+
+test('the mailed link confirms the email and grants the free credits once', async () => {
+  const link = await mailedLink(email, '/verify');
+  await page.goto(link);
+  await page.locator('#verify-status').filter({ hasText: '500 free credits were added' }).waitFor();
+  assert.equal(new URL(page.url()).search, '', 'the token leaves the address bar');
+  await screenshot(page, '01b-verified');
+  // A second click grants nothing.
+  await page.goto(link);
+  await page.locator('#verify-status').filter({ hasText: 'confirmed already' }).waitFor();
+  const session = await page.evaluate(() => JSON.parse(localStorage.getItem('outreach.session')));
+  assert.equal((await apiGet('/me', session.access_token)).credits_remaining, 500);
+  await page.goto('/upload');
+  await page.getByRole('heading', { name: 'New upload' }).waitFor();
+  assert.equal(await page.locator('#verify-banner').count(), 0, 'no banner once confirmed');
 });
 
 test('upload the sample: headers, rows, cost and balance before any charge', async () => {

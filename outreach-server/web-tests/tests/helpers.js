@@ -104,9 +104,46 @@ async function call(path, { token, method = 'GET', json, form, base = BASE_URL }
   return data;
 }
 
+/** Signs up and verifies the email through the mailed link (the free credits come then). */
 export async function apiSignUp(email, password = PASSWORD, base = BASE_URL) {
   const session = await call('/auth/signup', { method: 'POST', json: { email, password }, base });
+  const token = new URL(await mailedLink(email, '/verify'), base).searchParams.get('token');
+  await call('/auth/verify', { method: 'POST', json: { token }, base });
   return session.access_token;
+}
+
+// ---- Account mail ----
+// The servers under test write every account mail as a JSON line ({to, subject, text,
+// link}) to OUTREACH_MAIL_OUTBOX instead of sending it (scripts/test-browser.sh).
+export const OUTBOX = process.env.OUTREACH_MAIL_OUTBOX;
+
+/** The link of the newest mail to `email` whose link starts with `path` (waits for it). */
+export async function mailedLink(email, path, { after = 0, timeoutMs = 5_000 } = {}) {
+  if (!OUTBOX) throw new Error('OUTREACH_MAIL_OUTBOX is not set: run these tests through scripts/test-browser.sh');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let mails = [];
+    try {
+      mails = readFileSync(OUTBOX, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    } catch {
+      mails = [];
+    }
+    const mine = mails.filter((m) => m.to === email.toLowerCase() && m.link.startsWith(path));
+    if (mine.length > after) return mine[mine.length - 1].link;
+    if (Date.now() > deadline) throw new Error(`no mail to ${email} with a ${path} link in ${OUTBOX}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** How many mails to `email` carry a link starting with `path`. */
+export function mailCount(email, path) {
+  if (!OUTBOX) return 0;
+  try {
+    return readFileSync(OUTBOX, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
+      .filter((m) => m.to === email.toLowerCase() && m.link.startsWith(path)).length;
+  } catch {
+    return 0;
+  }
 }
 
 export async function apiUpload(token, path, name, base = BASE_URL) {

@@ -3,7 +3,7 @@
 // when the user leaves a page.
 
 import { setUnauthorizedHandler } from './api.js';
-import { currentSession, readSession, signOut } from './auth.js';
+import { currentSession, readSession, signOutEverywhere } from './auth.js';
 import { clear, fill, h } from './ui.js';
 
 // The pages come from /ui/config.json (the server's one list, `web/assets.rs` PAGES):
@@ -76,6 +76,12 @@ async function render({ moveFocus = false } = {}) {
   const controller = new AbortController();
   const ctx = { config, session, params, signal: controller.signal, navigate, query: new URLSearchParams(location.search) };
   clear(main);
+  // A new password account gets its free credits once its email is confirmed.
+  if (session?.mode === 'local' && session.user?.email_verified === false && !['verify', 'account'].includes(route.page)) {
+    main.append(h('div', { class: 'alert warn', role: 'status', id: 'verify-banner' },
+      `Confirm your email: open the link we mailed to ${session.user.email}${config.free_credits > 0 ? ` to receive your ${config.free_credits} free credits` : ''}. `,
+      h('a', { href: '/account' }, 'Send it again')));
+  }
   try {
     const module = await import(`./pages/${route.page}.js`);
     if (id !== renderId) return;
@@ -118,8 +124,13 @@ async function start() {
   setUnauthorizedHandler(() => {
     if (location.pathname !== '/login') navigate(`/login?next=${encodeURIComponent(location.pathname + location.search)}&expired=1`, { replace: true });
   });
-  document.getElementById('sign-out').addEventListener('click', () => {
-    signOut();
+  // Signing out ends the account's sessions on the server too (its tokens are revoked).
+  document.getElementById('sign-out').addEventListener('click', async () => {
+    try {
+      await signOutEverywhere();
+    } catch {
+      // signed out here anyway
+    }
     navigate('/login', { replace: true });
   });
   document.addEventListener('click', onClick);

@@ -53,7 +53,11 @@ function sessionFrom(mode, body) {
     access_token: body.access_token,
     refresh_token: body.refresh_token || null,
     expires_at: expiresAt,
-    user: { id: body.user?.id || claims.sub, email: body.user?.email || claims.email || '' },
+    user: {
+      id: body.user?.id || claims.sub,
+      email: body.user?.email || claims.email || '',
+      email_verified: body.user?.email_verified ?? null,
+    },
   };
 }
 
@@ -146,4 +150,56 @@ export function useToken(token) {
   if (!claims || !claims.sub) throw new AuthError('That does not look like a token from `outreach token`.', 400);
   if (claims.exp && claims.exp * 1000 < Date.now()) throw new AuthError('That token has expired. Mint a new one.', 400);
   return save(sessionFrom('token', { access_token: token.trim() }));
+}
+
+// ---- This server's password accounts: verification, reset, password change, sign-out ----
+
+async function localCall(path, body, token) {
+  const headers = token ? { authorization: `Bearer ${token}` } : {};
+  const { response, data } = await postJson(`/api${path}`, body, headers);
+  if (!response.ok) throw new AuthError(localMessage(response.status, data), response.status);
+  return data;
+}
+
+function bearer() {
+  const s = readSession();
+  if (!s) throw new AuthError('Sign in first.', 401);
+  return s.access_token;
+}
+
+/** Verifies the email with a mailed link's token: `{email, credits_granted}`. */
+export async function verifyEmail(token) {
+  const data = await localCall('/auth/verify', { token });
+  const s = readSession();
+  if (s && s.user && s.user.email === data.email) save({ ...s, user: { ...s.user, email_verified: true } });
+  return data;
+}
+
+export const resendVerification = () => localCall('/auth/verify/resend', {}, bearer());
+
+export const requestReset = (email) => localCall('/auth/reset', { email });
+
+/** Sets a new password with a mailed reset link's token, and signs in. */
+export async function confirmReset(token, newPassword) {
+  const data = await localCall('/auth/reset/confirm', { token, new_password: newPassword });
+  return save(sessionFrom('local', data));
+}
+
+/** A new password (needs the current one); this browser stays signed in, others not. */
+export async function changePassword(current, next) {
+  const data = await localCall('/auth/password', { current_password: current, new_password: next }, bearer());
+  return save(sessionFrom('local', data));
+}
+
+/** Ends every session of the account (this one too) on the server, then here. */
+export async function signOutEverywhere() {
+  const s = readSession();
+  try {
+    if (s && s.mode === 'local') {
+      const { response } = await postJson('/api/auth/logout', {}, { authorization: `Bearer ${s.access_token}` });
+      if (!response.ok && response.status !== 401) throw new AuthError(`Sign-out failed (HTTP ${response.status}).`, response.status);
+    }
+  } finally {
+    signOut();
+  }
 }

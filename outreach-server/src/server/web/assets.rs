@@ -70,6 +70,15 @@ pub const PAGES: &[Page] = &[
         public: true,
         ..page("/login", "login", "Sign in")
     },
+    page("/account", "account", "Account"),
+    Page {
+        public: true,
+        ..page("/verify", "verify", "Confirm your email")
+    },
+    Page {
+        public: true,
+        ..page("/reset", "reset", "Reset your password")
+    },
 ];
 
 impl Page {
@@ -135,12 +144,14 @@ pub const ASSETS: &[Asset] = &[
     asset!("jobactions.js", JS),
     asset!("live.js", JS),
     asset!("next.js", JS),
+    asset!("pages/account.js", JS),
     asset!("pages/billing.js", JS),
     asset!("pages/dashboard.js", JS),
     asset!("pages/job.js", JS),
     asset!("pages/job/push.js", JS),
     asset!("pages/jobs.js", JS),
     asset!("pages/login.js", JS),
+    asset!("pages/reset.js", JS),
     asset!("pages/settings.js", JS),
     asset!("pages/settings/destinations.js", JS),
     asset!("pages/settings/suppression.js", JS),
@@ -150,6 +161,7 @@ pub const ASSETS: &[Asset] = &[
     asset!("pages/upload/file.js", JS),
     asset!("pages/upload/offer.js", JS),
     asset!("pages/upload/template.js", JS),
+    asset!("pages/verify.js", JS),
     asset!("research.js", JS),
     asset!("service.js", JS),
     asset!("style.css", CSS),

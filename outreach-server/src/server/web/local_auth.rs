@@ -189,7 +189,7 @@ impl IntoResponse for AuthError {
 }
 
 /// A plausible address: one `@`, something before it, a dotted domain after it, no
-/// spaces. (Whether it receives mail is not checked: there is no mail server.)
+/// spaces. (Whether it receives mail is what the verification link finds out.)
 pub fn valid_email(email: &str) -> bool {
     if email.len() > MAX_EMAIL_BYTES || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return false;
@@ -406,13 +406,16 @@ pub async fn signup(
             },
             other => other.into(),
         })?;
+    // No credits yet: the plan's free credits wait for the email to be verified
+    // (`POST /auth/verify`, through the link mailed now).
     state
         .auth
         .jobs
         .ledger()
-        .ensure_account(&user.user_id, &user.email, state.auth.free_credits)
+        .ensure_account(&user.user_id, &user.email, 0)
         .await?;
-    tracing::info!(user = %user.user_id, "local account created");
+    super::verify::send_verification(&state, &user)?;
+    tracing::info!(user = %user.user_id, "local account created; verification mailed");
     Ok((StatusCode::CREATED, session(&state, &user)?))
 }
 
@@ -462,11 +465,12 @@ pub async fn login(
         Some(user) if matches => {
             state.web.limiter.succeeded(&keys);
             // The profile normally exists since sign-up; make sure (a restored database).
+            // Credits come with verification, never with a sign-in.
             state
                 .auth
                 .jobs
                 .ledger()
-                .ensure_account(&user.user_id, &user.email, state.auth.free_credits)
+                .ensure_account(&user.user_id, &user.email, 0)
                 .await?;
             session(&state, &user)
         }

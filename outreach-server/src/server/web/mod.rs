@@ -35,6 +35,8 @@ pub mod assets;
 pub mod client_addr;
 pub mod local_auth;
 pub mod rate_limit;
+pub mod reset;
+pub mod verify;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,6 +59,7 @@ use utoipa_axum::routes;
 use self::rate_limit::LoginLimiter;
 use super::auth::AuthContext;
 use super::config::ServerConfig;
+use super::mail::MailConfig;
 use super::openapi::{schemas, ApiRouter, Timed};
 use super::routes::billing::OfferView;
 use super::stripe::Stripe;
@@ -168,6 +171,8 @@ pub struct WebState {
     pub limiter: LoginLimiter,
     /// Password hashes at once (one per CPU).
     pub hashing: local_auth::HashingSlots,
+    /// Verification and reset mail (the console by default).
+    pub mail: MailConfig,
 }
 
 impl WebState {
@@ -177,7 +182,14 @@ impl WebState {
             accounts,
             limiter: LoginLimiter::default(),
             hashing: local_auth::HashingSlots::default(),
+            mail: MailConfig::default(),
         }
+    }
+
+    /// With this mailer and public URL (`MailConfig::from_env` in `outreach serve`).
+    pub fn with_mail(mut self, mail: MailConfig) -> Self {
+        self.mail = mail;
+        self
     }
 }
 
@@ -204,6 +216,10 @@ where
         .routes(timed_api(routes!(local_auth::login), config))
         .routes(timed_api(routes!(account_auth::logout), config))
         .routes(timed_api(routes!(account_auth::change_password), config))
+        .routes(timed_api(routes!(verify::verify_email), config))
+        .routes(timed_api(routes!(verify::resend_verification), config))
+        .routes(timed_api(routes!(reset::request_reset), config))
+        .routes(timed_api(routes!(reset::confirm_reset), config))
 }
 
 /// The pages and their assets (not part of the API document).

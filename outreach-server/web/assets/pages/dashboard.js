@@ -8,7 +8,7 @@ export function entryKind(entry) {
   const reason = (entry.reason || '').toLowerCase();
   if (entry.change < 0) return 'Deduction';
   if (reason.includes('refund')) return 'Refund';
-  if (reason.includes('signup')) return 'Free credits';
+  if (reason.includes('signup') || reason.includes('free credits')) return 'Free credits';
   if (entry.amount_usd != null || /purchase|plan|add-?on|renewal|checkout|invoice/.test(reason)) return 'Purchase';
   return 'Credit grant';
 }

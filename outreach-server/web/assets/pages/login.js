@@ -19,7 +19,7 @@ export async function render(main, ctx) {
 
   const email = h('input', { id: 'email', name: 'email', type: 'email', autocomplete: 'email', required: true });
   const password = h('input', { id: 'password', name: 'password', type: 'password', required: true, minlength: 8 });
-  const passwordHint = h('p', { class: 'hint', id: 'password-hint' }, 'At least 8 characters.');
+  const passwordHint = h('p', { class: 'hint', id: 'password-hint' }, 'At least 10 characters.');
   const submit = h('button', { class: 'button', type: 'submit' });
   const title = h('h1', { id: 'auth-title' });
 
@@ -53,7 +53,8 @@ export async function render(main, ctx) {
     h('div', { class: 'field' }, h('label', { for: 'email' }, 'Email'), email),
     h('div', { class: 'field' }, h('label', { for: 'password' }, 'Password'), password, passwordHint),
     error,
-    submit);
+    submit,
+    supabase ? null : h('p', { class: 'hint', id: 'forgot' }, h('a', { href: '/reset' }, 'Forgot your password?')));
   password.setAttribute('aria-describedby', 'password-hint');
 
   form.addEventListener('submit', async (e) => {
@@ -65,8 +66,8 @@ export async function render(main, ctx) {
       email.focus();
       return;
     }
-    if (mode === 'signup' && password.value.length < 8) {
-      error.show('The password must have at least 8 characters.');
+    if (mode === 'signup' && password.value.length < 10) {
+      error.show('The password must have at least 10 characters.');
       password.focus();
       return;
     }
