@@ -116,8 +116,10 @@ async fn a_mail_goes_out_through_smtp_with_its_envelope_and_link() {
         })
         .await
         .unwrap();
-    let seen = seen.lock().unwrap();
-    let commands = seen.commands.join("\n");
+    let (commands, data) = {
+        let seen = seen.lock().unwrap();
+        (seen.commands.join("\n"), seen.data.clone())
+    };
     assert!(commands.starts_with("EHLO "), "{commands}");
     assert!(
         commands.contains("MAIL FROM:<hello@example.com>"),
@@ -125,7 +127,7 @@ async fn a_mail_goes_out_through_smtp_with_its_envelope_and_link() {
     );
     assert!(commands.contains("RCPT TO:<new@example.com>"), "{commands}");
     assert!(commands.contains("DATA"), "{commands}");
-    let data = &seen.data;
+    let data = &data;
     assert!(
         data.contains("Subject: Confirm your email for outreach\r\n"),
         "{data}"
