@@ -49,6 +49,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     // Verification and reset links: SMTP, an outbox file, or the console.
     let mail = outreach_server::server::mail::MailConfig::from_env()?;
+    eprintln!("account mail: {}", mail.describe());
     let state = AppState::new(
         system.clone(),
         ServerConfig::from_env(&data_dir)?,

@@ -238,6 +238,15 @@ impl MailConfig {
         Ok(Self { mailer, public_url })
     }
 
+    /// One line for the startup log: where account mail goes.
+    pub fn describe(&self) -> String {
+        let links = self.public_url.as_deref().map_or(
+            "links are paths (set OUTREACH_PUBLIC_URL)".to_string(),
+            |u| format!("links to {u}"),
+        );
+        format!("{:?}; {links}", self.mailer)
+    }
+
     /// `<public url><path>?token=<token>` (just the path without a public URL).
     pub fn link(&self, path: &str, token: &str) -> String {
         format!(
