@@ -60,6 +60,8 @@ pub enum ProviderKind {
     Llm,
     /// A sequencer or CRM leads are pushed to (`campaign::push`).
     Destination,
+    /// An account's outgoing webhook endpoint (`jobs::events`).
+    Webhook,
 }
 
 impl std::fmt::Display for ProviderKind {
@@ -68,6 +70,7 @@ impl std::fmt::Display for ProviderKind {
             ProviderKind::Search => "search provider",
             ProviderKind::Llm => "LLM provider",
             ProviderKind::Destination => "destination",
+            ProviderKind::Webhook => "webhook endpoint",
         })
     }
 }

@@ -62,16 +62,32 @@ pub async fn sweep(
     Ok(removed)
 }
 
-/// Removes everything `user_id` stored (uploads, job inputs, chunks, results, research
-/// and logs) and the rows of their jobs and files. The caller makes sure no job of the
-/// user is running.
+/// Whether `user_id` has a push running (its task would write after an erasure).
+pub async fn running_pushes(storage: &dyn Storage, user_id: &str) -> Result<bool> {
+    let prefix = format!("{}/{user_id}/", crate::campaign::push::record::RUNNING_ROOT);
+    Ok(!storage.list(&prefix).await?.is_empty())
+}
+
+/// Removes everything `user_id` stored (uploads, job inputs, chunks, results, research,
+/// push records and their per-row results, events not yet delivered, logs), the rows of
+/// their jobs and files, and their campaign settings (destinations with sealed keys,
+/// do-not-contact list, webhook). The caller makes sure no job or push of the user is
+/// running ([`running_pushes`]).
 pub async fn erase_user(
     store: &dyn JobStore,
     storage: &dyn Storage,
     user_id: &str,
 ) -> Result<Removed> {
     let mut removed = Removed::default();
-    for root in ["uploads", "inputs", "outputs"] {
+    // Push records and results, running-push markers, events not yet delivered.
+    for root in [
+        "uploads",
+        "inputs",
+        "outputs",
+        "pushes",
+        crate::campaign::push::record::RUNNING_ROOT,
+        crate::jobs::EVENTS_ROOT,
+    ] {
         removed.objects += delete_under(storage, &format!("{root}/{user_id}/")).await?;
     }
     let (_, jobs) = store.list_jobs(user_id, 0, 0).await?;

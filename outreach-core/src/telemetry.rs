@@ -47,6 +47,7 @@ pub fn provider_label(kind: ProviderKind) -> &'static str {
         ProviderKind::Search => "search",
         ProviderKind::Llm => "llm",
         ProviderKind::Destination => "destination",
+        ProviderKind::Webhook => "webhook",
     }
 }
 
@@ -133,12 +134,7 @@ pub fn queue_depth(tasks: u64) {
 }
 
 pub fn task_done(task: &crate::ports::Task, outcome: &'static str) {
-    let kind = match task {
-        crate::ports::Task::Start { .. } => "start",
-        crate::ports::Task::Chunk { .. } => "chunk",
-        crate::ports::Task::Finalize { .. } => "finalize",
-    };
-    counter!(TASKS, "task" => kind, "outcome" => outcome).increment(1);
+    counter!(TASKS, "task" => task.kind(), "outcome" => outcome).increment(1);
 }
 
 pub fn lease_renewed() {

@@ -380,6 +380,7 @@ async fn story(kind: DestinationKind) {
     let (list, _) = SuppressionList::parse("blocked.io\n");
     let options = PushOptions {
         suppression: Some(Arc::new(list)),
+        ..PushOptions::default()
     };
     let mut marked = lead(4, "sup@nope.com");
     marked.suppressed = true;
@@ -502,4 +503,20 @@ async fn a_result_file_is_pushed_row_by_row() {
         *state.seen.lock().unwrap(),
         ["jane@acme.com", "bob@beta.io"]
     );
+
+    // Resumed after row 2: only row 3 is read, sent and reported.
+    state.seen.lock().unwrap().clear();
+    let mut rows = Vec::new();
+    let options = PushOptions {
+        resume_after: 2,
+        ..PushOptions::default()
+    };
+    let summary = push_file(&path, destination.as_ref(), &options, |r| {
+        rows.push(r.clone())
+    })
+    .await
+    .unwrap();
+    assert_eq!(summary.rows, 1);
+    assert_eq!(rows.iter().map(|r| r.row).collect::<Vec<_>>(), [3]);
+    assert_eq!(*state.seen.lock().unwrap(), ["bob@beta.io"]);
 }

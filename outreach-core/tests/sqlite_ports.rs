@@ -65,6 +65,7 @@ on_file! {
     local_accounts_token_versions: |s| accounts::token_versions_and_passwords(s).await;
     local_accounts_verify_once: |s| accounts::email_verification_happens_once(s).await;
     campaign_settings_roundtrip: |s| suite::campaign::settings_roundtrip_scoped(&*s).await;
+    campaign_settings_erased: |s| suite::campaign::erase_removes_settings(&*s).await;
 }
 
 /// Every suite twice on one database, concurrently: nothing assumes a fresh database

@@ -144,6 +144,7 @@ fn provider_name(p: ProviderKind) -> &'static str {
         ProviderKind::Search => "search",
         ProviderKind::Llm => "llm",
         ProviderKind::Destination => "destination",
+        ProviderKind::Webhook => "webhook",
     }
 }
 

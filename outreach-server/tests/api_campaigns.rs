@@ -149,8 +149,7 @@ async fn destinations_suppression_push_and_webhook() {
         .with_base_url(
             outreach_core::campaign::push::DestinationKind::Instantly,
             fake.uri(),
-        )
-        .with_webhook_backoff(Duration::from_millis(10)),
+        ),
     );
     let (alice, bob) = (token("alice-campaigns"), token("bob-campaigns"));
 
@@ -385,4 +384,48 @@ async fn destinations_suppression_push_and_webhook() {
     }
     kinds.sort();
     assert_eq!(kinds, ["job.finished", "push.finished", "push.finished"]);
+
+    // Erasure (`DELETE /me/data`) takes the campaign settings and the push records
+    // with it; bob's settings stay.
+    let r = h
+        .call(request(
+            Method::PUT,
+            "/destinations/lemlist",
+            &bob,
+            Some(json!({"api_key": "lem-key-9876", "campaign": "cam_b"})),
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let storage = h.state.jobs.storage().clone();
+    assert!(!storage
+        .list("pushes/alice-campaigns/")
+        .await
+        .unwrap()
+        .is_empty());
+    let r = h
+        .call(request(Method::DELETE, "/me/data", &alice, None))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(settings
+        .destinations("alice-campaigns")
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(settings
+        .suppressions("alice-campaigns")
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(settings.webhook("alice-campaigns").await.unwrap().is_none());
+    assert_eq!(
+        storage.list("pushes/alice-campaigns/").await.unwrap(),
+        Vec::<String>::new(),
+        "push records and results erased"
+    );
+    let r = h.call(get("/destinations", Some(&alice))).await;
+    assert_eq!(r.json()["destinations"], json!([]));
+    assert_eq!(
+        settings.destinations("bob-campaigns").await.unwrap().len(),
+        1
+    );
 }

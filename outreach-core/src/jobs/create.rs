@@ -319,7 +319,8 @@ impl JobSystem {
         // Told once: only the cancel that flipped the status gets here.
         let finished = self.store().get_job(None, job_id).await;
         if let Ok(finished) = &finished {
-            self.notify_finished(finished, progress.rows_processed, refund);
+            self.notify_finished(finished, progress.rows_processed, refund)
+                .await;
         }
         refunded?;
         self.store()

@@ -78,7 +78,8 @@ impl JobSystem {
                 // Told once, by the finalize that flipped the status, even when the
                 // refund must be retried (it is idempotent and its amount is fixed).
                 let amount = failed_rows_refund(&job, &progress);
-                self.notify_finished(&job, progress.rows_processed, amount);
+                self.notify_finished(&job, progress.rows_processed, amount)
+                    .await;
             }
             refunded?;
         }

@@ -20,11 +20,13 @@
 mod create;
 mod credits;
 mod documents;
+mod events;
 mod files;
 mod finalize;
 pub mod keys;
 mod local;
 mod notify;
+mod push;
 mod split;
 mod work_chunk;
 mod worker;
@@ -42,6 +44,7 @@ use crate::input::ParseGate;
 use crate::ports::{CreditLedger, Job, JobQueue, JobStore, Storage};
 
 pub use create::{CampaignRequest, CreateJob};
+pub use events::{event_key, EventSender, Sent, StoredEvent, EVENTS_ROOT};
 pub use local::LocalRun;
 pub use notify::{FinishedJob, JobNotifier};
 pub use worker::{StallTracker, WorkerHandle, DEFAULT_SHUTDOWN_GRACE};
@@ -72,6 +75,12 @@ pub struct JobSettings {
     /// (`OUTREACH_MAX_PARSES_PER_USER`, default 2). See [`crate::input::ParseGate`].
     pub max_parses: usize,
     pub max_parses_per_user: usize,
+    /// Attempts at delivering an outgoing event before it is dead-lettered
+    /// (`OUTREACH_WEBHOOK_ATTEMPTS`, default 10).
+    pub webhook_attempts: u32,
+    /// The wait after a failed delivery, doubling per attempt up to an hour
+    /// (`OUTREACH_WEBHOOK_BACKOFF_SECS`, default 2 s: ten attempts span about 34 min).
+    pub webhook_backoff: std::time::Duration,
 }
 
 impl Default for JobSettings {
@@ -86,13 +95,16 @@ impl Default for JobSettings {
             progress_every: std::time::Duration::from_secs(1),
             max_parses: std::thread::available_parallelism().map_or(2, |n| n.get()),
             max_parses_per_user: 2,
+            webhook_attempts: 10,
+            webhook_backoff: std::time::Duration::from_secs(2),
         }
     }
 }
 
 impl JobSettings {
     /// Defaults, overridden by `OUTREACH_CHUNK_SIZE`, `OUTREACH_CONCURRENCY`,
-    /// `OUTREACH_MAX_ATTEMPTS`, `OUTREACH_MAX_ROWS`, `OUTREACH_STALL_AFTER_SECS`;
+    /// `OUTREACH_MAX_ATTEMPTS`, `OUTREACH_MAX_ROWS`, `OUTREACH_STALL_AFTER_SECS`,
+    /// `OUTREACH_WEBHOOK_ATTEMPTS`, `OUTREACH_WEBHOOK_BACKOFF_SECS`;
     /// temporary files under `<data_dir>/tmp`.
     pub fn from_env(data_dir: &std::path::Path) -> Self {
         let num = |name: &str| {
@@ -112,6 +124,10 @@ impl JobSettings {
             max_parses: num("OUTREACH_MAX_PARSES").map_or(d.max_parses, |v| v as usize),
             max_parses_per_user: num("OUTREACH_MAX_PARSES_PER_USER")
                 .map_or(d.max_parses_per_user, |v| v as usize),
+            webhook_attempts: num("OUTREACH_WEBHOOK_ATTEMPTS")
+                .map_or(d.webhook_attempts, |v| v as u32),
+            webhook_backoff: num("OUTREACH_WEBHOOK_BACKOFF_SECS")
+                .map_or(d.webhook_backoff, std::time::Duration::from_secs_f64),
             temp_dir: data_dir.join("tmp"),
             progress_every: d.progress_every,
         }
@@ -141,6 +157,12 @@ struct Inner {
     parses: ParseGate,
     /// Told once per job when it ends (`JobSystem::set_notifier`).
     notifier: std::sync::RwLock<Option<Arc<dyn JobNotifier>>>,
+    /// Delivers stored outgoing events (`JobSystem::set_event_sender`).
+    event_sender: std::sync::RwLock<Option<Arc<dyn EventSender>>>,
+    /// Opens saved destinations for push tasks (`JobSystem::set_push_access`).
+    push_access: std::sync::RwLock<Option<Arc<dyn crate::campaign::push::PushAccess>>>,
+    /// Push starts in this process, one at a time (`JobSystem::start_push`).
+    push_starts: tokio::sync::Mutex<()>,
 }
 
 impl JobSystem {
@@ -166,6 +188,9 @@ impl JobSystem {
                 in_flight,
                 parses,
                 notifier: std::sync::RwLock::new(None),
+                event_sender: std::sync::RwLock::new(None),
+                push_access: std::sync::RwLock::new(None),
+                push_starts: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -198,16 +223,41 @@ impl JobSystem {
         *slot = Some(notifier);
     }
 
-    /// Tells the notifier, if any, that `job` ended. Call only where the finish won.
-    pub(crate) fn notify_finished(&self, job: &Job, rows_processed: u64, refunded: i64) {
+    /// Who delivers outgoing events (`job.finished`, `push.finished`) for this
+    /// process's workers (replaces any earlier one). Without one, no event is stored.
+    pub fn set_event_sender(&self, sender: Arc<dyn EventSender>) {
+        let mut slot = self
+            .inner
+            .event_sender
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        *slot = Some(sender);
+    }
+
+    pub(crate) fn event_sender(&self) -> Option<Arc<dyn EventSender>> {
+        self.inner
+            .event_sender
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Tells the notifier, if any, that `job` ended, and stores `job.finished` for
+    /// delivery. Call only where the finish won.
+    pub(crate) async fn notify_finished(&self, job: &Job, rows_processed: u64, refunded: i64) {
         let notifier = self
             .inner
             .notifier
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        let event = FinishedJob::new(job, rows_processed, refunded);
+        match serde_json::to_value(&event) {
+            Ok(data) => self.emit_logged(&job.user_id, "job.finished", data).await,
+            Err(e) => tracing::error!(error = %e, "could not encode job.finished"),
+        }
         if let Some(n) = notifier {
-            n.job_finished(FinishedJob::new(job, rows_processed, refunded));
+            n.job_finished(event);
         }
     }
 

@@ -68,8 +68,10 @@ impl WorkerHandle {
 
 impl JobSystem {
     /// Queue the work an in-process queue lost in a crash: a `Start` for every queued or
-    /// running job (`Start` re-queues exactly the chunks not done). Harmless with a
-    /// durable queue too, since every task is idempotent.
+    /// running job (`Start` re-queues exactly the chunks not done), a `Push` for every
+    /// running push (it resumes after its last recorded row), a `Deliver` for every
+    /// stored event. Returns how many tasks were queued. Harmless with a durable queue
+    /// too, since every task is idempotent.
     pub async fn recover(&self) -> Result<usize> {
         let jobs = self
             .store()
@@ -85,11 +87,20 @@ impl JobSystem {
         if !jobs.is_empty() {
             tracing::info!(jobs = jobs.len(), "recovered unfinished jobs");
         }
-        Ok(jobs.len())
+        let pushes = self.recover_pushes().await?;
+        let events = self.recover_events().await?;
+        if pushes + events > 0 {
+            tracing::info!(
+                pushes,
+                events,
+                "recovered running pushes and undelivered events"
+            );
+        }
+        Ok(jobs.len() + pushes + events)
     }
 
-    /// Re-queue jobs that look stalled: queued or running, and no progress seen by this
-    /// sweeper for `stall_after`. Covers a queue that lost its tasks (a Redis restart
+    /// Re-queue jobs (and pushes) that look stalled: queued or running, and no progress
+    /// seen by this sweeper for `stall_after`. Covers a queue that lost its tasks (a Redis restart
     /// without persistence, a flushed stream). Returns how many were re-queued.
     ///
     /// `Start` re-queues only the chunks not done, and every task is idempotent, so a
@@ -124,6 +135,29 @@ impl JobSystem {
                 alive.insert(job.id, (key, now));
             } else {
                 alive.insert(job.id, (key, since));
+            }
+        }
+        // Running pushes whose recorded progress has not moved either.
+        for (user_id, job_id, push_id, last_row) in self.running_pushes().await? {
+            let id = format!("push:{push_id}");
+            let key = (JobStatus::InProgress, last_row, 0);
+            let since = match seen.0.get(&id) {
+                Some((k, t)) if *k == key => *t,
+                _ => now,
+            };
+            if now.duration_since(since) >= stall_after {
+                tracing::warn!(push = %push_id, "push made no progress for {stall_after:?}; re-queueing it");
+                self.queue()
+                    .enqueue(Task::Push {
+                        user_id,
+                        job_id,
+                        push_id,
+                    })
+                    .await?;
+                requeued += 1;
+                alive.insert(id, (key, now));
+            } else {
+                alive.insert(id, (key, since));
             }
         }
         seen.0 = alive;
@@ -234,6 +268,15 @@ impl JobSystem {
             Task::Start { job_id } => self.handle_start(job_id).await,
             Task::Chunk { job_id, chunk } => self.handle_chunk(job_id, *chunk).await,
             Task::Finalize { job_id } => self.handle_finalize(job_id).await,
+            Task::Push {
+                user_id,
+                job_id,
+                push_id,
+            } => self.handle_push(user_id, job_id, push_id).await,
+            // Deliveries keep their own attempts and backoff.
+            Task::Deliver { user_id, event_id } => {
+                return self.process_deliver(&delivery, user_id, event_id).await;
+            }
         };
         let outcome = match result {
             Ok(()) => {
@@ -241,7 +284,7 @@ impl JobSystem {
                 self.queue().ack(&delivery).await
             }
             Err(e) if is_permanent(&e) || delivery.attempt >= self.settings().max_attempts => {
-                tracing::warn!(?task, attempt = delivery.attempt, error = %e, "task failed for good; failing the job");
+                tracing::warn!(?task, attempt = delivery.attempt, error = %e, "task failed for good; failing its job or push");
                 telemetry::task_done(&task, "failed");
                 let message = if is_permanent(&e) {
                     user_message(&e)
@@ -252,10 +295,21 @@ impl JobSystem {
                         user_message(&e)
                     )
                 };
-                match self.fail_job(task.job_id(), &message).await {
+                let failed = match &task {
+                    Task::Push {
+                        user_id,
+                        job_id,
+                        push_id,
+                    } => self.fail_push(user_id, job_id, push_id, &message).await,
+                    _ => match task.job_id() {
+                        Some(job_id) => self.fail_job(job_id, &message).await,
+                        None => Ok(()),
+                    },
+                };
+                match failed {
                     Ok(()) => self.queue().ack(&delivery).await,
                     Err(fail) => {
-                        tracing::error!(error = %fail, "could not mark the job failed; will retry");
+                        tracing::error!(error = %fail, "could not mark the job or push failed; will retry");
                         self.queue()
                             .retry(&delivery, backoff(delivery.attempt))
                             .await
@@ -321,7 +375,8 @@ impl JobSystem {
         }
         if won {
             // Told once, by the fail that flipped the status (the refund is retried).
-            self.notify_finished(&job, job.rows_processed, credits);
+            self.notify_finished(&job, job.rows_processed, credits)
+                .await;
         }
         refunded?;
         if won {

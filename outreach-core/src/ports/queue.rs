@@ -18,14 +18,37 @@ pub enum Task {
     Chunk { job_id: String, chunk: u32 },
     /// Merge a finished job's chunks into the result file.
     Finalize { job_id: String },
+    /// Push a finished job's result to a destination (`jobs::push`); a redelivery
+    /// resumes after the last row the push recorded.
+    Push {
+        user_id: String,
+        job_id: String,
+        push_id: String,
+    },
+    /// Deliver a stored outgoing event (`jobs::events`) to the account's webhook.
+    Deliver { user_id: String, event_id: String },
 }
 
 impl Task {
-    pub fn job_id(&self) -> &str {
+    /// The job this task works on (`None` for an event delivery).
+    pub fn job_id(&self) -> Option<&str> {
         match self {
-            Task::Start { job_id } | Task::Chunk { job_id, .. } | Task::Finalize { job_id } => {
-                job_id
-            }
+            Task::Start { job_id }
+            | Task::Chunk { job_id, .. }
+            | Task::Finalize { job_id }
+            | Task::Push { job_id, .. } => Some(job_id),
+            Task::Deliver { .. } => None,
+        }
+    }
+
+    /// A short name for logs and metrics labels.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Task::Start { .. } => "start",
+            Task::Chunk { .. } => "chunk",
+            Task::Finalize { .. } => "finalize",
+            Task::Push { .. } => "push",
+            Task::Deliver { .. } => "deliver",
         }
     }
 }
@@ -77,5 +100,44 @@ pub trait JobQueue: Send + Sync + Debug + 'static {
     /// Hands the task back for immediate redelivery (counts as an attempt, like a retry).
     async fn release(&self, delivery: &Delivery) -> Result<()> {
         self.retry(delivery, Duration::ZERO).await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Every variant survives the JSON the Redis queue stores (the shared suite sends
+    /// the ones with a job through each backend).
+    #[test]
+    fn tasks_roundtrip_as_json() {
+        let tasks = [
+            Task::Push {
+                user_id: "u".into(),
+                job_id: "j".into(),
+                push_id: "push_1".into(),
+            },
+            Task::Deliver {
+                user_id: "u".into(),
+                event_id: "evt_1".into(),
+            },
+        ];
+        for task in tasks {
+            let json = serde_json::to_string(&task).unwrap();
+            assert!(
+                json.contains(&format!("\"type\":\"{}\"", task.kind())),
+                "{json}"
+            );
+            assert_eq!(serde_json::from_str::<Task>(&json).unwrap(), task);
+        }
+        assert_eq!(
+            Task::Deliver {
+                user_id: "u".into(),
+                event_id: "e".into()
+            }
+            .job_id(),
+            None
+        );
     }
 }

@@ -27,7 +27,8 @@ pub struct Owned {
 ///   lists file records of type `upload` created before `cutoff`.
 /// - `delete_job` removes a job with its chunks, logs, progress and file records;
 ///   `delete_file` one file record; both are no-ops when already gone.
-/// - `erase_user` removes every job and file record of the user, and nothing else.
+/// - `erase_user` removes every job and file record of the user and their campaign
+///   settings (destinations, do-not-contact entries, webhook), and nothing else.
 #[async_trait]
 pub trait UserData: Send + Sync + Debug + 'static {
     async fn stored_bytes(&self, user_id: &str) -> Result<u64>;

@@ -59,7 +59,10 @@ pub async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let destination = build_destination(&config)?;
-    let options = PushOptions { suppression };
+    let options = PushOptions {
+        suppression,
+        ..PushOptions::default()
+    };
     let json = args.json;
     let result = push_file(&args.input, destination.as_ref(), &options, |row| {
         if json {

@@ -1,6 +1,7 @@
-//! `outreach worker`: a process that only runs chunk and finalize tasks. Any number of
-//! them, on any machines, share the work of every job through the shared queue
-//! (`REDIS_URL`), database (`DATABASE_URL`) and storage (`STORAGE_URL`).
+//! `outreach worker`: a process that only runs tasks (job starts, chunks and
+//! finalizes, pushes, webhook deliveries). Any number of them, on any machines, share
+//! the work through the shared queue (`REDIS_URL`), database (`DATABASE_URL`) and
+//! storage (`STORAGE_URL`).
 
 use std::process::ExitCode;
 
@@ -19,11 +20,10 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let system = opened.system;
-    // Jobs this worker finishes send `job.finished` to their account's webhook.
-    let campaigns = super::serve::campaign_state(opened.campaigns.clone())?;
-    system.set_notifier(std::sync::Arc::new(
-        outreach_server::server::campaigns::JobWebhook(std::sync::Arc::new(campaigns)),
-    ));
+    // This worker runs pushes (opening saved keys) and delivers `job.finished` /
+    // `push.finished` to the accounts' webhooks.
+    let campaigns = std::sync::Arc::new(super::serve::campaign_state(opened.campaigns.clone())?);
+    outreach_server::server::campaigns::serve_tasks(&system, &campaigns);
     let parallel = args
         .parallel
         .unwrap_or_else(|| system.default_parallelism());

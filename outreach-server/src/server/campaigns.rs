@@ -1,36 +1,29 @@
 //! What the campaign routes share: the account settings store, the server key that
-//! seals API keys and webhook secrets, the pushes running in this process, and the
-//! outgoing webhook sender.
-//!
-//! A push is a job of its own: `POST /jobs/{id}/push` records it in storage
-//! (`pushes/<user>/<job>/<push>.json`, updated about twice a second while it runs,
-//! with the per-row results beside it once it ends) and runs it on this process's
-//! runtime. A repeat while the same push (job, destination, campaign) runs returns the
-//! running one; a repeat after it ended pushes again, which the destinations' dedupe
-//! makes harmless (rows come back `skipped`). A process that stops mid-push leaves its
-//! record `running`; pushing again finishes the work.
+//! seals API keys and webhook secrets, and the two ports the core's tasks call back
+//! into because only this side holds that key:
+//! - [`PushAccess`]: a push task (`Task::Push`, run by any worker of `outreach serve`
+//!   or `outreach worker`; see `outreach_core::jobs` push notes) asks for the saved
+//!   destination with its key opened, and the account's do-not-contact list;
+//! - [`EventSender`]: a `Deliver` task hands over a stored event (`job.finished`,
+//!   `push.finished`); it is signed the way Stripe signs (`t=…,v1=HMAC-SHA256`) and
+//!   posted to the account's webhook, once per attempt (the core retries with backoff
+//!   and dead-letters).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use async_trait::async_trait;
+use chrono::Utc;
 use hmac::{KeyInit, Mac};
-use outreach_core::campaign::push::{
-    build_destination, push_file, DestinationConfig, DestinationKind, PushOptions, PushSummary,
-    RowResult,
-};
+pub use outreach_core::campaign::push::record::{record_key, results_key, PushRecord};
+use outreach_core::campaign::push::{DestinationConfig, DestinationKind, PushAccess};
 use outreach_core::campaign::settings::CampaignSettings;
 use outreach_core::campaign::SuppressionList;
-use outreach_core::jobs::{FinishedJob, JobNotifier};
-use outreach_core::ports::Storage;
-use serde::{Deserialize, Serialize};
+use outreach_core::jobs::{EventSender, Sent};
+use outreach_core::Error as CoreError;
 
 use super::secrets::SecretBox;
-
-/// Outgoing webhook deliveries: attempts and the first backoff step (doubling).
-const WEBHOOK_ATTEMPTS: u32 = 5;
-const WEBHOOK_FIRST_BACKOFF: Duration = Duration::from_millis(500);
 
 #[derive(Debug)]
 pub struct CampaignState {
@@ -40,9 +33,6 @@ pub struct CampaignState {
     /// Base URL overrides per destination (`INSTANTLY_URL`, …).
     pub base_urls: HashMap<DestinationKind, String>,
     http: reqwest::Client,
-    /// Running pushes by `user|job|kind|campaign` → push id.
-    running: Mutex<HashMap<String, String>>,
-    webhook_backoff: Duration,
 }
 
 impl CampaignState {
@@ -55,8 +45,6 @@ impl CampaignState {
                 .timeout(Duration::from_secs(10))
                 .build()
                 .unwrap_or_default(),
-            running: Mutex::new(HashMap::new()),
-            webhook_backoff: WEBHOOK_FIRST_BACKOFF,
         }
     }
 
@@ -77,12 +65,6 @@ impl CampaignState {
         self
     }
 
-    /// The first wait between webhook attempts (tests shorten it).
-    pub fn with_webhook_backoff(mut self, first: Duration) -> Self {
-        self.webhook_backoff = first;
-        self
-    }
-
     /// The account's do-not-contact list (entries as stored), or `None` when empty.
     pub async fn account_list(
         &self,
@@ -94,100 +76,103 @@ impl CampaignState {
         }
         Ok(Some(SuppressionList::parse(&entries.join("\n")).0))
     }
+}
 
-    fn claim(&self, key: &str, push_id: &str) -> Option<String> {
-        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(existing) = running.get(key) {
-            return Some(existing.clone());
-        }
-        running.insert(key.to_string(), push_id.to_string());
-        None
+/// Lets `jobs`' workers deliver events and run pushes through `campaigns` (the API
+/// process and `outreach worker` both call it).
+pub fn serve_tasks(jobs: &outreach_core::jobs::JobSystem, campaigns: &Arc<CampaignState>) {
+    jobs.set_event_sender(campaigns.clone());
+    jobs.set_push_access(campaigns.clone());
+}
+
+#[async_trait]
+impl EventSender for CampaignState {
+    async fn subscribed(&self, user_id: &str) -> outreach_core::Result<bool> {
+        Ok(self.secrets.is_some() && self.settings.webhook(user_id).await?.is_some())
     }
 
-    fn release(&self, key: &str) {
-        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        running.remove(key);
-    }
-
-    /// Signs and delivers `event` to the account's webhook, if it has one; retries
-    /// with doubling backoff on network errors and non-2xx answers. Never fails the
-    /// caller: a delivery that gives up is logged.
-    pub async fn notify(&self, user_id: &str, event: &str, data: serde_json::Value) {
-        let Some(secrets) = &self.secrets else { return };
-        let hook = match self.settings.webhook(user_id).await {
-            Ok(Some(hook)) => hook,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read the webhook setting");
-                return;
-            }
+    /// One signed POST of `body` to the account's webhook; a non-2xx answer or a
+    /// network error is an error (the core retries with backoff).
+    async fn send(&self, user_id: &str, body: &str) -> outreach_core::Result<Sent> {
+        let Some(secrets) = &self.secrets else {
+            return Ok(Sent::Undeliverable(format!(
+                "{} is not set on this process",
+                super::secrets::KEY_ENV
+            )));
+        };
+        let Some(hook) = self.settings.webhook(user_id).await? else {
+            return Ok(Sent::NoEndpoint);
         };
         let secret = match secrets.open(&webhook_context(user_id), &hook.sealed_secret) {
             Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "the webhook secret does not open");
-                return;
-            }
+            Err(e) => return Ok(Sent::Undeliverable(e.to_string())),
         };
-        let body = serde_json::json!({
-            "id": format!("evt_{}", uuid::Uuid::new_v4().simple()),
-            "type": event,
-            "created": Utc::now().timestamp(),
-            "data": data,
-        })
-        .to_string();
-        let mut wait = self.webhook_backoff;
-        for attempt in 1..=WEBHOOK_ATTEMPTS {
-            let t = Utc::now().timestamp();
-            let signature = sign(&secret, t, &body);
-            let sent = self
-                .http
-                .post(&hook.url)
-                .header("content-type", "application/json")
-                .header("Outreach-Signature", format!("t={t},v1={signature}"))
-                .body(body.clone())
-                .send()
-                .await;
-            match sent {
-                Ok(r) if r.status().is_success() => return,
-                Ok(r) => {
-                    tracing::warn!(status = %r.status(), attempt, event, "webhook delivery refused")
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e.without_url(), attempt, event, "webhook delivery failed")
-                }
-            }
-            if attempt < WEBHOOK_ATTEMPTS {
-                tokio::time::sleep(wait).await;
-                wait = wait.saturating_mul(2);
-            }
+        let t = Utc::now().timestamp();
+        let signature = sign(&secret, t, body);
+        let sent = self
+            .http
+            .post(&hook.url)
+            .header("content-type", "application/json")
+            .header("Outreach-Signature", format!("t={t},v1={signature}"))
+            .body(body.to_string())
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => Ok(Sent::Delivered),
+            Ok(r) => Err(CoreError::Upstream {
+                provider: outreach_core::error::ProviderKind::Webhook,
+                status: r.status().as_u16(),
+                body: "the webhook answered with an error status".into(),
+            }),
+            Err(e) => Err(CoreError::Upstream {
+                provider: outreach_core::error::ProviderKind::Webhook,
+                status: 0,
+                body: e.without_url().to_string(),
+            }),
         }
-        tracing::error!(event, "webhook delivery gave up");
     }
 }
 
-/// Sends `job.finished` through the account's webhook, on a task of its own so the
-/// worker that finished the job never waits for the delivery and its retries.
-#[derive(Debug)]
-pub struct JobWebhook(pub Arc<CampaignState>);
-
-impl JobNotifier for JobWebhook {
-    fn job_finished(&self, event: FinishedJob) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            tracing::warn!(job = %event.job_id, "no runtime to send job.finished on");
-            return;
+#[async_trait]
+impl PushAccess for CampaignState {
+    async fn destination(
+        &self,
+        user_id: &str,
+        kind: DestinationKind,
+        campaign: &str,
+    ) -> outreach_core::Result<DestinationConfig> {
+        let saved = self
+            .settings
+            .destinations(user_id)
+            .await?
+            .into_iter()
+            .find(|d| d.kind == kind)
+            .ok_or_else(|| {
+                CoreError::Config(format!("no saved {kind} destination (it was removed)"))
+            })?;
+        let secrets = self.secrets.as_ref().ok_or_else(|| {
+            CoreError::Config(format!(
+                "{} is not set on this process: saved keys cannot be opened",
+                super::secrets::KEY_ENV
+            ))
+        })?;
+        let api_key = secrets
+            .open(&destination_context(user_id, kind), &saved.sealed_key)
+            .map_err(|e| CoreError::Config(e.to_string()))?;
+        let campaign = if campaign.is_empty() {
+            saved.campaign
+        } else {
+            campaign.to_string()
         };
-        let state = self.0.clone();
-        runtime.spawn(async move {
-            let data = match serde_json::to_value(&event) {
-                Ok(data) => data,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not encode job.finished");
-                    return;
-                }
-            };
-            state.notify(&event.user_id, "job.finished", data).await;
-        });
+        let mut config = DestinationConfig::new(kind, api_key, campaign);
+        if let Some(url) = self.base_urls.get(&kind) {
+            config = config.with_base_url(url.clone());
+        }
+        Ok(config)
+    }
+
+    async fn suppression(&self, user_id: &str) -> outreach_core::Result<Option<SuppressionList>> {
+        self.account_list(user_id).await
     }
 }
 
@@ -211,183 +196,4 @@ pub fn destination_context(user_id: &str, kind: DestinationKind) -> String {
 /// The associated data of a webhook's sealed secret.
 pub fn webhook_context(user_id: &str) -> String {
     format!("webhook:{user_id}")
-}
-
-/// A push as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PushRecord {
-    pub id: String,
-    pub job_id: String,
-    pub to: DestinationKind,
-    pub campaign: String,
-    /// `running`, `succeeded` or `failed`.
-    pub status: String,
-    #[serde(flatten)]
-    pub summary: PushSummary,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    pub created_at: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub finished_at: Option<DateTime<Utc>>,
-}
-
-pub fn record_key(user_id: &str, job_id: &str, push_id: &str) -> String {
-    format!("pushes/{user_id}/{job_id}/{push_id}.json")
-}
-
-pub fn results_key(user_id: &str, job_id: &str, push_id: &str) -> String {
-    format!("pushes/{user_id}/{job_id}/{push_id}.results.jsonl")
-}
-
-/// What a push needs to start.
-pub struct PushStart {
-    pub user_id: String,
-    pub job_id: String,
-    /// The job's result file, already copied locally (kept alive by the task).
-    pub result: super::tempfiles::TempCopy,
-    pub config: DestinationConfig,
-    pub suppression: Option<SuppressionList>,
-}
-
-/// Starts a push (or finds the same one running) and returns its record.
-pub async fn start_push(
-    state: Arc<CampaignState>,
-    storage: Arc<dyn Storage>,
-    start: PushStart,
-) -> outreach_core::Result<(PushRecord, bool)> {
-    let key = format!(
-        "{}|{}|{}|{}",
-        start.user_id, start.job_id, start.config.kind, start.config.campaign
-    );
-    let id = format!("push_{}", uuid::Uuid::new_v4().simple());
-    if let Some(existing) = state.claim(&key, &id) {
-        let bytes = storage
-            .get(&record_key(&start.user_id, &start.job_id, &existing))
-            .await?;
-        let record: PushRecord = serde_json::from_slice(&bytes)
-            .map_err(|e| outreach_core::Error::Storage(format!("unreadable push record: {e}")))?;
-        return Ok((record, false));
-    }
-    let record = PushRecord {
-        id: id.clone(),
-        job_id: start.job_id.clone(),
-        to: start.config.kind,
-        campaign: start.config.campaign.clone(),
-        status: "running".into(),
-        summary: PushSummary::default(),
-        error: None,
-        created_at: Utc::now(),
-        finished_at: None,
-    };
-    if let Err(e) = save(&*storage, &start.user_id, &record).await {
-        state.release(&key);
-        return Err(e);
-    }
-    tokio::spawn(run_push(state, storage, start, record.clone(), key));
-    Ok((record, true))
-}
-
-async fn save(
-    storage: &dyn Storage,
-    user_id: &str,
-    record: &PushRecord,
-) -> outreach_core::Result<()> {
-    let bytes = serde_json::to_vec(record).unwrap_or_default();
-    storage
-        .put(
-            &record_key(user_id, &record.job_id, &record.id),
-            bytes.into(),
-        )
-        .await
-}
-
-async fn run_push(
-    state: Arc<CampaignState>,
-    storage: Arc<dyn Storage>,
-    start: PushStart,
-    record: PushRecord,
-    key: String,
-) {
-    let PushStart {
-        user_id,
-        result,
-        config,
-        suppression,
-        ..
-    } = start;
-    let live = Arc::new(Mutex::new(record));
-    let results: Arc<Mutex<Vec<RowResult>>> = Arc::default();
-    // Progress is written about twice a second while rows come back.
-    let ticker = tokio::spawn({
-        let (storage, live, user_id) = (storage.clone(), live.clone(), user_id.clone());
-        async move {
-            loop {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                let snapshot = live.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                if let Err(e) = save(&*storage, &user_id, &snapshot).await {
-                    tracing::warn!(error = %e, "could not save push progress");
-                }
-            }
-        }
-    });
-    let outcome = match build_destination(&config) {
-        Ok(destination) => {
-            let options = PushOptions {
-                suppression: suppression.map(Arc::new),
-            };
-            let (live, results) = (live.clone(), results.clone());
-            push_file(&result.path, destination.as_ref(), &options, move |row| {
-                let mut r = live.lock().unwrap_or_else(|e| e.into_inner());
-                r.summary.rows += 1;
-                match row.status {
-                    outreach_core::campaign::push::PushStatus::Pushed => r.summary.pushed += 1,
-                    outreach_core::campaign::push::PushStatus::Skipped => r.summary.skipped += 1,
-                    outreach_core::campaign::push::PushStatus::Rejected => r.summary.rejected += 1,
-                }
-                results
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(row.clone());
-            })
-            .await
-        }
-        Err(e) => Err(e),
-    };
-    ticker.abort();
-    let mut lines = String::new();
-    for row in results.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-        if let Ok(line) = serde_json::to_string(row) {
-            lines.push_str(&line);
-            lines.push('\n');
-        }
-    }
-    let mut record = live.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    if let Err(e) = storage
-        .put(
-            &results_key(&user_id, &record.job_id, &record.id),
-            lines.into(),
-        )
-        .await
-    {
-        tracing::warn!(error = %e, "could not save push results");
-    }
-    record.finished_at = Some(Utc::now());
-    match outcome {
-        Ok(summary) => {
-            record.status = "succeeded".into();
-            record.summary = summary;
-        }
-        Err(e) => {
-            record.status = "failed".into();
-            record.error = Some(e.to_string());
-        }
-    }
-    if let Err(e) = save(&*storage, &user_id, &record).await {
-        tracing::error!(error = %e, "could not save the finished push");
-    }
-    state.release(&key);
-    result.remove().await;
-    tracing::info!(push = %record.id, status = %record.status, pushed = record.summary.pushed, "push finished");
-    let data = serde_json::to_value(&record).unwrap_or_default();
-    state.notify(&user_id, "push.finished", data).await;
 }

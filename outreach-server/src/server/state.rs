@@ -43,9 +43,8 @@ impl AppState {
     /// With the campaign settings (destinations, do-not-contact list, webhook).
     pub fn with_campaigns(mut self, campaigns: super::campaigns::CampaignState) -> Self {
         let campaigns = Arc::new(campaigns);
-        // Jobs finished by this process's workers send `job.finished` through it.
-        self.jobs
-            .set_notifier(Arc::new(super::campaigns::JobWebhook(campaigns.clone())));
+        // This process's workers deliver events and open destinations through it.
+        super::campaigns::serve_tasks(&self.jobs, &campaigns);
         self.campaigns = Some(campaigns);
         self
     }

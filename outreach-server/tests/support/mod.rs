@@ -110,6 +110,7 @@ impl Harness {
                 chunk_size: 10,
                 concurrency: 16,
                 temp_dir: data.join("tmp"),
+                webhook_backoff: Duration::from_millis(100),
                 ..JobSettings::default()
             },
         );

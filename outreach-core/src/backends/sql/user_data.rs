@@ -1,6 +1,7 @@
 //! [`UserData`]: file sizes, what retention may delete, and erasure of a user's job
-//! and file rows. Job rows take their chunks, logs, progress and file records with them
-//! (`ON DELETE CASCADE`); the ledger is never touched.
+//! and file rows and campaign settings (destinations with their sealed keys, the
+//! do-not-contact list, the webhook). Job rows take their chunks, logs, progress and
+//! file records with them (`ON DELETE CASCADE`); the ledger is never touched.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -87,6 +88,9 @@ impl<D: Dialect> UserData for SqlStore<D> {
             for sql in [
                 "DELETE FROM files WHERE user_id = $1",
                 "DELETE FROM jobs WHERE user_id = $1",
+                "DELETE FROM account_destinations WHERE user_id = $1",
+                "DELETE FROM account_suppressions WHERE user_id = $1",
+                "DELETE FROM account_webhooks WHERE user_id = $1",
             ] {
                 On::<D>::Tx(&mut tx)
                     .execute(Query::new(sql).bind(user_id), op)

@@ -8,7 +8,8 @@
 //! campaign, or on the workspace blocklist, as the counts say). A request whose body
 //! fails validation answers 400 naming the lead (`body/leads/3/email must match
 //! format "email"`, Fastify's format): that lead is rejected with the message and the
-//! rest are sent again.
+//! rest are sent again (`batch::send_dropping_refused`, shared with the other batch
+//! adapters, as are the verdicts from counts).
 
 use std::collections::HashSet;
 
@@ -17,6 +18,7 @@ use reqwest::header::AUTHORIZATION;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::batch::{self, Counts, Sent};
 use super::wire;
 use super::{Destination, DestinationConfig, DestinationKind, Lead, LeadResult};
 use crate::error::Result;
@@ -98,10 +100,7 @@ impl Destination for Instantly {
     }
 
     async fn push_batch(&self, leads: &[Lead]) -> Result<Vec<LeadResult>> {
-        let mut results: Vec<Option<LeadResult>> = vec![None; leads.len()];
-        // Indices (into `leads`) still to send; shrinks when a lead is refused by name.
-        let mut pending: Vec<usize> = (0..leads.len()).collect();
-        while !pending.is_empty() {
+        batch::send_dropping_refused(leads.len(), |pending| async move {
             let batch: Vec<&Lead> = pending.iter().filter_map(|&i| leads.get(i)).collect();
             let request = self
                 .client
@@ -111,12 +110,12 @@ impl Destination for Instantly {
             match wire::send(request).await? {
                 Reply::Success(bytes) => {
                     let reply: AddReply = wire::parse(&bytes)?;
-                    for (&i, lead) in pending.iter().zip(&batch) {
-                        if let Some(slot) = results.get_mut(i) {
-                            *slot = Some(verdict(&reply, lead, batch.len()));
-                        }
-                    }
-                    pending.clear();
+                    Ok(Sent::Judged(
+                        batch
+                            .iter()
+                            .map(|lead| verdict(&reply, lead, batch.len()))
+                            .collect(),
+                    ))
                 }
                 Reply::Failure {
                     status,
@@ -125,21 +124,15 @@ impl Destination for Instantly {
                 } => {
                     let message = wire::message(&body);
                     match (status.as_u16(), refused_index(&message)) {
-                        (400, Some(k)) if k < pending.len() => {
-                            let i = pending.remove(k);
-                            if let Some(slot) = results.get_mut(i) {
-                                *slot = Some(LeadResult::rejected(message));
-                            }
+                        (400, Some(index)) if index < batch.len() => {
+                            Ok(Sent::Refused { index, message })
                         }
-                        _ => return Err(wire::failure(status, &headers, &body)),
+                        _ => Err(wire::failure(status, &headers, &body)),
                     }
                 }
             }
-        }
-        Ok(results
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|| LeadResult::rejected("no result")))
-            .collect())
+        })
+        .await
     }
 }
 
@@ -162,10 +155,12 @@ fn verdict(reply: &AddReply, lead: &Lead, sent: usize) -> LeadResult {
                 not_created()
             }
         }
-        // Without the list, only all-or-nothing counts can be told apart per lead.
-        None if reply.leads_uploaded as usize == sent => LeadResult::pushed(),
-        None if reply.leads_uploaded == 0 => not_created(),
-        None => LeadResult::pushed(),
+        // Without the list, only the counts speak.
+        None => Counts {
+            created: reply.leads_uploaded,
+            sent: sent as u64,
+        }
+        .verdict("Instantly", not_created),
     }
 }
 

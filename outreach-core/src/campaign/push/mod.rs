@@ -20,10 +20,13 @@
 //!   batch's rows with the reason and the push goes on.
 //! - **Bounded memory.** Rows are read and pushed a batch at a time.
 
+mod access;
+mod batch;
 mod hubspot;
 mod instantly;
 mod lead;
 mod lemlist;
+pub mod record;
 mod smartlead;
 mod wire;
 
@@ -35,10 +38,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub use access::PushAccess;
 pub use hubspot::HubSpot;
 pub use instantly::Instantly;
 pub use lead::{Lead, LeadColumns};
 pub use lemlist::Lemlist;
+pub use record::PushRecord;
 pub use smartlead::Smartlead;
 
 use super::SuppressionList;
@@ -280,7 +285,8 @@ pub struct PushSummary {
 }
 
 impl PushSummary {
-    fn count(&mut self, status: PushStatus) {
+    /// Counts one row's result.
+    pub fn count(&mut self, status: PushStatus) {
         self.rows += 1;
         match status {
             PushStatus::Pushed => self.pushed += 1,
@@ -387,6 +393,9 @@ pub fn build_destination(config: &DestinationConfig) -> Result<Arc<dyn Destinati
 pub struct PushOptions {
     /// People never to push (on top of rows already marked `suppressed`).
     pub suppression: Option<Arc<SuppressionList>>,
+    /// Rows up to this data row (1-based) are left out, neither sent nor reported: a
+    /// resumed push starts after the last row it recorded.
+    pub resume_after: u64,
 }
 
 /// Pushes every row of a result file (CSV or XLSX) and calls `on_row` with each row's
@@ -407,13 +416,17 @@ pub async fn push_file(
     let mut summary = PushSummary::default();
     let mut outcome = Ok(());
     while let Some(batch) = rx.recv().await {
-        let batch = match batch {
+        let mut batch = match batch {
             Ok(batch) => batch,
             Err(e) => {
                 outcome = Err(e);
                 break;
             }
         };
+        batch.retain(|lead| lead.row > options.resume_after);
+        if batch.is_empty() {
+            continue;
+        }
         if let Err(e) = push_batch(destination, options, batch, &mut summary, &mut on_row).await {
             outcome = Err(e);
             break;
@@ -435,7 +448,11 @@ pub async fn push_leads(
 ) -> Result<PushSummary> {
     let mut summary = PushSummary::default();
     let batch_size = destination.batch_size().max(1);
-    let mut leads = leads.into_iter().peekable();
+    let resume_after = options.resume_after;
+    let mut leads = leads
+        .into_iter()
+        .filter(|lead| lead.row > resume_after)
+        .peekable();
     while leads.peek().is_some() {
         let batch: Vec<Lead> = leads.by_ref().take(batch_size).collect();
         push_batch(destination, options, batch, &mut summary, &mut on_row).await?;

@@ -7,12 +7,13 @@
 //! names the `invalid_emails` and `unsubscribed_leads`. Named leads get their own
 //! verdict; for the rest, a batch that uploaded all or nothing is exact per lead, and
 //! a mixed batch reports its leads as pushed with the counts in the reason (Smartlead
-//! does not say which ones were already there).
+//! does not say which ones were already there): `batch::Counts`, shared with Instantly.
 
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::batch::Counts;
 use super::wire;
 use super::{Destination, DestinationConfig, DestinationKind, Lead, LeadResult};
 use crate::error::Result;
@@ -131,29 +132,21 @@ impl Destination for Smartlead {
                 None
             }
         };
-        let rest = leads.iter().filter(|l| named(l).is_none()).count() as u64;
-        let not_uploaded =
-            reply.already_added_to_campaign + reply.duplicate_count + reply.block_count;
+        let counts = Counts {
+            created: reply.upload_count,
+            sent: leads.iter().filter(|l| named(l).is_none()).count() as u64,
+        };
         Ok(leads
             .iter()
             .map(|lead| {
                 named(lead).unwrap_or_else(|| {
-                    if reply.upload_count >= rest {
-                        LeadResult::pushed()
-                    } else if reply.upload_count == 0 {
+                    counts.verdict("Smartlead", || {
                         if reply.block_count > 0 && reply.already_added_to_campaign == 0 {
                             LeadResult::skipped("on the Smartlead block list")
                         } else {
                             LeadResult::skipped("duplicate: already in the campaign")
                         }
-                    } else {
-                        LeadResult {
-                            reason: format!(
-                                "in the campaign; Smartlead counted {not_uploaded} of this batch of {rest} as already there or blocked"
-                            ),
-                            ..LeadResult::pushed()
-                        }
-                    }
+                    })
                 })
             })
             .collect())

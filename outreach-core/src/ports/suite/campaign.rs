@@ -79,3 +79,44 @@ pub async fn settings_roundtrip_scoped(store: &dyn CampaignSettings) {
     assert!(store.delete_webhook(&me).await.unwrap());
     assert!(!store.delete_webhook(&me).await.unwrap());
 }
+
+/// Erasing a user (`UserData::erase_user`) removes their destinations, do-not-contact
+/// entries and webhook, and leaves another account's untouched.
+pub async fn erase_removes_settings<S>(store: &S)
+where
+    S: CampaignSettings + crate::ports::UserData + ?Sized,
+{
+    let (me, other) = (fresh_id("user"), fresh_id("user"));
+    let hook = WebhookSetting {
+        url: "https://hooks.example/a".into(),
+        sealed_secret: "sealed-w".into(),
+        updated_at: crate::backends::sql::now(),
+    };
+    for user in [&me, &other] {
+        store
+            .put_destination(user, &destination(DestinationKind::Lemlist, "c", "k"))
+            .await
+            .unwrap();
+        store
+            .add_suppressions(user, &["@acme.com".to_string()])
+            .await
+            .unwrap();
+        store.put_webhook(user, &hook).await.unwrap();
+    }
+    store.erase_user(&me).await.unwrap();
+    assert!(
+        store.destinations(&me).await.unwrap().is_empty(),
+        "destinations erased"
+    );
+    assert!(
+        store.suppressions(&me).await.unwrap().is_empty(),
+        "list erased"
+    );
+    assert!(
+        store.webhook(&me).await.unwrap().is_none(),
+        "webhook erased"
+    );
+    assert_eq!(store.destinations(&other).await.unwrap().len(), 1);
+    assert_eq!(store.suppressions(&other).await.unwrap().len(), 1);
+    assert!(store.webhook(&other).await.unwrap().is_some());
+}

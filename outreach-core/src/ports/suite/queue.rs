@@ -47,7 +47,7 @@ async fn receive_ours(queue: &dyn JobQueue, job: &str, wait: Duration) -> Option
     loop {
         let left = give_up.saturating_duration_since(Instant::now());
         let delivery = queue.receive(left).await.unwrap()?;
-        if delivery.task.job_id() == job {
+        if delivery.task.job_id() == Some(job) {
             return Some(delivery);
         }
         queue.retry(&delivery, FOREIGN_HANDBACK).await.unwrap();
@@ -64,7 +64,7 @@ async fn expect_ours(queue: &dyn JobQueue, job: &str, wait: Duration, what: &str
     }
 }
 
-/// Tasks come out in the order they went in (all three kinds, so every variant also
+/// Tasks come out in the order they went in (every kind with a job, so every variant also
 /// survives the backend's encoding), each on its first attempt, with distinct ids.
 pub async fn queue_delivers_fifo(queue: Arc<dyn JobQueue>) {
     let queue = queue.as_ref();
@@ -75,6 +75,11 @@ pub async fn queue_delivers_fifo(queue: Arc<dyn JobQueue>) {
     sent.extend((0..20).map(|n| chunk(&job, n)));
     sent.push(Task::Finalize {
         job_id: job.clone(),
+    });
+    sent.push(Task::Push {
+        user_id: "user-1".into(),
+        job_id: job.clone(),
+        push_id: "push_0a1b".into(),
     });
     for task in &sent {
         queue.enqueue(task.clone()).await.unwrap();

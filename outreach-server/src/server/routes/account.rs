@@ -140,10 +140,11 @@ pub struct Erased {
     objects: u64,
 }
 
-/// Erases the caller's uploads, job inputs, chunks, results, research and logs, and
-/// their jobs' rows. The account and its ledger stay (what was bought and spent remains
-/// accounted for). Refused (`409`) while a job is queued or running: cancel it first,
-/// so nothing is written after the erasure.
+/// Erases the caller's uploads, job inputs, chunks, results, research, logs, pushes and
+/// undelivered events, their jobs' rows and their campaign settings (destinations,
+/// do-not-contact list, webhook). The account and its ledger stay (what was bought and
+/// spent remains accounted for). Refused (`409`) while a job is queued or running
+/// (cancel it first) or a push runs, so nothing is written after the erasure.
 #[utoipa::path(
     delete,
     path = "/me/data",
@@ -152,7 +153,7 @@ pub struct Erased {
     responses(
         (status = 200, description = "What was erased", body = Erased),
         Authed, Timed,
-        (status = 409, description = "A job is queued or running: cancel it first", body = ErrorBody),
+        (status = 409, description = "A job is queued or running (cancel it first), or a push is running", body = ErrorBody),
     )
 )]
 async fn erase(State(state): State<AppState>, user: AuthUser) -> AppResult<Json<Erased>> {
@@ -162,6 +163,12 @@ async fn erase(State(state): State<AppState>, user: AuthUser) -> AppResult<Json<
         return Err(AppError::Conflict {
             code: "jobs_running",
             message: "a job is queued or running; cancel it (or let it finish) first".into(),
+        });
+    }
+    if retention::running_pushes(state.jobs.storage().as_ref(), &user.user_id).await? {
+        return Err(AppError::Conflict {
+            code: "jobs_running",
+            message: "a push is running; let it finish first".into(),
         });
     }
     let removed =

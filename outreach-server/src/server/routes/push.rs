@@ -2,12 +2,14 @@
 //! defaults to the saved destination's) starts a push of a finished job's result with
 //! the account's saved key and do-not-contact list; `GET /jobs/{id}/pushes` lists the
 //! job's pushes; `GET /jobs/{id}/pushes/{push}` shows one, with its per-row results
-//! once it has ended. See `server::campaigns` for how a push runs.
+//! once it has ended. A push is a task on the job queue, run by any worker (this
+//! process's or an `outreach worker`'s): see `outreach_core::jobs` (push notes) for
+//! how it records progress and resumes after a restart.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use outreach_core::campaign::push::{DestinationConfig, DestinationKind, RowResult};
+use outreach_core::campaign::push::DestinationKind;
 use outreach_core::ports::JobStatus;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -16,14 +18,11 @@ use utoipa_axum::routes;
 
 use super::destinations::{campaigns, kind};
 use crate::server::auth::AuthUser;
-use crate::server::campaigns::{
-    destination_context, record_key, results_key, start_push, PushRecord, PushStart,
-};
+use crate::server::campaigns::destination_context;
 use crate::server::error::{AppError, AppResult};
 use crate::server::extract::{AppJson, AppPath};
 use crate::server::openapi::{ApiRouter, Authed, ErrorBody, JsonBody, NotFound, Timed};
 use crate::server::state::{AppState, ServerConfig};
-use crate::server::tempfiles::TempCopy;
 use crate::server::timed_api;
 
 pub fn router(config: &ServerConfig) -> ApiRouter<AppState> {
@@ -58,18 +57,15 @@ async fn push(
     let campaigns = campaigns(&state)?;
     let kind = kind(&req.to)?;
     let job = state.jobs.store().get_job(Some(&user.user_id), &id).await?;
-    let result_key = match (&job.status, &job.result_path) {
-        (JobStatus::Succeeded, Some(path)) => path.clone(),
-        _ => {
-            return Err(AppError::Conflict {
-                code: "job_not_finished",
-                message: format!(
-                    "the job has no result to push (it is {})",
-                    job.status.as_str()
-                ),
-            })
-        }
-    };
+    if !(job.status == JobStatus::Succeeded && job.result_path.is_some()) {
+        return Err(AppError::Conflict {
+            code: "job_not_finished",
+            message: format!(
+                "the job has no result to push (it is {})",
+                job.status.as_str()
+            ),
+        });
+    }
     let saved = campaigns
         .settings
         .destinations(&user.user_id)
@@ -87,7 +83,8 @@ async fn push(
             code: "secrets_key_missing",
             message: "set OUTREACH_SECRETS_KEY on the server to use saved destination keys".into(),
         })?;
-    let api_key = secrets
+    // Checked here so a key that no longer opens is a 500 now, not a failed push later.
+    secrets
         .open(&destination_context(&user.user_id, kind), &saved.sealed_key)
         .map_err(|e| AppError::internal(e.to_string()))?;
     let campaign = req
@@ -101,24 +98,10 @@ async fn push(
             format!("campaign is required for {kind}"),
         ));
     }
-    let mut config = DestinationConfig::new(kind, api_key, campaign);
-    if let Some(url) = campaigns.base_urls.get(&kind) {
-        config = config.with_base_url(url.clone());
-    }
-    let suppression = campaigns.account_list(&user.user_id).await?;
-    let result = TempCopy::fetch(&state, &result_key).await?;
-    let (record, started) = start_push(
-        campaigns,
-        state.jobs.storage().clone(),
-        PushStart {
-            user_id: user.user_id.clone(),
-            job_id: job.id.clone(),
-            result,
-            config,
-            suppression,
-        },
-    )
-    .await?;
+    let (record, started) = state
+        .jobs
+        .start_push(&user.user_id, &job.id, kind, &campaign)
+        .await?;
     tracing::info!(user = %user.user_id, job = %job.id, push = %record.id, destination = %kind, started, "push requested");
     let code = if started {
         StatusCode::ACCEPTED
@@ -126,20 +109,6 @@ async fn push(
         StatusCode::OK
     };
     Ok((code, Json(json!({"push": record}))))
-}
-
-async fn read_record(
-    state: &AppState,
-    user_id: &str,
-    job_id: &str,
-    push_id: &str,
-) -> AppResult<PushRecord> {
-    let bytes = state
-        .jobs
-        .storage()
-        .get(&record_key(user_id, job_id, push_id))
-        .await?;
-    serde_json::from_slice(&bytes).map_err(AppError::internal)
 }
 
 /// The job's pushes, newest first.
@@ -153,18 +122,7 @@ async fn list(
 ) -> AppResult<Json<Value>> {
     // The job must be the caller's: another user's job is a 404.
     let job = state.jobs.store().get_job(Some(&user.user_id), &id).await?;
-    let prefix = format!("pushes/{}/{}/", user.user_id, job.id);
-    let mut pushes = Vec::new();
-    for key in state.jobs.storage().list(&prefix).await? {
-        let Some(push_id) = key
-            .strip_prefix(&prefix)
-            .and_then(|name| name.strip_suffix(".json"))
-        else {
-            continue;
-        };
-        pushes.push(read_record(&state, &user.user_id, &job.id, push_id).await?);
-    }
-    pushes.sort_by_key(|p| std::cmp::Reverse(p.created_at));
+    let pushes = state.jobs.push_records(&user.user_id, &job.id).await?;
     Ok(Json(json!({"pushes": pushes})))
 }
 
@@ -178,24 +136,16 @@ async fn detail(
     AppPath((id, push_id)): AppPath<(String, String)>,
 ) -> AppResult<Json<Value>> {
     let job = state.jobs.store().get_job(Some(&user.user_id), &id).await?;
-    if !push_id.starts_with("push_") || !push_id[5..].chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(AppError::NotFound);
-    }
-    let record = read_record(&state, &user.user_id, &job.id, &push_id).await?;
+    let record = state
+        .jobs
+        .push_record(&user.user_id, &job.id, &push_id)
+        .await?;
     let mut body = json!({"push": record});
-    if record.status != "running" {
-        let results: Vec<RowResult> = match state
+    if !record.is_running() {
+        let results = state
             .jobs
-            .storage()
-            .get(&results_key(&user.user_id, &job.id, &push_id))
-            .await
-        {
-            Ok(bytes) => String::from_utf8_lossy(&bytes)
-                .lines()
-                .filter_map(|l| serde_json::from_str(l).ok())
-                .collect(),
-            Err(_) => Vec::new(),
-        };
+            .push_results(&user.user_id, &job.id, &push_id)
+            .await?;
         body["results"] = json!(results);
     }
     Ok(Json(body))
