@@ -197,7 +197,7 @@ run() { # NAME ARGS... : a container of this run on the host network
 step "outreach migrate, serve and worker in containers"
 run migrate --rm "${env_args[@]}" "$image" migrate
 run serve -d "${env_args[@]}" -e "OUTREACH_ADDR=127.0.0.1:$api_port" -e OUTREACH_WORKERS=0 \
-    -e OUTREACH_FREE_CREDITS=100 --health-interval 1s --health-start-period 30s "$image" >/dev/null
+    -e OUTREACH_FREE_CREDITS=100 -e OUTREACH_MAIL_OUTBOX=/data/outbox.jsonl --health-interval 1s --health-start-period 30s "$image" >/dev/null
 run worker -d "${env_args[@]}" -e "OUTREACH_METRICS_ADDR=127.0.0.1:$metrics_port" \
     --health-interval 1s --health-start-period 30s "$image" worker >/dev/null
 wait_healthy() { # NAME
@@ -223,6 +223,16 @@ token=$(curl -fsS -H 'content-type: application/json' \
     -d '{"email":"docker@example.com","password":"docker-test-password"}' "$api/auth/signup" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 auth=(-H "authorization: Bearer $token")
+# The free credits come with the verification link, mailed to the container's outbox.
+link=""
+for _ in $(seq 1 50); do
+    link=$(docker exec "outreach-test-serve-$$" cat /data/outbox.jsonl 2>/dev/null |
+        python3 -c 'import json,sys; print(([json.loads(l)["link"] for l in sys.stdin if l.strip()] or [""])[-1])')
+    [[ -n $link ]] && break
+    sleep 0.1
+done
+[[ -n $link ]] || die "no verification mail in the serve container's outbox"
+curl -fsS -H 'content-type: application/json' -d "{\"token\":\"${link#*token=}\"}" "$api/auth/verify" >/dev/null
 {
     echo "email,first_name,company"
     for i in $(seq 1 12); do echo "person$i@company$i.example,Person$i,Company $i"; done
