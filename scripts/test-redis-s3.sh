@@ -45,4 +45,4 @@ s3_env="$("$services/moto.sh" start)"
 eval "$s3_env"
 s3_endpoint="$AWS_ENDPOINT_URL"
 
-cargo test -p outreach-core --features redis,s3 --test redis_queue --test redis_tls --test s3_storage "$@"
+cargo test -p outreach-core --features redis,s3 --test redis_queue --test redis_tls --test s3_storage --test push_tasks "$@"

@@ -200,9 +200,16 @@ impl Respond for SmartleadFake {
 
 /// lemlist `POST /api/campaigns/{campaignId}/leads/{email}?deduplicate=true`, Basic
 /// auth `:key`. The 200 body is the lead object of lemlist-developer's "Add a Lead in
-/// a Campaign" example. lemlist's docs do not show the refusal text for a duplicate
-/// or an invalid address: the fake answers 400 with a plain message, which is what
-/// our adapter must read either way.
+/// a Campaign" example. lemlist's docs do not show the refusal text for a duplicate;
+/// public clients that call this endpoint against real campaigns show it: a 400 whose
+/// body is the plain text `Lead already in the campaign` (a Next.js route that posts
+/// with `deduplicate=true` and treats `status === 400 && text.includes('Lead already in
+/// the campaign')` as already subscribed; and github.com/kobestarr/outreach-automation
+/// `shared/outreach-core/export-managers/lemlist-exporter.js`, tested against a live
+/// campaign per its `LEMLIST-TEST-REPORT.md`, which reads plain-text 4xx bodies and
+/// treats "already in the campaign" / "Lead already exists" as the duplicate). The
+/// invalid-address text is not documented anywhere we found: the fake answers a plain
+/// 400 as for the duplicate.
 struct LemlistFake(Arc<State>);
 
 impl Respond for LemlistFake {
@@ -227,7 +234,7 @@ impl Respond for LemlistFake {
         }
         let body: Value = serde_json::from_slice(&request.body).unwrap();
         if !self.0.add(&email) {
-            return ResponseTemplate::new(400).set_body_string("Lead already in campaign");
+            return ResponseTemplate::new(400).set_body_string("Lead already in the campaign");
         }
         ResponseTemplate::new(200).set_body_json(json!({
             "campaignId": "camp-1",

@@ -368,8 +368,8 @@ async fn an_event_owed_survives_a_restart_and_a_dead_one_is_dropped() {
 
 /// lemlist `POST /api/campaigns/{campaignId}/leads/{email}?deduplicate=true`, slow
 /// (each answer waits), keeping the campaign's leads: a lead already there answers 400
-/// with lemlist's duplicate message (the shape our adapter reads; see
-/// outreach-core/tests/campaign_push.rs for the fixture's source).
+/// with lemlist's plain-text duplicate message (see outreach-core/tests/campaign_push.rs
+/// for where that text comes from).
 #[derive(Clone, Default)]
 struct SlowLemlist {
     leads: Arc<Mutex<HashMap<String, u32>>>,
@@ -430,7 +430,7 @@ async fn a_push_resumes_after_a_restart() {
         ))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    const ROWS: usize = 24;
+    const ROWS: usize = 40;
     let file = h.upload(&user, "list.csv", &prospects_csv(ROWS)).await;
     let job = h
         .create_job(&user, json!({"file_path": file, "format": "csv"}))

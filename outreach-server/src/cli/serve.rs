@@ -1,6 +1,7 @@
 //! `outreach serve`: the HTTP API plus, by default, one in-process worker loop, on the
 //! backends the environment names (embedded defaults: SQLite, local files, in-process
-//! queue). With the in-process queue, unfinished jobs are re-queued at start.
+//! queue). With the in-process queue, unfinished jobs, running pushes and undelivered
+//! webhook events are re-queued at start.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -26,7 +27,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if !opened.durable_queue {
         let n = system.recover().await?;
         if n > 0 {
-            eprintln!("re-queued {n} unfinished job(s)");
+            eprintln!("re-queued {n} task(s): unfinished jobs, running pushes, undelivered webhook events");
         }
     }
     let auth = AuthConfig::from_env(&data_dir)?;
