@@ -2,7 +2,9 @@
 # Scale-out fault tests against real servers: starts PostgreSQL, Redis and an S3
 # emulator (moto) on loopback, then runs outreach-server's `scale` tests, which start
 # `outreach worker` processes against them (SIGKILL one of two workers mid-job; restart
-# Redis, then PostgreSQL, mid-job; 100 concurrent job creations on PostgreSQL).
+# Redis, then PostgreSQL, mid-job; 100 concurrent job creations on PostgreSQL), and the
+# `worker_tasks` test (a worker process runs a job and a push and sends each webhook
+# event once).
 #
 #   scripts/test-scale.sh [extra cargo test args]
 set -euo pipefail
@@ -32,4 +34,4 @@ export OUTREACH_TEST_POSTGRES_URL OUTREACH_TEST_POSTGRES_DIR OUTREACH_TEST_REDIS
   AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_ALLOW_HTTP
 
 # The fault tests restart shared servers: run them one at a time.
-cargo test -p outreach-server --test scale "$@" -- --test-threads=1
+cargo test -p outreach-server --test scale --test worker_tasks "$@" -- --test-threads=1
