@@ -28,8 +28,8 @@ async fn delete_under(storage: &dyn Storage, prefix: &str) -> Result<usize> {
     Ok(keys.len())
 }
 
-/// Removes finished jobs (their inputs, chunks, results and rows) and uploads older
-/// than `cutoff`.
+/// Removes finished jobs (their inputs, chunks, results, push records and rows) and
+/// uploads older than `cutoff`.
 pub async fn sweep(
     store: &dyn JobStore,
     storage: &dyn Storage,
@@ -37,7 +37,8 @@ pub async fn sweep(
 ) -> Result<Removed> {
     let mut removed = Removed::default();
     for job in store.finished_jobs_before(cutoff).await? {
-        for root in ["inputs", "outputs"] {
+        // The job's input, chunks, result, and its pushes' records and results.
+        for root in ["inputs", "outputs", "pushes"] {
             removed.objects +=
                 delete_under(storage, &format!("{root}/{}/{}/", job.user_id, job.id)).await?;
         }

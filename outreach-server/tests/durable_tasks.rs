@@ -537,3 +537,43 @@ async fn a_push_resumes_after_a_restart() {
         "the running marker is gone"
     );
 }
+
+/// A retention sweep takes a finished job's push records and results with the job.
+#[tokio::test(flavor = "multi_thread")]
+async fn retention_takes_the_pushes_of_an_expired_job() {
+    let h = Harness::start().await;
+    let user = token("push-retention");
+    let file = h.upload(&user, "a.csv", &prospects_csv(2)).await;
+    let job = h
+        .create_job(&user, json!({"file_path": file, "format": "csv"}))
+        .await;
+    assert_eq!(h.wait_job(&user, &job).await["status"], "succeeded");
+    let storage = h.state.jobs.storage().clone();
+    let prefix = format!("pushes/push-retention/{job}/");
+    for name in ["push_0a.json", "push_0a.results.jsonl"] {
+        storage
+            .put(&format!("{prefix}{name}"), "{}".into())
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let store = h.state.jobs.store();
+    let removed = outreach_core::retention::sweep(
+        store.as_ref(),
+        storage.as_ref(),
+        chrono::Utc::now() - chrono::Duration::days(1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(removed.jobs, 0, "the job is not old yet");
+    assert_eq!(storage.list(&prefix).await.unwrap().len(), 2);
+    let removed =
+        outreach_core::retention::sweep(store.as_ref(), storage.as_ref(), chrono::Utc::now())
+            .await
+            .unwrap();
+    assert_eq!(removed.jobs, 1);
+    assert!(
+        storage.list(&prefix).await.unwrap().is_empty(),
+        "push records left behind"
+    );
+}
