@@ -11,7 +11,11 @@
 #    Serper for search and the real server for the LLM; checks that the run completes,
 #    that the log names the negotiated JSON form, and that every row is either enriched
 #    or carries an explicit fallback reason;
-# 4. stops everything, whatever happens.
+# 4. runs `outreach check` (the preflight's diagnosis) against the same servers: both
+#    providers ok (exit 0), then with a model name the server does not serve: the LLM
+#    reported failed with that model named (llama-cpp-python answers any name with its
+#    own model; the check compares the name with the server's `GET /models`), exit 1;
+# 5. stops everything, whatever happens.
 # If OUTREACH_TEST_LLM_URL is already set, that server is used and nothing is started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -118,6 +122,35 @@ for i, (a, b) in enumerate(zip(inp, out)):
     counts[kind] = counts.get(kind, 0) + 1
 assert out[2]["sif_research"] == "Research unavailable: invalid email.", out[2]
 print("rows:", counts)
+PY
+
+step "outreach check against the real server (the preflight's diagnosis)"
+check() {
+    env -u GROQ_API_KEY \
+        SERPER_URL="$serper_url" SERPER_API_KEY=fake \
+        LLM_BASE_URL="$OUTREACH_TEST_LLM_URL" LLM_API_KEY=none LLM_MODEL="$1" \
+        OUTREACH_LLM_TIMEOUT_SECS="${OUTREACH_LLM_TIMEOUT_SECS:-300}" \
+        OUTREACH_DATA_DIR="$tmp/data" \
+        "$tmp/outreach" check --json >"$tmp/check-$2.json" 2>"$tmp/check-$2.log"
+}
+check_status=0
+check "$OUTREACH_TEST_LLM_MODEL" good || check_status=$?
+[[ $check_status -eq 0 ]] || { echo "outreach check exited $check_status" >&2; cat "$tmp/check-good.json" "$tmp/check-good.log" >&2; exit 1; }
+check_status=0
+check no-such-model wrong || check_status=$?
+[[ $check_status -eq 1 ]] || { echo "outreach check with a wrong model exited $check_status, not 1" >&2; cat "$tmp/check-wrong.json" "$tmp/check-wrong.log" >&2; exit 1; }
+python3 - "$tmp/check-good.json" "$tmp/check-wrong.json" "$OUTREACH_TEST_LLM_MODEL" <<'PY'
+import json, sys
+good, wrong, model = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]
+assert good["search"]["status"] == "ok", good
+assert good["llm"]["status"] == "ok", good
+assert f"`{model}` answered" in good["llm"]["message"], good
+assert "json_object+schema" in good["llm"]["json"], good
+assert wrong["search"]["status"] == "ok", wrong
+assert wrong["llm"]["status"] == "failed", wrong
+message = wrong["llm"]["message"]
+assert "does not know the model `no-such-model`" in message and model in message, message
+print("check:", good["llm"]["message"], "|", message)
 PY
 
 echo

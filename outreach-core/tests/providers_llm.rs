@@ -277,3 +277,121 @@ async fn slow_answer_is_timeout() {
         "{err:?}"
     );
 }
+
+/// `GET /models` as llama-cpp-python's server answers it (`llama_cpp/server/app.py`,
+/// `get_models`: one entry per model alias; 0.3.36).
+fn llama_cpp_models(alias: &str) -> serde_json::Value {
+    json!({
+        "object": "list",
+        "data": [{"id": alias, "object": "model", "owned_by": "me", "permissions": []}]
+    })
+}
+
+/// The preflight of `outreach check` naming `model`, against a server that answers
+/// every completion (as llama-cpp-python does, whatever the model) and lists `listed`
+/// (`None`: no `/models` route, a 404). Through the real policy stack, whose wrappers
+/// must pass the listing through.
+async fn check_model(model: &str, listed: Option<serde_json::Value>) -> (String, String, usize) {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion(json!("{\"ok\": true}"))))
+        .expect(1)
+        .mount(&server)
+        .await;
+    if let Some(listed) = listed {
+        Mock::given(method("GET"))
+            .and(path("/v1/models"))
+            .and(header("authorization", format!("Bearer {KEY}").as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(listed))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let metrics = std::sync::Arc::new(outreach_core::Metrics::default());
+    let client = client_for(format!("{}/v1", server.uri()));
+    let providers = outreach_core::Providers {
+        search: None,
+        llm: Some(outreach_core::providers::wrap_llm(
+            client,
+            &outreach_core::providers::ProviderPolicy::llm(),
+            metrics.clone(),
+        )),
+        metrics,
+        preflight: outreach_core::preflight::PreflightOnce::default(),
+    };
+    let report = outreach_core::preflight::check(&providers, Some(model)).await;
+    let status = serde_json::to_value(report.llm.status).unwrap();
+    let requests = server.received_requests().await.unwrap().len();
+    (
+        status.as_str().unwrap().to_owned(),
+        report.llm.message,
+        requests,
+    )
+}
+
+#[tokio::test]
+async fn a_model_the_endpoint_does_not_list_fails_the_check_though_it_answered() {
+    let (status, message, requests) =
+        check_model("gpt-nope", Some(llama_cpp_models("smollm2"))).await;
+    assert_eq!(status, "failed", "{message}");
+    assert!(message.contains("`gpt-nope`"), "{message}");
+    assert!(message.contains("serves smollm2"), "{message}");
+    assert_eq!(requests, 2, "one completion, one listing");
+
+    let (status, message, _) = check_model("smollm2", Some(llama_cpp_models("smollm2"))).await;
+    assert_eq!(status, "ok", "{message}");
+    // Ollama lists `name:latest` and answers to `name`.
+    let (status, message, _) = check_model("llama3", Some(llama_cpp_models("llama3:latest"))).await;
+    assert_eq!(status, "ok", "{message}");
+}
+
+#[tokio::test]
+async fn an_endpoint_without_a_model_list_is_taken_at_its_word() {
+    let (status, message, requests) = check_model("gpt-nope", None).await;
+    assert_eq!(status, "ok", "{message}");
+    assert_eq!(requests, 2, "the listing was asked (and answered 404)");
+    let (status, message, _) =
+        check_model("gpt-nope", Some(json!({"object": "list", "data": []}))).await;
+    assert_eq!(status, "ok", "an empty list says nothing: {message}");
+    let (status, message, _) = check_model("gpt-nope", Some(json!({"models": ["x"]}))).await;
+    assert_eq!(status, "ok", "another shape says nothing: {message}");
+}
+
+/// OpenAI's model list (API reference, "List models": `object`, `data[]` of `id`,
+/// `object`, `created`, `owned_by`).
+#[tokio::test]
+async fn served_models_reads_the_openai_list() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/openai/v1/models"))
+        .and(header("authorization", format!("Bearer {KEY}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "object": "list",
+            "data": [
+                {"id": "gpt-4o-mini", "object": "model", "created": 1_721_172_741, "owned_by": "system"},
+                {"id": "openai/gpt-oss-120b", "object": "model", "created": 1_754_408_224, "owned_by": "OpenAI"}
+            ]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    assert_eq!(
+        client(&server).served_models().await.unwrap(),
+        Some(vec![
+            "gpt-4o-mini".to_owned(),
+            "openai/gpt-oss-120b".to_owned()
+        ])
+    );
+    let unauthorized = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "error": {"message": "Invalid API Key", "type": "invalid_request_error", "code": "invalid_api_key"}
+        })))
+        .mount(&unauthorized)
+        .await;
+    assert!(matches!(
+        client(&unauthorized).served_models().await,
+        Err(Error::ProviderAuth { .. })
+    ));
+}

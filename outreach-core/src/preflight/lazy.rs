@@ -85,6 +85,10 @@ impl Llm for Gated<dyn Llm> {
         self.gate.open().await?;
         self.inner.complete(request).await
     }
+    /// Not gated: the preflight itself asks it.
+    async fn served_models(&self) -> Result<Option<Vec<String>>> {
+        self.inner.served_models().await
+    }
 }
 
 /// The remembered preflight error, again for the next row (errors are not `Clone`:

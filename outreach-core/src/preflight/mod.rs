@@ -179,13 +179,16 @@ pub async fn check_detailed(
                             "JSON form that works: {form}; but the answer was not a JSON object"
                         )
                     });
-                    (
-                        CheckStatus::Ok,
-                        match model {
-                            Some(m) => format!("key accepted; model `{m}` answered"),
-                            None => "key accepted; the model answered".into(),
+                    match model {
+                        Some(m) => match unserved(&**llm, m).await {
+                            Some(error) => diagnose(error, &mut stopping),
+                            None => (
+                                CheckStatus::Ok,
+                                format!("key accepted; model `{m}` answered"),
+                            ),
                         },
-                    )
+                        None => (CheckStatus::Ok, "key accepted; the model answered".into()),
+                    }
                 }
                 Err(e) => diagnose(e, &mut stopping),
             };
@@ -201,6 +204,43 @@ pub async fn check_detailed(
         }
     };
     (PreflightReport { search, llm }, stopping)
+}
+
+/// When the completion answered, the endpoint may still have used another model than
+/// the one named (llama-cpp-python answers for any name with the model it has): if it
+/// lists the models it serves and `model` is not among them, the model is not found.
+/// An endpoint that cannot list them (or fails to) is taken at its word.
+async fn unserved(llm: &dyn crate::providers::Llm, model: &str) -> Option<Error> {
+    let served = match llm.served_models().await {
+        Ok(Some(served)) => served,
+        Ok(None) => return None,
+        Err(e) => {
+            tracing::debug!(error = %e, "the LLM endpoint did not list its models");
+            return None;
+        }
+    };
+    // Ollama lists `name:latest` and answers to `name` too.
+    let latest = format!("{model}:latest");
+    if served.iter().any(|id| *id == model || *id == latest) {
+        return None;
+    }
+    const SHOWN: usize = 10;
+    let mut names = served
+        .iter()
+        .take(SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if served.len() > SHOWN {
+        names.push_str(&format!(", … ({} in all)", served.len()));
+    }
+    Some(Error::ModelNotFound {
+        provider: crate::error::ProviderKind::Llm,
+        model: model.to_owned(),
+        message: format!(
+            "the endpoint serves {names}; it answered the test request with one of those instead"
+        ),
+    })
 }
 
 /// [`check_detailed`] without the error.

@@ -212,6 +212,15 @@ pub struct ChatResponse {
 #[async_trait]
 pub trait Llm: Send + Sync + Debug + 'static {
     async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse>;
+
+    /// The model names the endpoint says it serves (OpenAI's `GET /models`), for the
+    /// preflight's diagnosis only: some servers (llama-cpp-python, proxies) answer a
+    /// completion for an unknown model with another one instead of a 404. `Ok(None)`
+    /// when it cannot say (no remote endpoint, or one that lists nothing). Wrappers
+    /// pass it straight through, outside their policies: it is not a completion.
+    async fn served_models(&self) -> Result<Option<Vec<String>>> {
+        Ok(None)
+    }
 }
 
 #[async_trait]
@@ -219,11 +228,17 @@ impl<T: Llm + ?Sized> Llm for Arc<T> {
     async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse> {
         (**self).complete(request).await
     }
+    async fn served_models(&self) -> Result<Option<Vec<String>>> {
+        (**self).served_models().await
+    }
 }
 
 #[async_trait]
 impl<T: Llm + ?Sized> Llm for Box<T> {
     async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse> {
         (**self).complete(request).await
+    }
+    async fn served_models(&self) -> Result<Option<Vec<String>>> {
+        (**self).served_models().await
     }
 }

@@ -218,6 +218,8 @@ pub struct Adaptations {
 #[derive(Debug)]
 pub struct OpenAiClient {
     url: String,
+    /// `GET {base}/models`: the models the endpoint serves (the preflight's check).
+    models_url: String,
     model: String,
     authorization: HeaderValue,
     client: reqwest::Client,
@@ -232,6 +234,7 @@ impl OpenAiClient {
     pub fn new(config: LlmConfig) -> Result<Self> {
         Ok(Self {
             url: format!("{}/chat/completions", config.base_url.trim_end_matches('/')),
+            models_url: format!("{}/models", config.base_url.trim_end_matches('/')),
             authorization: http::secret_header(PROVIDER, &format!("Bearer {}", config.api_key))?,
             client: http::build_client(PROVIDER, config.connect_timeout, config.request_timeout)?,
             reasoning: config.reasoning.effort_for(&config.model),
@@ -542,6 +545,39 @@ impl Llm for OpenAiClient {
             return Err(self.classify(status, &headers, &raw, &body));
         }
     }
+
+    /// `GET /models` (`{"data": [{"id": …}, …]}`: OpenAI, Groq, vLLM, Ollama,
+    /// llama-cpp-python). An endpoint without it (404, another shape) cannot say:
+    /// `None`; other failures are the usual errors.
+    async fn served_models(&self) -> Result<Option<Vec<String>>> {
+        let request = self
+            .client
+            .get(&self.models_url)
+            .header(AUTHORIZATION, self.authorization.clone());
+        match http::send(PROVIDER, request).await? {
+            Reply::Success(bytes) => Ok(serde_json::from_slice::<WireModels>(&bytes)
+                .ok()
+                .map(|list| list.data.into_iter().map(|m| m.id).collect::<Vec<_>>())
+                .filter(|ids| !ids.is_empty())),
+            Reply::Failure { status, .. } if matches!(status.as_u16(), 404 | 405 | 501) => Ok(None),
+            Reply::Failure {
+                status,
+                headers,
+                body,
+            } => Err(self.classify(status, &headers, &body, &ErrorBody::parse(&body))),
+        }
+    }
+}
+
+/// The model list's shape (`GET /models`).
+#[derive(Deserialize)]
+struct WireModels {
+    data: Vec<WireModel>,
+}
+
+#[derive(Deserialize)]
+struct WireModel {
+    id: String,
 }
 
 /// True when `text` holds a `{` and its braces balance: a reply cut mid-object does not.

@@ -155,4 +155,7 @@ impl<P: Llm> Llm for Breaker<P> {
         self.run(ProviderKind::Llm, || self.inner.complete(request))
             .await
     }
+    async fn served_models(&self) -> Result<Option<Vec<String>>> {
+        self.inner.served_models().await
+    }
 }

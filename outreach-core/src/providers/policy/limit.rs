@@ -322,4 +322,7 @@ impl<P: Llm> Llm for Limit<P> {
         })
         .await
     }
+    async fn served_models(&self) -> Result<Option<Vec<String>>> {
+        self.inner.served_models().await
+    }
 }

@@ -57,4 +57,7 @@ impl<P: Llm> Llm for Metered<P> {
             .count(Counter::CompletionTokens, response.usage.completion_tokens);
         Ok(response)
     }
+    async fn served_models(&self) -> Result<Option<Vec<String>>> {
+        self.inner.served_models().await
+    }
 }

@@ -125,4 +125,7 @@ impl<P: Llm> Llm for Retry<P> {
     async fn complete(&self, request: &ChatRequest) -> Result<ChatResponse> {
         self.run(|| self.inner.complete(request)).await
     }
+    async fn served_models(&self) -> Result<Option<Vec<String>>> {
+        self.inner.served_models().await
+    }
 }
