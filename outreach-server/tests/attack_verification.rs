@@ -285,6 +285,14 @@ async fn a_reset_link_works_once_and_unknown_emails_look_the_same() {
         StatusCode::UNAUTHORIZED,
         "the reset ended the older sessions"
     );
+    // The reset link came by mail: the mailbox is proven, so the free credits come now,
+    // and the earlier verification link grants nothing more.
+    assert_eq!(r.json()["user"]["email_verified"], true, "{}", r.text());
+    assert_eq!(h.me(&fresh).await["credits_remaining"], 100);
+    let verification = token_of(&nth_mail(&mailer, 0).await, "/verify");
+    let again = verify(&h, &verification).await;
+    assert_eq!(again.json()["credits_granted"], 0, "{}", again.text());
+    assert_eq!(h.me(&fresh).await["credits_remaining"], 100);
     // Used once: a second use (say, the attacker who also read the mail) fails.
     let r = h.call(confirm(&token, "another fine password")).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());

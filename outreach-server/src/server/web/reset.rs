@@ -192,11 +192,14 @@ pub async fn confirm_reset(
         .limiter
         .succeeded(&[Key::Email(user.email.clone())]);
     tracing::info!(user = %user.user_id, "password reset: older tokens revoked");
+    // The reset link came by mail: the mailbox is proven, as a verification link proves it.
+    super::verify::complete_verification(&state, &user).await?;
     session(
         &state,
         &LocalUser {
             token_version: version,
             password_hash: hash,
+            email_verified_at: user.email_verified_at.or_else(|| Some(chrono::Utc::now())),
             ..user
         },
     )

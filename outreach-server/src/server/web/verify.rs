@@ -4,10 +4,10 @@
 //!
 //! - The link is a signed token ([`LinkPurpose::VerifyEmail`]: its own key and
 //!   audience) naming the user and the email, valid for [`VERIFY_LINK_TTL`].
-//! - Exactly once: `mark_email_verified` is a compare-and-set in the database (the one
-//!   call that sets it grants), and the grant is a ledger entry with the idempotency key
+//! - Exactly once: the grant is a ledger entry with the idempotency key
 //!   `grant:email-verified`, so a double click, two tabs or a replayed link never pay
-//!   twice. Accounts created before verification existed count as verified (their
+//!   twice; the account is marked verified after the grant (see
+//!   [`complete_verification`]). A completed password reset verifies the email too. Accounts created before verification existed count as verified (their
 //!   credits were granted at sign-up) and get nothing more.
 //! - `POST /auth/verify/resend` mails a fresh link to a signed-in, unverified account,
 //!   at most 5 per hour per email and per client address.
@@ -116,19 +116,32 @@ pub async fn verify_email(
         .await?
         .filter(|u| u.email == claims.email)
         .ok_or_else(invalid)?;
-    let first = accounts.mark_email_verified(&user.user_id).await?;
-    let credits_granted = if first {
-        grant_free_credits(&state, &user).await?
-    } else {
-        0
-    };
-    if first {
-        tracing::info!(user = %user.user_id, credits_granted, "email verified");
-    }
+    let credits_granted = complete_verification(&state, &user).await?;
     Ok(Json(Verified {
         email: user.email,
         credits_granted,
     }))
+}
+
+/// Marks `user`'s email verified and grants the free credits, once; returns the credits
+/// this call granted. Called by a verification link and by a completed password reset
+/// (which proves the mailbox too).
+///
+/// The grant comes first: it is idempotent by its ledger key, so a process that stops
+/// between the two steps leaves an account that the next click finishes, never one
+/// marked verified without its credits.
+pub(crate) async fn complete_verification(
+    state: &WebContext,
+    user: &LocalUser,
+) -> Result<i64, AppError> {
+    if user.email_verified_at.is_some() {
+        return Ok(0);
+    }
+    let credits_granted = grant_free_credits(state, user).await?;
+    if accounts(state)?.mark_email_verified(&user.user_id).await? {
+        tracing::info!(user = %user.user_id, credits_granted, "email verified");
+    }
+    Ok(credits_granted)
 }
 
 /// The plan's free credits, through the ledger (idempotent by key).
