@@ -214,6 +214,69 @@ async fn the_owner_signs_in_after_ten_failures_and_guessing_slows_exponentially(
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_guesser_kept_at_bay_does_not_keep_the_owner_out() {
+    let h = harness(WebConfig::default()).await;
+    let r = h
+        .call(from(
+            "192.0.2.1",
+            None,
+            "/auth/signup",
+            "owner@example.com",
+            PASSWORD,
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    // The guesser keeps going until refused (10 free, then 1 s and 2 s held, then 429).
+    let mut refused = false;
+    for i in 0..16 {
+        let r = h
+            .call(from(
+                "203.0.113.66",
+                None,
+                "/auth/login",
+                "owner@example.com",
+                &format!("guess {i}"),
+            ))
+            .await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            refused = true;
+            break;
+        }
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
+    }
+    assert!(refused, "the guesser was refused");
+    // The owner, from another address, gets in at once: the guesser's failures slow the
+    // guesser, not the account (the old per-email key answered 429 here for minutes).
+    let started = Instant::now();
+    let r = h
+        .call(from(
+            "198.51.100.7",
+            None,
+            "/auth/login",
+            "owner@example.com",
+            PASSWORD,
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "not held: {:?}",
+        started.elapsed()
+    );
+    // …and the guesser is still refused after the owner's success.
+    let r = h
+        .call(from(
+            "203.0.113.66",
+            None,
+            "/auth/login",
+            "owner@example.com",
+            "one more guess",
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn x_forwarded_for_counts_only_from_trusted_proxies() {
     let config = WebConfig {
         trusted_proxies: TrustedProxies::parse("10.0.0.0/8").unwrap(),

@@ -10,6 +10,7 @@ use axum::Json;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::client_addr::ClientAddr;
 use super::local_auth::{
     accounts, session, throttle, verify_password, weak_password, AuthError, Session,
     MAX_PASSWORD_BYTES,
@@ -96,6 +97,7 @@ pub async fn logout(
 )]
 pub async fn change_password(
     State(state): State<WebContext>,
+    ClientAddr(peer): ClientAddr,
     user: AuthUser,
     AppJson(change): AppJson<PasswordChange>,
 ) -> Result<Json<Session>, AuthError> {
@@ -106,7 +108,7 @@ pub async fn change_password(
     };
     // A stolen token must not become a way to guess the password: the check counts
     // against the account like a sign-in, before any hashing.
-    let key = [Key::Email(account.email.clone())];
+    let key = Key::sign_in(&account.email, peer);
     throttle(&state, &key).await?;
     let wrong = || AppError::bad_request("wrong_password", "the current password is not right");
     if change.current_password.len() > MAX_PASSWORD_BYTES {

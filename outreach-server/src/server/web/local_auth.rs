@@ -442,8 +442,7 @@ pub async fn login(
 ) -> Result<Json<Session>, AuthError> {
     let accounts = accounts(&state)?;
     let email = normalize_email(&credentials.email);
-    let mut keys = vec![Key::Email(email.clone())];
-    keys.extend(peer.map(|ip| Key::Client(Key::client_of(ip))));
+    let keys = Key::sign_in(&email, peer);
     // Counted now, before any hashing (and held for its turn after earlier failures);
     // a success takes it back below.
     throttle(&state, &keys).await?;

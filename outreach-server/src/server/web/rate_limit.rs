@@ -1,13 +1,18 @@
 //! Limits on sign-in attempts, sign-ups and account mail, in memory.
 //!
-//! **Failed sign-ins slow down; they never lock.** Each key (an email, or a client
-//! address) has a [`Backoff`]: its first `free` failures wait for nothing, then each
-//! further one must wait twice as long as the one before (`first_delay`, ×2 each time,
-//! at most `max_delay`). An attempt whose turn comes within `max_wait` is held until
-//! then and goes through; one further out is refused with `429` and `Retry-After`.
-//! So after ten failures from someone else, the owner's correct password still gets in
-//! (after a second), while a guesser's rate halves with every failure. A key is
-//! forgotten after `forget_after` without attempts past its turn.
+//! **Failed sign-ins slow down; they never lock.** Each key has a [`Backoff`]: its
+//! first `free` failures wait for nothing, then each further one must wait twice as
+//! long as the one before (`first_delay`, ×2 each time, at most `max_delay`). An
+//! attempt whose turn comes within `max_wait` is held until then and goes through; one
+//! further out is refused with `429` and `Retry-After`. A key is forgotten after
+//! `forget_after` without attempts past its turn.
+//!
+//! A sign-in counts against three keys ([`Key::sign_in`]): the email as tried from
+//! this client address (10 free), the client address across emails (20 free), and the
+//! email from all addresses together (100 free). So a guesser's rate halves with every
+//! failure, while the owner signing in from elsewhere is not slowed at all by someone
+//! else's failures, however many, unless the guessing is spread over so many addresses
+//! that the email's total brake engages (then the owner waits like everyone else).
 //!
 //! An attempt is counted in the same step that checks it ([`LoginLimiter::sign_in`]),
 //! under one lock, before the password is hashed: of 300 concurrent wrong passwords
@@ -29,6 +34,15 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// One email's failures from all addresses: 100 free (ten addresses' worth), then 1 s,
+/// 2 s… up to 5 minutes.
+const DEFAULT_EMAIL_TOTAL: Backoff = Backoff {
+    free: 100,
+    first_delay: Duration::from_secs(1),
+    max_delay: Duration::from_secs(5 * 60),
+    forget_after: Duration::from_secs(15 * 60),
+};
 
 /// Keys tracked before expired ones are swept out.
 const SWEEP_AT: usize = 10_000;
@@ -79,8 +93,15 @@ impl Backoff {
 /// What attempts are counted against.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Key {
-    /// A normalised email, for failed sign-ins.
+    /// A normalised email, for failed sign-ins whose client address is unknown.
     Email(String),
+    /// A normalised email as tried from one client address (IPv6: its /64), for failed
+    /// sign-ins: an attacker's failures slow the attacker, not the owner signing in
+    /// from elsewhere.
+    EmailFrom { email: String, client: String },
+    /// A normalised email's failures from every address together: the brake on
+    /// guessing spread over many addresses, with a much larger free allowance.
+    EmailTotal(String),
     /// A client's IP address (IPv6: its /64), for failed sign-ins.
     Client(String),
     /// A client's IP address (IPv6: its /64), for sign-ups.
@@ -91,6 +112,23 @@ pub enum Key {
 }
 
 impl Key {
+    /// The keys a sign-in attempt for `email` from `client` counts against.
+    pub fn sign_in(email: &str, client: Option<std::net::IpAddr>) -> Vec<Key> {
+        let mut keys = vec![Key::EmailTotal(email.to_string())];
+        match client {
+            Some(ip) => {
+                let client = Key::client_of(ip);
+                keys.push(Key::EmailFrom {
+                    email: email.to_string(),
+                    client: client.clone(),
+                });
+                keys.push(Key::Client(client));
+            }
+            None => keys.push(Key::Email(email.to_string())),
+        }
+        keys
+    }
+
     /// The client key of `ip`: the address itself for IPv4, its /64 prefix for IPv6
     /// (a single subscriber usually holds a whole /64).
     pub fn client_of(ip: std::net::IpAddr) -> String {
@@ -119,6 +157,7 @@ struct Entry {
 #[derive(Debug)]
 pub struct LoginLimiter {
     per_email: Backoff,
+    per_email_total: Backoff,
     per_client: Backoff,
     signups: Limits,
     mail: Limits,
@@ -128,8 +167,9 @@ pub struct LoginLimiter {
 }
 
 impl Default for LoginLimiter {
-    /// Per email: 10 free failures, then 1 s, 2 s, 4 s… up to 5 minutes. Per client
-    /// address: 20 free, then 1 s… up to 15 minutes. Attempts are held up to 3 s.
+    /// Per email and client: 10 free failures, then 1 s, 2 s, 4 s… up to 5 minutes.
+    /// Per client address: 20 free, then 1 s… up to 15 minutes. Per email from all
+    /// addresses: 100 free, then 1 s… up to 5 minutes. Attempts are held up to 3 s.
     /// 10 sign-ups per address per hour; 5 account mails per email or address per hour.
     fn default() -> Self {
         Self::new(
@@ -159,6 +199,7 @@ impl LoginLimiter {
     pub fn new(per_email: Backoff, per_client: Backoff) -> Self {
         Self {
             per_email,
+            per_email_total: DEFAULT_EMAIL_TOTAL,
             per_client,
             signups: Limits {
                 max_failures: per_client.free,
@@ -171,6 +212,12 @@ impl LoginLimiter {
             max_wait: Duration::from_secs(3),
             entries: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The brake on one email's failures from all addresses together.
+    pub fn with_email_total(mut self, total: Backoff) -> Self {
+        self.per_email_total = total;
+        self
     }
 
     pub fn with_signups(mut self, signups: Limits) -> Self {
@@ -195,7 +242,8 @@ impl LoginLimiter {
 
     fn backoff(&self, key: &Key) -> Option<Backoff> {
         match key {
-            Key::Email(_) => Some(self.per_email),
+            Key::Email(_) | Key::EmailFrom { .. } => Some(self.per_email),
+            Key::EmailTotal(_) => Some(self.per_email_total),
             Key::Client(_) => Some(self.per_client),
             Key::Signup(_) | Key::Mail(_) => None,
         }
@@ -219,6 +267,7 @@ impl LoginLimiter {
         let keep = self
             .per_email
             .forget_after
+            .max(self.per_email_total.forget_after)
             .max(self.per_client.forget_after)
             .max(self.signups.window)
             .max(self.mail.window);
@@ -267,14 +316,16 @@ impl LoginLimiter {
         Ok(wait)
     }
 
-    /// A sign-in that succeeded: its email's failures are forgotten, and its attempt is
-    /// taken back from the other keys (the client address).
+    /// A sign-in that succeeded: its email's failures from this client are forgotten,
+    /// and its attempt is taken back from the other keys (the client address, the
+    /// email's total). The total is not forgotten: an owner signing in must not hand a
+    /// distributed guesser a fresh allowance.
     pub fn succeeded(&self, keys: &[Key]) {
         let now = Instant::now();
         let mut entries = self.lock();
         for key in keys {
             match key {
-                Key::Email(_) => {
+                Key::Email(_) | Key::EmailFrom { .. } => {
                     entries.remove(key);
                 }
                 other => {
@@ -396,6 +447,49 @@ mod tests {
         // A success forgets the email's failures.
         l.succeeded(&keys);
         assert_eq!(l.sign_in(&[email("a@x.io")]), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn a_guesser_is_slowed_and_the_owner_elsewhere_is_not() {
+        let l = limiter().with_email_total(Backoff::after(12, Duration::from_secs(600)));
+        let attacker: std::net::IpAddr = "203.0.113.66".parse().unwrap();
+        let owner: std::net::IpAddr = "198.51.100.7".parse().unwrap();
+        let guess = Key::sign_in("a@x.io", Some(attacker));
+        for _ in 0..3 {
+            assert_eq!(l.sign_in(&guess), Ok(Duration::ZERO));
+        }
+        assert!(l.sign_in(&guess).is_ok(), "the 4th is held 10 s");
+        assert!(l.sign_in(&guess).is_err(), "the guesser is refused");
+        // The owner, from home, is not slowed by the guesser's failures.
+        let home = Key::sign_in("a@x.io", Some(owner));
+        assert_eq!(l.sign_in(&home), Ok(Duration::ZERO));
+        l.succeeded(&home);
+        // A success does not hand the guesser a fresh allowance.
+        assert!(l.sign_in(&guess).is_err(), "still refused");
+    }
+
+    #[test]
+    fn guessing_spread_over_many_addresses_meets_the_email_total() {
+        let l = limiter().with_email_total(Backoff::after(12, Duration::from_secs(600)));
+        // Three failures each from four addresses: none slowed (3 free per address).
+        for i in 0..4 {
+            let ip: std::net::IpAddr = format!("203.0.113.{i}").parse().unwrap();
+            for _ in 0..3 {
+                assert_eq!(
+                    l.sign_in(&Key::sign_in("a@x.io", Some(ip))),
+                    Ok(Duration::ZERO)
+                );
+            }
+        }
+        // The email's 13th failure from a fifth address waits the total's 600 s.
+        let fresh: std::net::IpAddr = "203.0.113.99".parse().unwrap();
+        let r = l.sign_in(&Key::sign_in("a@x.io", Some(fresh)));
+        assert!(matches!(r, Err(w) if w > Duration::from_secs(500)), "{r:?}");
+        // Another email from that address is not affected.
+        assert_eq!(
+            l.sign_in(&Key::sign_in("b@x.io", Some(fresh))),
+            Ok(Duration::ZERO)
+        );
     }
 
     #[test]

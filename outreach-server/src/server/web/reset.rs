@@ -190,7 +190,7 @@ pub async fn confirm_reset(
     state
         .web
         .limiter
-        .succeeded(&[Key::Email(user.email.clone())]);
+        .succeeded(&Key::sign_in(&user.email, None));
     tracing::info!(user = %user.user_id, "password reset: older tokens revoked");
     // The reset link came by mail: the mailbox is proven, as a verification link proves it.
     super::verify::complete_verification(&state, &user).await?;
