@@ -10,7 +10,7 @@
 # STORAGE_URL, SERPER_API_KEY, …); compose.yaml wires a whole deployment.
 #
 # Stages: `build` (the official Rust image compiles a release binary), `runtime-base`
-# (Debian slim, CA certificates and curl for the health check, a non-root user),
+# (Debian slim, CA certificates, a non-root user),
 # `prebuilt` (runtime-base + a binary built elsewhere, `outreach` at the root of the build
 # context: what scripts/test-docker.sh uses on a machine without an image registry) and
 # `runtime` (the default: runtime-base + the `build` stage's binary). `build` comes after
@@ -20,14 +20,13 @@ ARG RUST_IMAGE=rust:1.95-bookworm
 ARG RUNTIME_BASE=debian:bookworm-slim
 
 FROM ${RUNTIME_BASE} AS runtime-base
-# ca-certificates: HTTPS to the providers, hosted PostgreSQL/Redis/S3; curl: HEALTHCHECK.
+# ca-certificates: HTTPS to the providers, hosted PostgreSQL/Redis/S3.
 RUN apt-get update \
-    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates curl \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --user-group --home-dir /data --shell /usr/sbin/nologin outreach \
     && mkdir -p /data \
     && chown outreach:outreach /data
-COPY deploy/healthcheck.sh /usr/local/bin/outreach-healthcheck
 # Listen on all interfaces inside the container; embedded defaults (SQLite, files, the
 # local JWT secret) live in the /data volume.
 ENV OUTREACH_ADDR=0.0.0.0:8080 \
@@ -37,9 +36,10 @@ WORKDIR /data
 VOLUME ["/data"]
 # 8080: `serve` (API, web app, /metrics, /healthz); 9091: a worker's OUTREACH_METRICS_ADDR.
 EXPOSE 8080 9091
-# serve: GET /healthz on OUTREACH_ADDR (includes a database round trip); worker: on
-# OUTREACH_METRICS_ADDR when set. See deploy/healthcheck.sh.
-HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 CMD ["outreach-healthcheck"]
+# `outreach healthcheck` reads PID 1's command line with the same parser: serve → GET
+# /healthz on its --addr (else OUTREACH_ADDR; includes a database round trip); worker →
+# on its --metrics-addr (else OUTREACH_METRICS_ADDR) when set; anything else → healthy.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 CMD ["outreach", "healthcheck"]
 ENTRYPOINT ["outreach"]
 CMD ["serve"]
 

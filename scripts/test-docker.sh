@@ -143,11 +143,10 @@ step "outreach binaries (debug; the test run has built them already)"
 cargo build -p outreach-server -p outreach-fake-providers "$@" 2>&1 | tail -n 2
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 context="$tmp/context"
-mkdir -p "$context/deploy" "$tmp/bin"
+mkdir -p "$context" "$tmp/bin"
 # Copies, so a concurrent build in a shared target dir cannot swap them mid-run.
 cp "$target_dir/debug/outreach" "$context/outreach"
 cp "$target_dir/debug/outreach-fake-providers" "$tmp/bin/"
-cp deploy/healthcheck.sh "$context/deploy/"
 
 step "docker build --target prebuilt (the Dockerfile's runtime stage around that binary)"
 build_started=$(date +%s)
@@ -158,7 +157,7 @@ DOCKER_BUILDKIT=0 docker build --network host -q -f "$root/Dockerfile" --target 
 echo "built $image in $(( $(date +%s) - build_started )) s"
 [[ $(docker image inspect -f '{{.Config.User}}' "$image") == outreach ]] || die "the image does not run as the outreach user"
 [[ $(docker image inspect -f '{{json .Config.Cmd}}' "$image") == '["serve"]' ]] || die "the image's default command is not serve"
-docker image inspect -f '{{json .Config.Healthcheck.Test}}' "$image" | grep -q outreach-healthcheck ||
+docker image inspect -f '{{json .Config.Healthcheck.Test}}' "$image" | grep -q '"outreach","healthcheck"' ||
     die "the image has no HEALTHCHECK"
 
 step "PostgreSQL, Redis, S3 (moto) and the fake providers on loopback"
@@ -196,8 +195,11 @@ run() { # NAME ARGS... : a container of this run on the host network
 
 step "outreach migrate, serve and worker in containers"
 run migrate --rm "${env_args[@]}" "$image" migrate
-run serve -d "${env_args[@]}" -e "OUTREACH_ADDR=127.0.0.1:$api_port" -e OUTREACH_WORKERS=0 \
-    -e OUTREACH_FREE_CREDITS=100 -e OUTREACH_MAIL_OUTBOX=/data/outbox.jsonl --health-interval 1s --health-start-period 30s "$image" >/dev/null
+# serve gets its address as a flag (the image's OUTREACH_ADDR says 0.0.0.0:8080): the
+# health check must ask the port the flag names.
+run serve -d "${env_args[@]}" -e OUTREACH_WORKERS=0 \
+    -e OUTREACH_FREE_CREDITS=100 -e OUTREACH_MAIL_OUTBOX=/data/outbox.jsonl --health-interval 1s --health-start-period 30s "$image" \
+    serve --addr "127.0.0.1:$api_port" >/dev/null
 run worker -d "${env_args[@]}" -e "OUTREACH_METRICS_ADDR=127.0.0.1:$metrics_port" \
     --health-interval 1s --health-start-period 30s "$image" worker >/dev/null
 wait_healthy() { # NAME
@@ -213,8 +215,8 @@ wait_healthy() { # NAME
 wait_healthy serve
 wait_healthy worker
 # The check has to be able to fail: the worker's health check asks OUTREACH_METRICS_ADDR.
-docker exec "outreach-test-worker-$$" outreach-healthcheck
-docker exec -e OUTREACH_METRICS_ADDR=127.0.0.1:1 "outreach-test-worker-$$" outreach-healthcheck 2>/dev/null &&
+docker exec "outreach-test-worker-$$" outreach healthcheck
+docker exec -e OUTREACH_METRICS_ADDR=127.0.0.1:1 "outreach-test-worker-$$" outreach healthcheck 2>/dev/null &&
     die "the health check passed against a closed port"
 
 step "a 12-row job through the containers"

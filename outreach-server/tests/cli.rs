@@ -555,3 +555,109 @@ async fn a_template_error_stops_the_run_before_any_call() {
     assert_eq!(fakes.search_requests.load(Ordering::SeqCst), 0);
     assert_eq!(fakes.llm_requests.load(Ordering::SeqCst), 0);
 }
+
+/// Kills a process when the test ends, whatever happens.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A process whose command line reads `outreach ARGS…` (a shell named `outreach` that
+/// sleeps): what `outreach healthcheck --pid` parses, without starting anything.
+fn posing_as_outreach(args: &[&str]) -> Killed {
+    Killed(
+        Command::new("sh")
+            .args(["-c", "sleep 60; :", "outreach"])
+            .args(args)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn healthcheck(pid: u32, env: &[(&str, &str)]) -> Output {
+    let mut cmd = bin();
+    cmd.env_remove("OUTREACH_ADDR")
+        .env_remove("OUTREACH_METRICS_ADDR")
+        .args(["healthcheck", "--pid", &pid.to_string()]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    run(&mut cmd)
+}
+
+/// The image's health check asks the address the process was started with: `--addr`
+/// wins over OUTREACH_ADDR (as it does for `serve` itself), the variable is the fallback,
+/// and a closed port or a worker's `--metrics-addr` are asked too.
+#[test]
+fn healthcheck_asks_the_address_the_server_was_started_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    // OUTREACH_ADDR names a closed port; the flag names the real one.
+    let mut server = bin();
+    server
+        .env("OUTREACH_DATA_DIR", dir.path().join("data"))
+        .env("OUTREACH_ADDR", "127.0.0.1:1")
+        .env("OUTREACH_WORKERS", "0")
+        .args(["serve", "--addr", &addr])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = server.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let server = Killed(child);
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+    assert!(line.contains(&addr), "{line}");
+
+    let out = healthcheck(server.0.id(), &[("OUTREACH_ADDR", "127.0.0.1:1")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // The flag wins over the variable, as in `serve`: a flag naming a closed port fails
+    // even when OUTREACH_ADDR names the live server.
+    let posing = posing_as_outreach(&["serve", "--addr=127.0.0.1:1"]);
+    let out = healthcheck(posing.0.id(), &[("OUTREACH_ADDR", &addr)]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("127.0.0.1:1/healthz"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Without the flag, OUTREACH_ADDR is the address.
+    let posing = posing_as_outreach(&["serve", "--workers", "0"]);
+    assert!(healthcheck(posing.0.id(), &[("OUTREACH_ADDR", &addr)])
+        .status
+        .success());
+    assert!(
+        !healthcheck(posing.0.id(), &[("OUTREACH_ADDR", "127.0.0.1:1")])
+            .status
+            .success()
+    );
+    // A worker is asked on --metrics-addr; without one it is healthy while it runs.
+    let posing = posing_as_outreach(&["worker", "--metrics-addr", "127.0.0.1:1"]);
+    assert!(
+        !healthcheck(posing.0.id(), &[("OUTREACH_METRICS_ADDR", &addr)])
+            .status
+            .success()
+    );
+    let posing = posing_as_outreach(&["worker"]);
+    assert!(healthcheck(posing.0.id(), &[]).status.success());
+    assert!(
+        !healthcheck(posing.0.id(), &[("OUTREACH_METRICS_ADDR", "127.0.0.1:1")])
+            .status
+            .success()
+    );
+    // `migrate` (or anything else) has nothing to ask.
+    let posing = posing_as_outreach(&["migrate"]);
+    assert!(healthcheck(posing.0.id(), &[]).status.success());
+    drop(server);
+}

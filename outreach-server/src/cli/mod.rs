@@ -4,6 +4,7 @@ mod check;
 mod credits;
 mod enrich;
 mod headers;
+mod healthcheck;
 mod local_runs;
 mod migrate;
 mod progress_bar;
@@ -59,6 +60,17 @@ pub enum Command {
     /// HubSpot); the key comes from INSTANTLY_API_KEY, SMARTLEAD_API_KEY,
     /// LEMLIST_API_KEY or HUBSPOT_ACCESS_TOKEN.
     Push(push::PushArgs),
+    /// Exit 0 when the `serve` or `worker` process PID (default 1, a container's) answers
+    /// GET /healthz on the address it was started with (--addr / --metrics-addr, else
+    /// OUTREACH_ADDR / OUTREACH_METRICS_ADDR): the image's HEALTHCHECK.
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// The process to check (its /proc/PID/cmdline says what it runs and where).
+    #[arg(long, default_value_t = 1)]
+    pub pid: u32,
 }
 
 #[derive(Debug, Args)]
@@ -245,6 +257,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Token(args) => token::run(args).await,
         Command::Credits(command) => credits::run(command).await,
         Command::Push(args) => push::run(args).await,
+        Command::Healthcheck(args) => healthcheck::run(args).await,
     }
 }
 
