@@ -120,6 +120,85 @@ async fn over_the_quota_an_upload_is_refused_before_anything_is_stored_or_charge
     h.upload(&t, "b.csv", &csv).await;
 }
 
+/// Bytes of every object stored for `user`, read back one by one (not through the
+/// listing the server uses).
+async fn bytes_of(h: &Harness, user: &str) -> u64 {
+    let storage = h.state.jobs.storage();
+    let mut total = 0;
+    for prefix in ["uploads", "inputs", "outputs", "pushes"] {
+        for key in keys(h, &format!("{prefix}/{user}/")).await {
+            total += storage.get(&key).await.unwrap().len() as u64;
+        }
+    }
+    total
+}
+
+/// The quota counts what jobs store too (chunks, results), not only uploads: a user
+/// whose results fill the quota cannot upload more. A paid job is never failed by it:
+/// the job that goes over finishes and its result downloads, and so does a job created
+/// while over; only new uploads are refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn results_count_against_the_quota_but_never_fail_a_job() {
+    let csv = big_csv(40);
+    let size = csv.len() as u64;
+    let quota = size * 3 / 2;
+    let h = Harness::with(Options {
+        user_quota_bytes: Some(quota),
+        ..Options::default()
+    })
+    .await;
+    let t = token("filler");
+    let file = h.upload(&t, "a.csv", &csv).await;
+    let job = h
+        .create_job(&t, json!({ "file_path": file, "email_col": "email" }))
+        .await;
+    let done = h.wait_job(&t, &job).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let used = bytes_of(&h, "filler").await;
+    assert!(
+        used > quota,
+        "the job's chunks and result ({} bytes) took the user over the quota",
+        used - size
+    );
+    let r = h
+        .call(get(&format!("/jobs/{job}/download"), Some(&t)))
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "the result downloads over the quota"
+    );
+
+    // A tiny upload would fit if only uploads counted (size + 50 < 1.5 × size).
+    let tiny = b"email\nx@example.com\n";
+    let r = h
+        .call(multipart("/files", Some(&t), "tiny.csv", tiny))
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text());
+    assert!(
+        r.text()
+            .contains(&format!("storage quota exceeded: {used} of {quota} bytes")),
+        "every stored byte is counted: {}",
+        r.text()
+    );
+    assert_eq!(keys(&h, "uploads/filler/").await, vec![file.clone()]);
+
+    // Jobs are not refused or failed by the quota: only uploads are.
+    let again = h
+        .create_job(
+            &t,
+            json!({ "file_path": file, "email_col": "email", "limit": 2 }),
+        )
+        .await;
+    let done = h.wait_job(&t, &again).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+
+    // Erasing frees it.
+    let r = h.call(delete("/me/data", Some(&t))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    h.upload(&t, "tiny.csv", tiny).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn retention_deletes_old_jobs_and_uploads_and_keeps_new_ones_and_the_ledger() {
     let h = Harness::start().await;

@@ -351,6 +351,24 @@ impl Storage for ObjectStorage {
         Ok(keys)
     }
 
+    async fn size_under(&self, prefix: &str) -> Result<u64> {
+        let prefix = validate_prefix(prefix)?;
+        let location = if prefix.is_empty() {
+            None
+        } else {
+            Some(Self::location(prefix)?)
+        };
+        // The listing carries each object's size (a directory walk with `stat` on local
+        // disk, LIST pages of 1,000 keys on S3): nothing is read.
+        self.store
+            .list(location.as_ref())
+            .try_fold(0u64, |total, meta| async move {
+                Ok(total.saturating_add(meta.size))
+            })
+            .await
+            .map_err(|e| store_error("size_under", prefix, e))
+    }
+
     async fn delete(&self, key: &str) -> Result<()> {
         let location = Self::location(key)?;
         match self.store.delete(&location).await {

@@ -20,6 +20,8 @@ use crate::error::{Error, Result};
 ///   matched by whole segments (`a/b` lists `a/b/x`, never `a/bc`); `""` lists everything.
 /// - `put_file`/`get_to_file` stream: memory stays bounded whatever the object's size.
 ///   Both return the number of bytes moved.
+/// - `size_under(prefix)` is the total size in bytes of the objects `list(prefix)`
+///   returns (one listing, no reads: what a storage quota counts).
 #[async_trait]
 pub trait Storage: Send + Sync + Debug + 'static {
     async fn put(&self, key: &str, bytes: Bytes) -> Result<()>;
@@ -28,6 +30,7 @@ pub trait Storage: Send + Sync + Debug + 'static {
     async fn get_to_file(&self, key: &str, path: &Path) -> Result<u64>;
     async fn exists(&self, key: &str) -> Result<bool>;
     async fn list(&self, prefix: &str) -> Result<Vec<String>>;
+    async fn size_under(&self, prefix: &str) -> Result<u64>;
     async fn delete(&self, key: &str) -> Result<()>;
 }
 

@@ -24,8 +24,9 @@ pub struct ServerConfig {
     pub events_poll: Duration,
     /// Uploads and downloads pass through temporary files here.
     pub temp_dir: PathBuf,
-    /// Bytes of uploads a user may keep stored (`OUTREACH_USER_QUOTA_BYTES`, default
-    /// 1 GB; 0 = no quota). Job inputs are the uploads themselves, not copies.
+    /// Bytes a user may keep stored (`OUTREACH_USER_QUOTA_BYTES`, default 1 GB; 0 = no
+    /// quota): uploads, job chunks and results, push records. Only new uploads are
+    /// refused over it; jobs are never failed by it.
     pub user_quota_bytes: u64,
     /// How long finished jobs and uploads are kept (`OUTREACH_RETENTION_DAYS`, default
     /// 30; 0 = forever). The ledger is always kept.

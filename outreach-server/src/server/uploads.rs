@@ -1,7 +1,7 @@
 //! Upload keys: `uploads/<user>/<uuid>/<sanitized filename>`. A `file_path` in a request
 //! is trusted only when it is a valid storage key under the caller's own prefix.
 
-use outreach_core::ports::storage::validate_key;
+use outreach_core::ports::storage::{validate_key, Storage};
 
 use super::error::{AppError, AppResult};
 
@@ -13,6 +13,22 @@ pub const EXTENSIONS: [&str; 2] = ["csv", "xlsx"];
 
 pub fn upload_key(user_id: &str, filename: &str) -> String {
     format!("uploads/{user_id}/{}/{filename}", uuid::Uuid::new_v4())
+}
+
+/// Where a user's bytes live: uploads, job inputs (chunk manifests, headers, the
+/// do-not-contact snapshot), job outputs (chunk results and the result file) and push
+/// records. `OUTREACH_USER_QUOTA_BYTES` counts all of it.
+const USER_PREFIXES: [&str; 4] = ["uploads", "inputs", "outputs", "pushes"];
+
+/// Bytes stored for `user_id`, everything counted: one listing per prefix (no reads).
+pub async fn stored_bytes(storage: &dyn Storage, user_id: &str) -> AppResult<u64> {
+    let sizes = futures::future::try_join_all(
+        USER_PREFIXES
+            .iter()
+            .map(|p| async move { storage.size_under(&format!("{p}/{user_id}/")).await }),
+    )
+    .await?;
+    Ok(sizes.into_iter().fold(0, u64::saturating_add))
 }
 
 /// The last path component of a client-supplied name, reduced to a safe alphabet

@@ -163,11 +163,21 @@ pub async fn storage_list_prefix(storage: &dyn Storage) {
         storage.list(&p("nothing/here")).await.unwrap().is_empty(),
         "list() of a prefix with nothing under it is empty, not an error"
     );
+    // Each object holds its own key's bytes.
+    let bytes = |keys: &[String]| keys.iter().map(|k| k.len() as u64).sum::<u64>();
+    assert_eq!(
+        storage.size_under(&p("a/b")).await.unwrap(),
+        bytes(&expected_ab),
+        "size_under(a/b) sums the objects list(a/b) returns (not a/bc/…, not a/b0)"
+    );
+    assert_eq!(storage.size_under(&prefix).await.unwrap(), bytes(&all));
+    assert_eq!(storage.size_under(&p("nothing/here")).await.unwrap(), 0);
 
     for key in &keys {
         storage.delete(key).await.unwrap();
     }
     assert!(storage.list(&prefix).await.unwrap().is_empty());
+    assert_eq!(storage.size_under(&prefix).await.unwrap(), 0);
 }
 
 /// Size of the file streamed by [`storage_streams_files`]: about 20 MB, deliberately not
@@ -250,6 +260,11 @@ pub async fn storage_streams_files(storage: &dyn Storage, scratch: &Path) {
         storage.list(&prefix).await.unwrap(),
         vec![key.clone()],
         "after put_file() exactly the key is listed (no upload leftovers)"
+    );
+    assert_eq!(
+        storage.size_under(&prefix).await.unwrap(),
+        STREAMED_FILE_LEN,
+        "size_under() counts a multipart object once, without upload leftovers"
     );
 
     let received = storage.get_to_file(&key, &copy).await.unwrap();

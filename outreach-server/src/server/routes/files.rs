@@ -21,7 +21,9 @@ use crate::server::openapi::{
 use crate::server::state::{AppState, ServerConfig};
 use crate::server::tempfiles::TempCopy;
 use crate::server::timed_api;
-use crate::server::uploads::{owned_upload, sanitize_filename, supported_extension, upload_key};
+use crate::server::uploads::{
+    owned_upload, sanitize_filename, stored_bytes, supported_extension, upload_key,
+};
 
 pub fn router(config: &ServerConfig) -> ApiRouter<AppState> {
     // Room for the multipart framing around a file of the maximum size; the handler
@@ -107,9 +109,15 @@ async fn upload(
                 "`{filename}` is not a .csv or .xlsx file"
             )));
         }
-        // Over the quota nothing is read: the answer comes before the body.
+        // Over the quota nothing is read: the answer comes before the body. Everything
+        // the user has stored counts (uploads, job chunks and results, push records);
+        // only uploads are refused, so a job never fails on its own output.
         let quota = state.config.user_quota_bytes;
-        let used = state.jobs.store().stored_bytes(&user.user_id).await?;
+        let used = if quota > 0 {
+            stored_bytes(state.jobs.storage().as_ref(), &user.user_id).await?
+        } else {
+            0
+        };
         if quota > 0 && used >= quota {
             return Err(quota_exceeded(used, quota));
         }
