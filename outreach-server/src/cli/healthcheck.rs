@@ -58,7 +58,7 @@ fn target(pid: u32) -> anyhow::Result<Option<String>> {
     let argv = split_cmdline(&raw);
     // PID 1 may be an init (`docker run --init`: `/sbin/docker-init -- outreach serve`):
     // the command starts at the first word naming the outreach binary.
-    let Some(start) = argv.iter().position(|a| names_outreach(a)) else {
+    let Some(start) = argv.iter().position(names_outreach) else {
         return Ok(None);
     };
     let Ok(cli) = Cli::try_parse_from(&argv[start..]) else {
