@@ -125,7 +125,7 @@ async fn over_the_quota_an_upload_is_refused_before_anything_is_stored_or_charge
 async fn bytes_of(h: &Harness, user: &str) -> u64 {
     let storage = h.state.jobs.storage();
     let mut total = 0;
-    for prefix in ["uploads", "inputs", "outputs", "pushes"] {
+    for prefix in ["uploads", "inputs", "outputs", "pushes", "events"] {
         for key in keys(h, &format!("{prefix}/{user}/")).await {
             total += storage.get(&key).await.unwrap().len() as u64;
         }

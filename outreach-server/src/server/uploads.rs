@@ -16,9 +16,12 @@ pub fn upload_key(user_id: &str, filename: &str) -> String {
 }
 
 /// Where a user's bytes live: uploads, job inputs (chunk manifests, headers, the
-/// do-not-contact snapshot), job outputs (chunk results and the result file) and push
-/// records. `OUTREACH_USER_QUOTA_BYTES` counts all of it.
-const USER_PREFIXES: [&str; 4] = ["uploads", "inputs", "outputs", "pushes"];
+/// do-not-contact snapshot), job outputs (chunk results and the result file), push
+/// records and webhook events still owed. `OUTREACH_USER_QUOTA_BYTES` counts all of it.
+const USER_PREFIXES: [&str; 5] = [
+    "uploads", "inputs", "outputs", "pushes",
+    "events", // outreach_core's jobs::events::EVENTS_ROOT (events/<user>/<event>.json)
+];
 
 /// Bytes stored for `user_id`, everything counted: one listing per prefix (no reads).
 pub async fn stored_bytes(storage: &dyn Storage, user_id: &str) -> AppResult<u64> {
