@@ -704,3 +704,98 @@ async fn purchases_grant_what_was_paid_and_refunds_take_it_back_below_nothing() 
         "{ledger}"
     );
 }
+
+/// A `charge.dispute.closed` delivery (a real envelope, see the fixtures' README) for
+/// `dispute` on an embedded `charge`, closed with `status`.
+fn dispute_closed_event(id: &str, dispute: &str, charge: Value, status: &str) -> Value {
+    let mut e = fixture("event_charge_dispute_closed");
+    e["id"] = json!(id);
+    let d = &mut e["data"]["object"];
+    d["id"] = json!(dispute);
+    d["amount"] = charge["amount"].clone();
+    d["charge"] = charge;
+    d["status"] = json!(status);
+    e
+}
+
+/// A won dispute gives back exactly what its opening took, once: the part the balance
+/// covered returns and the part left as debt is cancelled. A lost one keeps them taken;
+/// a won dispute whose credits were never taken gives nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_won_dispute_gives_the_credits_back_once_and_a_lost_one_keeps_them() {
+    let h = Harness::with(Options {
+        worker: false,
+        ..Options::default()
+    })
+    .await;
+    let t = token("disputer");
+    assert_eq!(account(&h, &t).await, (100, 0));
+    let addon = |id: &str| {
+        charge(
+            id,
+            1900,
+            0,
+            None,
+            json!({ "user_id": "disputer", "credits": "500" }),
+        )
+    };
+    let opened = |dispute: &str, charge: Value| {
+        let mut d = fixture("dispute");
+        d["id"] = json!(dispute);
+        d["amount"] = charge["amount"].clone();
+        d["charge"] = charge;
+        event(&format!("evt_open_{dispute}"), "charge.dispute.created", d)
+    };
+
+    // Opened: 500 credits taken, 100 from the balance and 400 owed.
+    deliver(&h, &opened("dp_won", addon("ch_a"))).await;
+    assert_eq!(account(&h, &t).await, (0, 400));
+    // Won: given back once, whatever the redeliveries (same event, another event id).
+    for id in ["evt_won", "evt_won", "evt_won_again"] {
+        let r = deliver(
+            &h,
+            &dispute_closed_event(id, "dp_won", addon("ch_a"), "won"),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        assert_eq!(r.json()["applied"], true, "{}", r.text());
+    }
+    assert_eq!(
+        account(&h, &t).await,
+        (100, 0),
+        "balance and debt as before the dispute"
+    );
+
+    // Lost: the credits stay taken.
+    deliver(&h, &opened("dp_lost", addon("ch_b"))).await;
+    assert_eq!(account(&h, &t).await, (0, 400));
+    let r = deliver(
+        &h,
+        &dispute_closed_event("evt_lost", "dp_lost", addon("ch_b"), "lost"),
+    )
+    .await;
+    assert_eq!(r.json()["applied"], false, "{}", r.text());
+    assert_eq!(account(&h, &t).await, (0, 400));
+
+    // Won, but nothing was ever taken for it: nothing to give back.
+    let r = deliver(
+        &h,
+        &dispute_closed_event("evt_never", "dp_never", addon("ch_c"), "won"),
+    )
+    .await;
+    assert_eq!(r.json()["applied"], false, "{}", r.text());
+    assert_eq!(account(&h, &t).await, (0, 400));
+
+    let ledger = h.call(get("/ledger?limit=100", Some(&t))).await.json();
+    let entries = ledger["entries"].as_array().unwrap();
+    let sum: i64 = entries.iter().map(|e| e["change"].as_i64().unwrap()).sum();
+    assert_eq!(sum, 0, "{ledger}");
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e["reason"] == "dispute dp_won won")
+            .count(),
+        1,
+        "{ledger}"
+    );
+}

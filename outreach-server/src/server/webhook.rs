@@ -1,14 +1,16 @@
 //! What each Stripe event does to accounts. Credits only move through the ledger, with
 //! keys a redelivered event reuses (`grant:<session id>`, `grant:<invoice event id>`,
-//! `clawback:<charge id>:<amount refunded>`, `clawback:<dispute id>`), so nothing is
-//! granted or taken twice; the other effects set fields to values taken from the event
+//! `clawback:<charge id>:<amount refunded>`, `clawback:<dispute id>`, `dispute-won:<dispute
+//! id>`), so nothing is granted or taken twice; the other effects set fields to values taken from the event
 //! and are idempotent by nature.
 //!
 //! What a purchase grants comes from what Stripe charged, never from metadata: a paid
 //! session's line items (fetched from Stripe: events do not carry them) must each name a
 //! catalog price, at the catalog's amount and currency. Refunds and disputes take the
 //! credits back in proportion to the money returned, through `CreditLedger::claw_back`:
-//! the balance stops at zero and the rest becomes a debt the next credits pay first.
+//! the balance stops at zero and the rest becomes a debt the next credits pay first. A
+//! dispute that closes `won` gives the same credits back once (a grant, which pays the
+//! debt the dispute left first, so balance and debt end as they were); `lost` keeps them.
 //!
 //! Events are read as loose JSON: field locations moved between Stripe API versions
 //! (e.g. an invoice's subscription metadata, a subscription's `current_period_end`),
@@ -48,6 +50,7 @@ pub async fn handle(state: &AppState, event: &Value) -> AppResult<Outcome> {
         "invoice.paid" => Ok(invoice_paid(state, id, object).await?),
         "charge.refunded" => charge_refunded(state, event, object).await,
         "charge.dispute.created" => dispute_created(state, object).await,
+        "charge.dispute.closed" => dispute_closed(state, object).await,
         _ => return Ok(Outcome::Ignored("event type not handled")),
     };
     match result {
@@ -263,29 +266,13 @@ async fn charge_refunded(state: &AppState, event: &Value, charge: &Value) -> App
 /// A dispute holds the money from the moment it opens: take the credits back then.
 /// The dispute names its charge; the charge (fetched) names the user.
 async fn dispute_created(state: &AppState, dispute: &Value) -> AppResult<Outcome> {
-    let Some(dispute_id) = object_id(&dispute["id"]) else {
-        return Ok(Outcome::Ignored("the dispute has no id"));
+    let (dispute_id, charge, amount) = match disputed(state, dispute).await? {
+        Ok(d) => d,
+        Err(why) => return Ok(Outcome::Ignored(why)),
     };
-    let fetched;
-    let charge = if dispute["charge"].is_object() {
-        &dispute["charge"]
-    } else {
-        let Some(charge_id) = object_id(&dispute["charge"]) else {
-            return Ok(Outcome::Ignored("the dispute names no charge"));
-        };
-        fetched = state
-            .stripe
-            .get_json(&format!("/v1/charges/{charge_id}"))
-            .await?;
-        &fetched
-    };
-    let amount = dispute["amount"].as_i64().unwrap_or(0);
-    if amount <= 0 {
-        return Ok(Outcome::Ignored("nothing disputed"));
-    }
     take_back(
         state,
-        charge,
+        &charge,
         amount,
         format!("clawback:{dispute_id}"),
         format!("dispute {dispute_id}"),
@@ -293,9 +280,92 @@ async fn dispute_created(state: &AppState, dispute: &Value) -> AppResult<Outcome
     .await
 }
 
-/// Takes back the credits `cents` of `charge` bought: the charge's own metadata names
-/// the user and credits (add-ons); a subscription charge names a customer, whose plan
-/// says the credits.
+/// `charge.dispute.closed`: `won` gives back, once, the credits `charge.dispute.created`
+/// took (the same amount, recomputed the same way), and so does `warning_closed` (an
+/// inquiry closed without a chargeback: the money never left); `lost` keeps what was
+/// taken. Nothing is given back for a dispute whose credits were never taken (no
+/// `clawback:<id>` entry): a closed dispute cannot mint credits.
+async fn dispute_closed(state: &AppState, dispute: &Value) -> AppResult<Outcome> {
+    if !matches!(dispute["status"].as_str(), Some("won" | "warning_closed")) {
+        return Ok(Outcome::Ignored(
+            "the dispute was lost: the credits stay taken",
+        ));
+    }
+    let (dispute_id, charge, amount) = match disputed(state, dispute).await? {
+        Ok(d) => d,
+        Err(why) => return Ok(Outcome::Ignored(why)),
+    };
+    let (account, credits) = match bought(state, &charge, amount).await? {
+        Ok(b) => b,
+        Err(why) => return Ok(Outcome::Ignored(why)),
+    };
+    let ledger = state.jobs.ledger();
+    let taken = format!("clawback:{dispute_id}");
+    if !has_entry(state, &account.user_id, &taken).await? {
+        tracing::warn!(dispute = %dispute_id, user = %account.user_id, "won dispute: no credits were taken for it");
+        return Ok(Outcome::Ignored("no credits were taken for this dispute"));
+    }
+    // A grant pays the account's debt first: the part of the dispute the balance could
+    // not cover (still owed) is cancelled, the rest returns to the balance.
+    let applied = ledger
+        .apply(NewEntry {
+            user_id: account.user_id.clone(),
+            change: credits,
+            amount_usd: Some(amount as f64 / 100.0),
+            reason: format!("dispute {dispute_id} won"),
+            idempotency_key: format!("dispute-won:{dispute_id}"),
+        })
+        .await?;
+    tracing::info!(user = %account.user_id, dispute = %dispute_id, credits, ?applied, "won dispute: credits given back");
+    Ok(Outcome::Applied)
+}
+
+/// Whether the user's ledger holds an entry with this idempotency key (newest first,
+/// in pages: disputes are rare, ledgers short next to that).
+async fn has_entry(state: &AppState, user_id: &str, key: &str) -> AppResult<bool> {
+    const PAGE: u64 = 500;
+    let ledger = state.jobs.ledger();
+    let mut offset = 0;
+    loop {
+        let (entries, total) = ledger.entries(user_id, offset, PAGE).await?;
+        if entries.iter().any(|e| e.idempotency_key == key) {
+            return Ok(true);
+        }
+        offset += entries.len() as u64;
+        if entries.is_empty() || offset >= total {
+            return Ok(false);
+        }
+    }
+}
+
+/// A dispute's id, its charge (embedded, else fetched: the charge names the user) and
+/// the amount disputed; `Err` says why there is nothing to do.
+async fn disputed(
+    state: &AppState,
+    dispute: &Value,
+) -> AppResult<Result<(String, Value, i64), &'static str>> {
+    let Some(dispute_id) = object_id(&dispute["id"]) else {
+        return Ok(Err("the dispute has no id"));
+    };
+    let amount = dispute["amount"].as_i64().unwrap_or(0);
+    if amount <= 0 {
+        return Ok(Err("nothing disputed"));
+    }
+    let charge = if dispute["charge"].is_object() {
+        dispute["charge"].clone()
+    } else {
+        let Some(charge_id) = object_id(&dispute["charge"]) else {
+            return Ok(Err("the dispute names no charge"));
+        };
+        state
+            .stripe
+            .get_json(&format!("/v1/charges/{charge_id}"))
+            .await?
+    };
+    Ok(Ok((dispute_id, charge, amount)))
+}
+
+/// Takes back the credits `cents` of `charge` bought (see [`bought`]).
 async fn take_back(
     state: &AppState,
     charge: &Value,
@@ -303,6 +373,37 @@ async fn take_back(
     key: String,
     reason: String,
 ) -> AppResult<Outcome> {
+    let (account, take) = match bought(state, charge, cents).await? {
+        Ok(b) => b,
+        Err(why) => {
+            tracing::warn!(%key, why, "refunded or disputed charge: nothing taken back");
+            return Ok(Outcome::Ignored(why));
+        }
+    };
+    let applied = state
+        .jobs
+        .ledger()
+        .claw_back(NewEntry {
+            user_id: account.user_id.clone(),
+            change: -take,
+            amount_usd: Some(-(cents as f64) / 100.0),
+            reason,
+            idempotency_key: key.clone(),
+        })
+        .await?;
+    tracing::info!(user = %account.user_id, %key, credits = take, ?applied, "credits taken back");
+    Ok(Outcome::Applied)
+}
+
+/// The account that paid `charge` and the credits `cents` of it bought: the charge's own
+/// metadata names the user and credits (add-ons); a subscription charge names a
+/// customer, whose plan says the credits. In proportion to the money, rounded up, never
+/// more than was bought. `Err` says why it cannot be told.
+async fn bought(
+    state: &AppState,
+    charge: &Value,
+    cents: i64,
+) -> AppResult<Result<(outreach_core::ports::Account, i64), &'static str>> {
     let ledger = state.jobs.ledger();
     let account = match text(&charge["metadata"]["user_id"]) {
         Some(user) => Some(ledger.account(&user).await?),
@@ -312,7 +413,7 @@ async fn take_back(
         },
     };
     let Some(account) = account else {
-        return Ok(Outcome::Ignored("unknown account"));
+        return Ok(Err("unknown account"));
     };
     let catalog = &state.stripe.config().catalog;
     let credits = charge["metadata"]["credits"]
@@ -327,24 +428,12 @@ async fn take_back(
         });
     let amount = charge["amount"].as_i64().unwrap_or(0);
     let Some(credits) = credits.filter(|c| *c > 0 && amount > 0) else {
-        tracing::warn!(%key, user = %account.user_id, "refunded charge: cannot tell what it bought");
-        return Ok(Outcome::Ignored("cannot tell what the charge bought"));
+        return Ok(Err("cannot tell what the charge bought"));
     };
-    // In proportion to the money returned, rounded up, never more than was bought.
     let take = (i128::from(credits) * i128::from(cents.min(amount)) + i128::from(amount) - 1)
         / i128::from(amount);
     let take = i64::try_from(take).unwrap_or(credits).min(credits);
-    let applied = ledger
-        .claw_back(NewEntry {
-            user_id: account.user_id.clone(),
-            change: -take,
-            amount_usd: Some(-(cents as f64) / 100.0),
-            reason,
-            idempotency_key: key.clone(),
-        })
-        .await?;
-    tracing::info!(user = %account.user_id, %key, credits = take, ?applied, "credits taken back");
-    Ok(Outcome::Applied)
+    Ok(Ok((account, take)))
 }
 
 /// The plan of a subscription or invoice: by its price id, else by the metadata.
