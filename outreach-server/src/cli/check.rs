@@ -15,17 +15,7 @@ use super::CheckArgs;
 
 pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let mut config = PipelineConfig::from_env();
-    if let (Some(url), Some(serper)) = (&args.serper_url, config.serper.as_mut()) {
-        serper.url = url.clone();
-    }
-    if let Some(llm) = config.llm.as_mut() {
-        if let Some(url) = &args.llm_base_url {
-            llm.base_url = url.clone();
-        }
-        if let Some(model) = &args.model {
-            llm.model = model.clone();
-        }
-    }
+    args.providers.apply(&mut config);
     let model = config.llm.as_ref().map(|l| l.model.clone());
     let providers = config.providers()?;
     let report = preflight::check(&providers, model.as_deref()).await;

@@ -214,19 +214,7 @@ async fn resumable(
 }
 
 fn apply_overrides(config: &mut PipelineConfig, args: &EnrichArgs) -> anyhow::Result<()> {
-    if let Some(url) = &args.serper_url {
-        if let Some(serper) = config.serper.as_mut() {
-            serper.url = url.clone();
-        }
-    }
-    if let Some(llm) = config.llm.as_mut() {
-        if let Some(url) = &args.llm_base_url {
-            llm.base_url = url.clone();
-        }
-        if let Some(model) = &args.model {
-            llm.model = model.clone();
-        }
-    }
+    args.providers.apply(config);
     if let Some(rps) = args.search_rps {
         config.search_policy.requests_per_second = (rps > 0.0).then_some(rps);
     }

@@ -73,8 +73,9 @@ pub struct HealthcheckArgs {
     pub pid: u32,
 }
 
+/// The provider endpoints and model, as `check` and `enrich` take them.
 #[derive(Debug, Args)]
-pub struct CheckArgs {
+pub struct ProviderFlags {
     /// Search endpoint (overrides SERPER_URL).
     #[arg(long = "serper-url")]
     pub serper_url: Option<String>,
@@ -84,6 +85,30 @@ pub struct CheckArgs {
     /// Model name (overrides LLM_MODEL).
     #[arg(long)]
     pub model: Option<String>,
+}
+
+impl ProviderFlags {
+    /// The flags win over the environment's settings (a provider without a key stays
+    /// unconfigured: a URL alone does not make one).
+    pub fn apply(&self, config: &mut outreach_core::config::PipelineConfig) {
+        if let (Some(url), Some(serper)) = (&self.serper_url, config.serper.as_mut()) {
+            serper.url = url.clone();
+        }
+        if let Some(llm) = config.llm.as_mut() {
+            if let Some(url) = &self.llm_base_url {
+                llm.base_url = url.clone();
+            }
+            if let Some(model) = &self.model {
+                llm.model = model.clone();
+            }
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub providers: ProviderFlags,
     /// The report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -226,15 +251,8 @@ pub struct EnrichArgs {
     /// "weight"}, …]}`; rows get a `variant` column.
     #[arg(long)]
     pub variants: Option<PathBuf>,
-    /// Search endpoint (overrides SERPER_URL).
-    #[arg(long = "serper-url")]
-    pub serper_url: Option<String>,
-    /// OpenAI-compatible base URL (overrides LLM_BASE_URL).
-    #[arg(long = "llm-base-url")]
-    pub llm_base_url: Option<String>,
-    /// Model name (overrides LLM_MODEL).
-    #[arg(long)]
-    pub model: Option<String>,
+    #[command(flatten)]
+    pub providers: ProviderFlags,
     /// Cap on search requests per second (default: none, the rate is learned from the provider).
     #[arg(long = "search-rps")]
     pub search_rps: Option<f64>,
