@@ -13,12 +13,11 @@ use outreach_core::backends::memory_queue::MemoryQueue;
 use outreach_core::backends::object_storage::ObjectStorage;
 use outreach_core::backends::sqlite::SqliteStore;
 use outreach_core::jobs::{keys, CreateJob, FinishedJob, JobNotifier, JobSettings, JobSystem};
-use outreach_core::output::OutputFormat;
 use outreach_core::ports::{CreditLedger, JobRecords, JobStatus, JobStore, Storage};
 use outreach_core::preflight::PreflightOnce;
 use outreach_core::providers::policy::Metered;
 use outreach_core::providers::{Llm, SearchProvider};
-use outreach_core::{Error, Metrics, ProviderKind, Providers, ServiceContext};
+use outreach_core::{Error, Metrics, ProviderKind, Providers};
 use support::*;
 
 const USER: &str = "user-1";
@@ -113,6 +112,24 @@ impl Env {
         )
     }
 
+    /// A fresh environment whose user holds `credits`.
+    async fn with_credits(credits: i64) -> Self {
+        let env = Self::new().await;
+        env.db
+            .ensure_account(USER, "u@example.com", credits)
+            .await
+            .unwrap();
+        env
+    }
+
+    /// Uploads `rows` and creates the job on them (charged, CSV out).
+    async fn submit(&self, system: &JobSystem, rows: &[Vec<String>]) -> outreach_core::ports::Job {
+        system
+            .create_job(request(self.upload(rows).await))
+            .await
+            .unwrap()
+    }
+
     async fn upload(&self, rows: &[Vec<String>]) -> String {
         let path = write_csv(
             self.dir.path(),
@@ -127,21 +144,7 @@ impl Env {
 }
 
 fn request(file_path: String) -> CreateJob {
-    CreateJob {
-        user_id: USER.into(),
-        file_path,
-        filename: "prospects.csv".into(),
-        email_col: None,
-        columns: Default::default(),
-        service: ServiceContext::default(),
-        output_columns: None,
-        format: OutputFormat::Csv,
-        limit: None,
-        combined: false,
-        charge: true,
-        job_id: None,
-        campaign: Default::default(),
-    }
+    job_request(USER, file_path)
 }
 
 async fn run_to_end(system: &JobSystem, job_id: &str) -> outreach_core::ports::Job {
@@ -173,11 +176,7 @@ async fn read_result(env: &Env, key: &str) -> Vec<Vec<String>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_job_charges_enriches_in_order_and_refunds_provider_failures() {
-    let env = Env::new().await;
-    env.db
-        .ensure_account(USER, "u@example.com", 100)
-        .await
-        .unwrap();
+    let env = Env::with_credits(100).await;
     let mut rows = prospects(23, 1);
     rows[4][2] = "not-an-email".into();
     let search = search_fn(|q| {
@@ -241,11 +240,7 @@ async fn a_job_charges_enriches_in_order_and_refunds_provider_failures() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn short_balance_is_refused_before_anything_exists() {
-    let env = Env::new().await;
-    env.db
-        .ensure_account(USER, "u@example.com", 5)
-        .await
-        .unwrap();
+    let env = Env::with_credits(5).await;
     let system = env.system(echo_search(), good_llm(), 5);
     let err = system
         .create_job(request(env.upload(&prospects(8, 1)).await))
@@ -269,11 +264,7 @@ async fn short_balance_is_refused_before_anything_exists() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rejected_key_fails_and_refunds_and_retry_redoes_only_missing_chunks() {
-    let env = Env::new().await;
-    env.db
-        .ensure_account(USER, "u@example.com", 100)
-        .await
-        .unwrap();
+    let env = Env::with_credits(100).await;
     let rows = prospects(20, 1);
     // The LLM key "expires" once 10 rows are done: chunks 0-1 finish, the rest fail.
     let llm = llm_fn(|req| {
@@ -294,10 +285,7 @@ async fn a_rejected_key_fails_and_refunds_and_retry_redoes_only_missing_chunks()
         }
     });
     let system = env.system(echo_search(), llm, 5);
-    let job = system
-        .create_job(request(env.upload(&rows).await))
-        .await
-        .unwrap();
+    let job = env.submit(&system, &rows).await;
     let failed = run_to_end(&system, &job.id).await;
     assert_eq!(failed.status, JobStatus::Failed);
     let error = failed.error.clone().unwrap();
@@ -315,12 +303,12 @@ async fn a_rejected_key_fails_and_refunds_and_retry_redoes_only_missing_chunks()
     assert!(stored.contains(&0) && stored.contains(&1), "{stored:?}");
     let recorded = env.db.done_chunks(&job.id).await.unwrap();
     assert!(recorded.iter().all(|c| stored.contains(c)), "{recorded:?}");
-    // The failure refunds what was not delivered: the rows of the chunks recorded when
-    // it failed stay charged (a chunk may record just after: then it was refunded, and
-    // the retry charges it again).
+    // The failure refunds what was not delivered: exactly the rows of the chunks
+    // recorded stay charged (no chunk records once the job has failed).
     let held = 100 - env.db.account(USER).await.unwrap().credits_remaining;
-    assert!(
-        held % 5 == 0 && (0..=5 * recorded.len() as i64).contains(&held),
+    assert_eq!(
+        held,
+        5 * recorded.len() as i64,
         "failed job kept {held} credits; recorded chunks {recorded:?}"
     );
     let failed = env.db.get_job(None, &job.id).await.unwrap();
@@ -348,7 +336,6 @@ async fn a_rejected_key_fails_and_refunds_and_retry_redoes_only_missing_chunks()
     assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 80);
 }
 
-/// The row number in a prospect's research or opener request (`person<N>@…`).
 /// Collects the job-finished events.
 #[derive(Debug, Default)]
 struct Told(std::sync::Mutex<Vec<FinishedJob>>);
@@ -359,6 +346,7 @@ impl JobNotifier for Told {
     }
 }
 
+/// The row number in a prospect's research or opener request (`person<N>@…`).
 fn row_of(req: &outreach_core::providers::ChatRequest) -> usize {
     req.messages[1]
         .content
@@ -371,11 +359,7 @@ fn row_of(req: &outreach_core::providers::ChatRequest) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_run_stopping_error_refunds_only_the_rows_not_delivered() {
-    let env = Env::new().await;
-    env.db
-        .ensure_account(USER, "u@example.com", 100)
-        .await
-        .unwrap();
+    let env = Env::with_credits(100).await;
     let mut rows = prospects(20, 1);
     rows[2][2] = "not-an-email".into(); // in chunk 0: refundable, though delivered
                                         // The daily quota runs out at row 10 (chunk 2): a 429 asking for 9m38s.
@@ -393,10 +377,7 @@ async fn a_run_stopping_error_refunds_only_the_rows_not_delivered() {
     let system = env.system(echo_search(), llm, 5);
     let told = Arc::new(Told::default());
     system.set_notifier(told.clone());
-    let job = system
-        .create_job(request(env.upload(&rows).await))
-        .await
-        .unwrap();
+    let job = env.submit(&system, &rows).await;
     assert_eq!(env.db.account(USER).await.unwrap().credits_remaining, 80);
     // One task at a time, in queue order: start, chunk 0, chunk 1, chunk 2 (fails).
     let worker = system.spawn_worker(1);
@@ -441,11 +422,7 @@ async fn a_run_stopping_error_refunds_only_the_rows_not_delivered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_wrong_model_costs_one_preflight_and_fails_the_job_refunded() {
-    let env = Env::new().await;
-    env.db
-        .ensure_account(USER, "u@example.com", 100)
-        .await
-        .unwrap();
+    let env = Env::with_credits(100).await;
     let search = echo_search();
     let llm = llm_fn(|_| {
         Err(Error::ModelNotFound {
@@ -455,10 +432,7 @@ async fn a_wrong_model_costs_one_preflight_and_fails_the_job_refunded() {
         })
     });
     let system = env.system_preflighted(search.clone(), llm.clone());
-    let job = system
-        .create_job(request(env.upload(&prospects(20, 1)).await))
-        .await
-        .unwrap();
+    let job = env.submit(&system, &prospects(20, 1)).await;
     let failed = run_to_end(&system, &job.id).await;
     assert_eq!(failed.status, JobStatus::Failed);
     let error = failed.error.clone().unwrap();
@@ -479,11 +453,7 @@ async fn the_preflight_runs_before_the_first_provider_call_not_before_the_job() 
     use outreach_core::campaign::SuppressionList;
     use outreach_core::jobs::CampaignRequest;
 
-    let env = Env::new().await;
-    env.db
-        .ensure_account(USER, "u@example.com", 100)
-        .await
-        .unwrap();
+    let env = Env::with_credits(100).await;
     let search = echo_search();
     let llm = good_llm();
     let system = env.system_preflighted(search.clone(), llm.clone());
@@ -506,10 +476,7 @@ async fn the_preflight_runs_before_the_first_provider_call_not_before_the_job() 
     // A job with rows to enrich: the preflight once, then the rows' own calls; a second
     // job in the same process does not check again.
     for _ in 0..2 {
-        let job = system
-            .create_job(request(env.upload(&prospects(4, 1)).await))
-            .await
-            .unwrap();
+        let job = env.submit(&system, &prospects(4, 1)).await;
         let done = run_to_end(&system, &job.id).await;
         assert_eq!(done.status, JobStatus::Succeeded, "{:?}", done.error);
     }
@@ -533,21 +500,14 @@ async fn the_preflight_runs_before_the_first_provider_call_not_before_the_job() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cancel_stops_new_chunks_and_refunds_unprocessed_rows() {
-    let env = Env::new().await;
-    env.db
-        .ensure_account(USER, "u@example.com", 100)
-        .await
-        .unwrap();
+    let env = Env::with_credits(100).await;
     let slow = Arc::new(FnLlm {
         f: Box::new(|req| Ok(good_answer(req))),
         delay: Duration::from_millis(40),
         calls: Default::default(),
     });
     let system = env.system(echo_search(), slow.clone(), 2);
-    let job = system
-        .create_job(request(env.upload(&prospects(40, 1)).await))
-        .await
-        .unwrap();
+    let job = env.submit(&system, &prospects(40, 1)).await;
     let worker = system.spawn_worker(1);
     loop {
         if env.db.get_job(None, &job.id).await.unwrap().rows_processed >= 4 {
@@ -636,18 +596,11 @@ fn assert_monotonic(seen: &[(u64, f64)]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn progress_moves_by_row_within_a_chunk_and_ends_exact() {
-    let env = Env::new().await;
-    env.db
-        .ensure_account(USER, "u@example.com", 100)
-        .await
-        .unwrap();
+    let env = Env::with_credits(100).await;
     // 30 rows in one chunk, 8 at a time, 2 × 40 ms per row: about 0.3 s of work.
     let llm = slow_llm(Duration::from_millis(40));
     let system = env.system_with(echo_search(), llm, 50, Duration::from_millis(20));
-    let job = system
-        .create_job(request(env.upload(&prospects(30, 1)).await))
-        .await
-        .unwrap();
+    let job = env.submit(&system, &prospects(30, 1)).await;
     let sampler = sample_progress(env.db.clone(), job.id.clone(), Default::default());
     let done = run_to_end(&system, &job.id).await;
     assert_eq!(done.status, JobStatus::Succeeded);
@@ -668,17 +621,10 @@ async fn progress_moves_by_row_within_a_chunk_and_ends_exact() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_redelivered_chunk_never_counts_a_row_twice() {
-    let env = Env::new().await;
-    env.db
-        .ensure_account(USER, "u@example.com", 100)
-        .await
-        .unwrap();
+    let env = Env::with_credits(100).await;
     let llm = slow_llm(Duration::from_millis(40));
     let first = env.system_with(echo_search(), llm.clone(), 50, Duration::from_millis(20));
-    let job = first
-        .create_job(request(env.upload(&prospects(30, 1)).await))
-        .await
-        .unwrap();
+    let job = env.submit(&first, &prospects(30, 1)).await;
     let worker = first.spawn_worker(1);
     wait_for_rows(&env.db, &job.id, 10).await;
     // The worker dies mid-chunk; after a restart the chunk runs again from its first row.
@@ -707,18 +653,11 @@ async fn a_redelivered_chunk_never_counts_a_row_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cancel_stops_a_running_chunk_at_its_next_row() {
-    let env = Env::new().await;
-    env.db
-        .ensure_account(USER, "u@example.com", 100)
-        .await
-        .unwrap();
+    let env = Env::with_credits(100).await;
     // 50 rows in one chunk, 8 at a time, 2 × 60 ms per row: about 0.8 s of work.
     let llm = slow_llm(Duration::from_millis(60));
     let system = env.system_with(echo_search(), llm.clone(), 50, Duration::from_millis(20));
-    let job = system
-        .create_job(request(env.upload(&prospects(50, 1)).await))
-        .await
-        .unwrap();
+    let job = env.submit(&system, &prospects(50, 1)).await;
     let worker = system.spawn_worker(1);
     wait_for_rows(&env.db, &job.id, 8).await;
     let cancelled = system.cancel_job(USER, &job.id).await.unwrap();
@@ -749,11 +688,7 @@ async fn cancel_stops_a_running_chunk_at_its_next_row() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_restart_resumes_from_finished_chunks_without_repeating_them() {
-    let env = Env::new().await;
-    env.db
-        .ensure_account(USER, "u@example.com", 1000)
-        .await
-        .unwrap();
+    let env = Env::with_credits(1000).await;
     let rows = prospects(60, 1);
     let first = Arc::new(FnLlm {
         f: Box::new(|req| Ok(good_answer(req))),
@@ -761,10 +696,7 @@ async fn a_restart_resumes_from_finished_chunks_without_repeating_them() {
         calls: Default::default(),
     });
     let system = env.system(echo_search(), first.clone(), 5);
-    let job = system
-        .create_job(request(env.upload(&rows).await))
-        .await
-        .unwrap();
+    let job = env.submit(&system, &rows).await;
     let worker = system.spawn_worker(2);
     // "Crash" once a few chunks are recorded.
     loop {
@@ -803,11 +735,7 @@ async fn a_restart_resumes_from_finished_chunks_without_repeating_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redelivered_tasks_do_no_work_twice() {
-    let env = Env::new().await;
-    env.db
-        .ensure_account(USER, "u@example.com", 100)
-        .await
-        .unwrap();
+    let env = Env::with_credits(100).await;
     let search = search_fn(|q| {
         if q.q.starts_with("Person 1 ") {
             Err(Error::Timeout {
@@ -819,10 +747,7 @@ async fn redelivered_tasks_do_no_work_twice() {
     });
     let llm = good_llm();
     let system = env.system(search, llm.clone(), 5);
-    let job = system
-        .create_job(request(env.upload(&prospects(10, 1)).await))
-        .await
-        .unwrap();
+    let job = env.submit(&system, &prospects(10, 1)).await;
     let done = run_to_end(&system, &job.id).await;
     assert_eq!(done.status, JobStatus::Succeeded);
     let calls = llm.calls.load(Ordering::SeqCst);
@@ -873,11 +798,7 @@ async fn redelivered_tasks_do_no_work_twice() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hundred_concurrent_creations_against_a_balance_of_ten() {
-    let env = Env::new().await;
-    env.db
-        .ensure_account(USER, "u@example.com", 10)
-        .await
-        .unwrap();
+    let env = Env::with_credits(10).await;
     let system = env.system(echo_search(), good_llm(), 5);
     let key = env.upload(&prospects(1, 1)).await;
     let tasks: Vec<_> = (0..100)
@@ -906,17 +827,10 @@ async fn hundred_concurrent_creations_against_a_balance_of_ten() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_stall_sweeper_requeues_jobs_whose_tasks_were_lost() {
-    let env = Env::new().await;
-    env.db
-        .ensure_account(USER, "u@example.com", 100)
-        .await
-        .unwrap();
+    let env = Env::with_credits(100).await;
     // Created through one queue, which is then lost (a Redis restart without persistence).
     let lost = env.system(echo_search(), good_llm(), 5);
-    let job = lost
-        .create_job(request(env.upload(&prospects(12, 1)).await))
-        .await
-        .unwrap();
+    let job = env.submit(&lost, &prospects(12, 1)).await;
     drop(lost);
 
     let system = env.system(echo_search(), good_llm(), 5);
@@ -957,11 +871,7 @@ async fn suppressed_rows_cost_nothing_and_keep_their_place_and_drafts_are_render
     use outreach_core::campaign::{DraftSpec, SuppressionList};
     use outreach_core::jobs::CampaignRequest;
 
-    let env = Env::new().await;
-    env.db
-        .ensure_account(USER, "u@example.com", 50)
-        .await
-        .unwrap();
+    let env = Env::with_credits(50).await;
     // 12 prospects, 3 per company: person4 by address (with a plus-tag and capitals in
     // the list), company3 (persons 9, 10, 11) by domain.
     let rows = prospects(12, 3);
@@ -1063,11 +973,7 @@ async fn a_template_error_is_reported_before_any_charge() {
     use outreach_core::campaign::DraftSpec;
     use outreach_core::InputError;
 
-    let env = Env::new().await;
-    env.db
-        .ensure_account(USER, "u@example.com", 50)
-        .await
-        .unwrap();
+    let env = Env::with_credits(50).await;
     let search = echo_search();
     let system = env.system(search.clone(), good_llm(), 5);
     let mut req = request(env.upload(&prospects(3, 1)).await);

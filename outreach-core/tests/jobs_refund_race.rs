@@ -16,14 +16,13 @@ use chrono::{DateTime, Utc};
 use outreach_core::backends::memory_queue::MemoryQueue;
 use outreach_core::backends::object_storage::ObjectStorage;
 use outreach_core::backends::sqlite::SqliteStore;
-use outreach_core::jobs::{CreateJob, JobSettings, JobSystem};
-use outreach_core::output::OutputFormat;
+use outreach_core::jobs::{JobSettings, JobSystem};
 use outreach_core::ports::{
     ChunkProgress, ChunkStats, CreditLedger, Job, JobFinish, JobLog, JobRecords, JobStatus,
     JobStore, NewJob, Owned, Storage, UserData,
 };
 use outreach_core::preflight::PreflightOnce;
-use outreach_core::{Providers, Result, ServiceContext};
+use outreach_core::{Providers, Result};
 use support::*;
 
 const USER: &str = "user-1";
@@ -223,24 +222,7 @@ async fn refund_matches_recorded_chunks(end: End) {
     );
     let key = format!("uploads/{USER}/race/prospects.csv");
     storage.put_file(&key, &path).await.unwrap();
-    let job = system
-        .create_job(CreateJob {
-            user_id: USER.into(),
-            file_path: key,
-            filename: "prospects.csv".into(),
-            email_col: None,
-            columns: Default::default(),
-            service: ServiceContext::default(),
-            output_columns: None,
-            format: OutputFormat::Csv,
-            limit: None,
-            combined: false,
-            charge: true,
-            job_id: None,
-            campaign: Default::default(),
-        })
-        .await
-        .unwrap();
+    let job = system.create_job(job_request(USER, key)).await.unwrap();
     assert_eq!(job.meta.credit_cost, 10);
     let ended = wait_until_settled(&system, &job.id).await;
     let expected = match end {

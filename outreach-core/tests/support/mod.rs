@@ -233,3 +233,23 @@ pub fn prospects(n: usize, per_company: usize) -> Vec<Vec<String>> {
         })
         .collect()
 }
+
+/// A charged job on `file_path` (a stored upload) with every option at its default,
+/// CSV out.
+pub fn job_request(user: &str, file_path: String) -> outreach_core::jobs::CreateJob {
+    outreach_core::jobs::CreateJob {
+        user_id: user.into(),
+        file_path,
+        filename: "prospects.csv".into(),
+        email_col: None,
+        columns: Default::default(),
+        service: outreach_core::ServiceContext::default(),
+        output_columns: None,
+        format: outreach_core::output::OutputFormat::Csv,
+        limit: None,
+        combined: false,
+        charge: true,
+        job_id: None,
+        campaign: Default::default(),
+    }
+}
