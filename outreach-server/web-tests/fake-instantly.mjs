@@ -21,7 +21,8 @@
 // push in progress.
 //
 // Not Instantly: `GET /__fake/campaigns/{id}` answers what the fake received for a
-// campaign (`created` in order, `received` lead count, `requests`, the `keys` used),
+// campaign (`created` in order, `sent`: each created lead as received, `received` lead
+// count, `requests`, the `keys` used),
 // for the tests' assertions.
 //
 // Run: node fake-instantly.mjs    Prints `INSTANTLY_URL=http://127.0.0.1:PORT`.
@@ -31,11 +32,11 @@ import { createServer } from 'node:http';
 
 const delayMs = Number(process.env.FAKE_INSTANTLY_DELAY_MS || 0);
 
-/** campaign id → { leads: Set(lowercased email), created: [email], received, requests, keys: Set } */
+/** campaign id → { leads: Set(lowercased email), created: [email], sent: {email → lead as received}, received, requests, keys: Set } */
 const campaigns = new Map();
 
 function campaign(id) {
-  if (!campaigns.has(id)) campaigns.set(id, { leads: new Set(), created: [], received: 0, requests: 0, keys: new Set() });
+  if (!campaigns.has(id)) campaigns.set(id, { leads: new Set(), created: [], sent: {}, received: 0, requests: 0, keys: new Set() });
   return campaigns.get(id);
 }
 
@@ -100,6 +101,7 @@ function addLeads(req, res, raw) {
     // second creation, which the tests assert never happens.
     c.leads.add(email);
     c.created.push(email);
+    c.sent[email] = lead;
     created.push({ id: randomUUID(), index, email: lead.email });
   }
   send(res, 200, {
@@ -126,7 +128,7 @@ const server = createServer((req, res) => {
     const fake = /^\/__fake\/campaigns\/([^/]+)$/.exec(url.pathname);
     if (req.method === 'GET' && fake) {
       const c = campaign(decodeURIComponent(fake[1]));
-      send(res, 200, { created: c.created, received: c.received, requests: c.requests, keys: [...c.keys] });
+      send(res, 200, { created: c.created, sent: c.sent, received: c.received, requests: c.requests, keys: [...c.keys] });
     } else if (req.method === 'POST' && url.pathname === '/api/v2/leads/add') {
       setTimeout(() => addLeads(req, res, raw), delayMs);
     } else {

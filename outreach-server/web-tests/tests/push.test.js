@@ -116,9 +116,16 @@ test('Send to Instantly: progress, then each row\'s result; a second push create
   await page.getByRole('button', { name: 'Add to the list' }).click();
   await page.waitForFunction(() => /^1 entry/.test(document.getElementById('dnc-count').textContent));
 
-  // A job over the whole sample (50 rows), run after the entry was added.
+  // A job over the whole sample (50 rows), run after the entry was added, with two
+  // email variants: the leads must arrive with their subject, body and variant.
   const upload = await apiUpload(token, SAMPLE, 'prospects.csv');
-  const job = await apiCreateJob(token, { file_path: upload.file_path });
+  const job = await apiCreateJob(token, {
+    file_path: upload.file_path,
+    variants: [
+      { name: 'A', subject: 'A: hello {{ first_name | default("there") }}', body: 'A body. {{ sif_personalized }}' },
+      { name: 'B', subject: 'B: hi {{ first_name | default("there") }}', body: 'B body. {{ sif_personalized }}' },
+    ],
+  });
   const done = await apiWaitJob(token, job.job_id, 120_000);
   assert.equal(done.status, 'succeeded', JSON.stringify(done));
 
@@ -160,6 +167,18 @@ test('Send to Instantly: progress, then each row\'s result; a second push create
   assert.equal(fake.created.length, pushedCount, 'the fake created exactly the pushed leads');
   assert.ok(!fake.created.includes(SUPPRESSED), 'the suppressed person was never sent');
   assert.deepEqual(fake.keys, [key], 'the saved key was the one used');
+  // Every lead carries its draft and variant as custom variables, and its opener.
+  const variantsSeen = new Set();
+  for (const address of fake.created) {
+    const lead = fake.sent[address];
+    const vars = lead.custom_variables || {};
+    assert.match(vars.variant || '', /^[AB]$/, `${address}: ${JSON.stringify(vars)}`);
+    variantsSeen.add(vars.variant);
+    assert.ok(vars.email_subject.startsWith(`${vars.variant}: `), `${address}: ${vars.email_subject}`);
+    assert.ok(vars.email_body.startsWith(`${vars.variant} body. `), `${address}: ${vars.email_body}`);
+    assert.ok(vars.email_body.includes(vars.sif_personalized), `${address}: the body holds the opener`);
+  }
+  assert.deepEqual([...variantsSeen].sort(), ['A', 'B'], 'both variants were sent');
   assert.equal(await page.locator('#push-history tbody tr').count(), 1);
   assert.ok(await start.isEnabled(), 'ready for another push');
   await screenshot(page, 'job-push-results');
