@@ -637,7 +637,9 @@ const STOPWORDS: &[&str] = &[
 
 /// The capitalised words of `text` that are names: every word starting with a capital
 /// letter, except a common sentence starter in first position, normalised and split on
-/// punctuation (`Series-B` → `series`, `b`). Digits are left to [`numbers`].
+/// punctuation like [`words`] splits the quote (`Series-B` → `series`, `b`; `B2B` →
+/// `b2b`, `Web3` → `web3`: a name with a digit stays whole, or it could never be found
+/// among the quote's words). Bare numbers are left to [`numbers`].
 pub fn proper_names(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut sentence_start = true;
@@ -650,8 +652,8 @@ pub fn proper_names(text: &str) -> Vec<String> {
         if capital && !starter && !first_person {
             out.extend(
                 lower
-                    .split(|c: char| !c.is_alphabetic())
-                    .filter(|w| !w.is_empty())
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| w.chars().any(char::is_alphabetic))
                     .map(str::to_string),
             );
         }

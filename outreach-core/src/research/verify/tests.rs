@@ -85,6 +85,11 @@ fn numbers_and_names_are_extracted() {
         vec!["sales", "northwind", "logistics", "rotterdam"]
     );
     assert_eq!(proper_names("Opened a Series-B round"), vec!["series", "b"]);
+    // A name with a digit stays whole, as the quote's words keep it.
+    assert_eq!(
+        proper_names("A B2B platform on G2, built by Web3 Labs"),
+        vec!["b2b", "g2", "web3", "labs"]
+    );
     assert_eq!(
         proper_names("Globex opened. Then Initech"),
         vec!["globex", "initech"]
@@ -194,6 +199,35 @@ fn each_failure_is_dropped_with_its_reason() {
 }
 
 #[test]
+fn names_with_digits_are_supported_by_a_quote_that_says_them() {
+    // These were dropped: the fact's `B2B` became the names `b`, `b`, never among the
+    // quote's words (`b2b`).
+    for (fact, quote) in [
+        (
+            "Acme sells a B2B invoicing platform",
+            "Acme sells a B2B invoicing platform to mid-size firms",
+        ),
+        (
+            "First0 Last0 leads revenue at Company 0",
+            "First0 Last0 leads revenue at Company 0 since 2021",
+        ),
+        (
+            "Rated 4.8 on G2 by finance teams",
+            "rated 4.8 on G2 by finance teams",
+        ),
+    ] {
+        assert_eq!(supported_by(fact, &normalise(quote)), Ok(()), "{fact}");
+    }
+    // …and still not by a quote that lacks them.
+    assert!(supported_by(
+        "Acme sells a B2B platform",
+        &normalise("Acme sells a B2C platform")
+    )
+    .is_err());
+    assert!(supported_by("Rated 4.8 on G2", &normalise("rated 4.8 on Capterra")).is_err());
+}
+
+#[test]
 fn a_fact_without_evidence_and_a_moat_without_support_are_dropped() {
     let r = reply(&["Loves sailing"], &[], "Best routing AI in Europe", vec![]);
     let v = verify(&r, &prospect(), &docs());
@@ -260,6 +294,8 @@ fn word() -> impl Strategy<Value = String> {
         "Lyon",
         "Series",
         "B",
+        "B2B",
+        "Web3",
         "raised",
         "$5M",
         "in",
