@@ -1,5 +1,6 @@
 //! Pipeline benchmarks with simulated providers. Run with
-//! `cargo bench -p outreach-benches` (add `-- quick` for a smaller run).
+//! `cargo bench -p outreach-benches` (add `-- quick` for a smaller run, `-- throughput`
+//! for the throughput-bound section alone).
 //!
 //! Every run takes the path `outreach enrich` takes (ARCHITECTURE.md, "Entry points"):
 //! a local job on the embedded backends (SQLite, local files, in-process queue) in a
@@ -77,6 +78,7 @@ fn main() {
         peak_rss_mb(),
         std::fs::metadata(&out).unwrap().len() / 1_000_000
     );
+    println!("job phases (s): {}", summary.phases);
     assert_eq!(summary.rows, rows as u64);
     // Baseline in the same run: the I/O floor, the same file read and written as XLSX
     // with the same two new columns but no enrichment at all.
@@ -85,6 +87,9 @@ fn main() {
         "baseline (read → XLSX, no enrichment): {floor:.2} s; the full pipeline costs {:.2}× the I/O floor",
         secs / floor
     );
+    if std::env::args().any(|a| a == "throughput") {
+        return; // `-- throughput`: this section alone (profiling, A/B runs)
+    }
 
     // Latency-bound, over HTTP.
     let fakes = rt.block_on(FakeProviders::start(FakeOptions {
@@ -213,6 +218,8 @@ struct Summary {
     llm_calls: u64,
     prompt_tokens: u64,
     completion_tokens: u64,
+    /// The timing document's `seconds` (split, chunks_total, finalize, wall).
+    phases: serde_json::Value,
 }
 
 impl Summary {
@@ -303,6 +310,7 @@ fn run(
             llm_calls: n(&["provider_calls", "llm"]),
             prompt_tokens: n(&["tokens", "prompt"]),
             completion_tokens: n(&["tokens", "completion"]),
+            phases: timing.get("seconds").cloned().unwrap_or_default(),
         }
     })
 }

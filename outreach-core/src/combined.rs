@@ -23,7 +23,11 @@ pub struct CombinedReply {
 /// The schema structured outputs enforce for the combined reply, generated from
 /// [`CombinedReply`].
 pub fn combined_schema() -> JsonSchemaSpec {
-    JsonSchemaSpec::for_type::<CombinedReply>("research_and_opener")
+    // Generated once: schemars and `strictify` cost more than the rest of a request.
+    static SCHEMA: std::sync::LazyLock<JsonSchemaSpec> = std::sync::LazyLock::new(|| {
+        JsonSchemaSpec::for_type::<CombinedReply>("research_and_opener")
+    });
+    SCHEMA.clone()
 }
 
 /// The combined request; `previous` as in [`crate::research::prompt::research_request`].

@@ -215,6 +215,8 @@ pub struct Enricher {
     metrics: Arc<Metrics>,
     search_cache: Cache<String, Arc<SearchResults>>,
     row_cache: Cache<String, RowOutcome>,
+    /// What the service context allows an opener to claim; the same for every row.
+    service_claims: AllowedClaims,
 }
 
 /// What the searches returned for one row: the prompt text and the citable sources.
@@ -239,9 +241,11 @@ impl Enricher {
         metrics: Arc<Metrics>,
     ) -> Self {
         let capacity = config.cache_capacity.max(1);
+        let service_claims = AllowedClaims::new([config.service.claim_text().as_str()]);
         Self {
             search,
             llm,
+            service_claims,
             config,
             metrics,
             search_cache: Cache::new(capacity),
@@ -551,8 +555,7 @@ impl Enricher {
             research.company.name.as_str(),
             research.company.domain.as_str(),
         ];
-        let service = self.config.service.claim_text();
-        AllowedClaims::new(research.facts().chain(names).chain([row, service.as_str()]))
+        AllowedClaims::new(research.facts().chain(names).chain([row])).union(&self.service_claims)
     }
 
     fn check(

@@ -50,6 +50,15 @@ impl AllowedClaims {
         }
     }
 
+    /// These claims and `other`'s together: the same as [`AllowedClaims::new`] over both
+    /// source lists (sources are joined with a line break, and neither words nor numbers
+    /// run across one).
+    pub fn union(mut self, other: &AllowedClaims) -> AllowedClaims {
+        self.words.extend(other.words.iter().cloned());
+        self.numbers.extend(other.numbers.iter().cloned());
+        self
+    }
+
     /// The names, numbers and number words of `opener` that none of the sources state,
     /// in order of appearance, each once.
     pub fn unsupported(&self, opener: &str) -> Vec<String> {

@@ -106,7 +106,10 @@ pub fn research_request(findings: &Findings, previous: Option<&str>) -> ChatRequ
 /// The schema structured outputs enforce for the research reply, generated from
 /// [`ResearchReply`] (what the model returns; the verifier builds the cell from it).
 pub fn research_schema() -> JsonSchemaSpec {
-    JsonSchemaSpec::for_type::<ResearchReply>("research")
+    // Generated once: schemars and `strictify` cost more than the rest of a request.
+    static SCHEMA: std::sync::LazyLock<JsonSchemaSpec> =
+        std::sync::LazyLock::new(|| JsonSchemaSpec::for_type::<ResearchReply>("research"));
+    SCHEMA.clone()
 }
 
 /// After an invalid JSON reply: that reply as the assistant's turn (when there was

@@ -111,6 +111,15 @@ impl Verified {
 /// Verify the model's reply against the row's sources and what the row says.
 pub fn verify(reply: &ResearchReply, prospect: &Prospect, docs: &[SourceDoc]) -> Verified {
     let anchors = Anchors::new(prospect, reply, docs);
+    // Normalised once per reply, not once per fact and evidence entry.
+    let sourced = Sources {
+        docs,
+        texts: docs
+            .iter()
+            .map(|d| d.texts.iter().map(|t| normalise(t)).collect())
+            .collect(),
+    };
+    let evidence_facts: Vec<String> = reply.evidence.iter().map(|e| normalise(&e.fact)).collect();
     let mut dropped = Vec::new();
     let mut evidence = Vec::new();
     let mut seen = HashSet::new();
@@ -119,7 +128,14 @@ pub fn verify(reply: &ResearchReply, prospect: &Prospect, docs: &[SourceDoc]) ->
         if is_unknown(fact) || !seen.insert(normalise(fact)) {
             return false;
         }
-        match check_fact(fact, &reply.evidence, docs, subject, &anchors) {
+        match check_fact(
+            fact,
+            &reply.evidence,
+            &evidence_facts,
+            &sourced,
+            subject,
+            &anchors,
+        ) {
             Ok(e) => {
                 evidence.push(e);
                 true
@@ -218,18 +234,30 @@ pub fn verify(reply: &ResearchReply, prospect: &Prospect, docs: &[SourceDoc]) ->
     }
 }
 
+/// The row's sources with their texts normalised (`texts[i]` for `docs[i]`).
+struct Sources<'a> {
+    docs: &'a [SourceDoc],
+    texts: Vec<Vec<String>>,
+}
+
 /// The first evidence entry for `fact` that passes every check, or why the last failed.
+/// `evidence_facts[i]` is `evidence[i].fact` normalised.
 fn check_fact(
     fact: &str,
     evidence: &[Evidence],
-    docs: &[SourceDoc],
+    evidence_facts: &[String],
+    sources: &Sources,
     subject: Subject,
     anchors: &Anchors,
 ) -> Result<Evidence, DropReason> {
     let wanted = normalise(fact);
     let mut last = DropReason::NoEvidence;
-    for e in evidence.iter().filter(|e| normalise(&e.fact) == wanted) {
-        match check_evidence(fact, e, docs, subject, anchors) {
+    for (e, _) in evidence
+        .iter()
+        .zip(evidence_facts)
+        .filter(|(_, f)| **f == wanted)
+    {
+        match check_evidence(fact, e, sources, subject, anchors) {
             Ok(()) => {
                 return Ok(Evidence {
                     fact: fact.to_string(),
@@ -246,12 +274,17 @@ fn check_fact(
 fn check_evidence(
     fact: &str,
     e: &Evidence,
-    docs: &[SourceDoc],
+    sources: &Sources,
     subject: Subject,
     anchors: &Anchors,
 ) -> Result<(), DropReason> {
     let url = e.url.trim();
-    let candidates: Vec<&SourceDoc> = docs.iter().filter(|d| d.url == url).collect();
+    let candidates: Vec<(&SourceDoc, &Vec<String>)> = sources
+        .docs
+        .iter()
+        .zip(&sources.texts)
+        .filter(|(d, _)| d.url == url)
+        .collect();
     if candidates.is_empty() {
         return Err(DropReason::UnknownUrl);
     }
@@ -260,8 +293,8 @@ fn check_evidence(
         return Err(DropReason::QuoteNotInSource);
     }
     let mut reason = DropReason::QuoteNotInSource;
-    for doc in candidates {
-        if !doc.texts.iter().any(|t| normalise(t).contains(&quote)) {
+    for (doc, texts) in candidates {
+        if !texts.iter().any(|t| t.contains(&quote)) {
             continue;
         }
         if let Err(missing) = supported_by(fact, &quote) {
