@@ -143,7 +143,7 @@ async fn input_attacks_are_bounded_in_time_memory_and_concurrency() {
 
     // ---- 2. Blocking work stops with its request (the review: reads ran on after the
     // 408 and the server then ignored SIGTERM). A CSV that takes a while to count is
-    // read once without a deadline (the baseline), then with a deadline of half that
+    // read without a deadline (the baseline), then with a deadline of 40% of that
     // time: after the 408 the process must go quiet (its own CPU time), not keep a core
     // busy until the file is read.
     let mut big = String::from("name,email\n");
@@ -151,14 +151,22 @@ async fn input_attacks_are_bounded_in_time_memory_and_concurrency() {
         big.push_str(&format!("P {i},p{i}@example.com\n"));
     }
     let big = h.upload(&attacker, "big.csv", big.as_bytes()).await;
-    let (t, cpu) = (Instant::now(), cpu_time());
-    let r = h.call(parse(&big)).await;
-    let (uncut, uncut_cpu) = (t.elapsed(), cpu_time().saturating_sub(cpu));
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    assert_eq!(r.json()["rows"], 1_000_000);
+    // The baseline is the faster of two reads: the first one warms the page cache and
+    // the allocator, and on an idle machine a warm read finished inside a deadline set
+    // from a cold one (200, not 408).
+    let mut uncut = Duration::MAX;
+    let mut uncut_cpu = Duration::MAX;
+    for _ in 0..2 {
+        let (t, cpu) = (Instant::now(), cpu_time());
+        let r = h.call(parse(&big)).await;
+        uncut = uncut.min(t.elapsed());
+        uncut_cpu = uncut_cpu.min(cpu_time().saturating_sub(cpu));
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        assert_eq!(r.json()["rows"], 1_000_000);
+    }
     let mut state = h.state.clone();
     let mut config = (*state.config).clone();
-    config.request_timeout = uncut * 3 / 5;
+    config.request_timeout = uncut * 2 / 5;
     state.config = Arc::new(config);
     let impatient = outreach_server::server::app(state);
     let response = impatient.clone().oneshot(parse(&big)).await.unwrap();
@@ -166,7 +174,7 @@ async fn input_attacks_are_bounded_in_time_memory_and_concurrency() {
     let cpu_before = cpu_time();
     tokio::time::sleep(uncut).await;
     let busy = cpu_time().saturating_sub(cpu_before);
-    eprintln!("an uncut read: {uncut:?} ({uncut_cpu:?} CPU); after a 408 at 60%: {busy:?} CPU");
+    eprintln!("an uncut read: {uncut:?} ({uncut_cpu:?} CPU); after a 408 at 40%: {busy:?} CPU");
     assert!(
         busy < uncut_cpu / 5 + Duration::from_millis(20),
         "{busy:?} of CPU after the 408 (a whole read: {uncut_cpu:?}): the read kept running"
